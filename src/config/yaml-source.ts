@@ -1,0 +1,100 @@
+// YAML files parsed with positions, so every problem in an inventory or a playbook can
+// name its file, line and key. Schema checks use zod; its issue paths are mapped back to
+// the YAML nodes here.
+
+import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { ValidationError, type Problem } from '../errors.js';
+
+/** A parsed YAML document that can answer "which line is this key on". */
+export interface YamlSource {
+  file: string;
+  doc: Document.Parsed;
+  lines: LineCounter;
+  /** The plain JS value of the document. */
+  value: unknown;
+}
+
+/** Parse YAML text; syntax errors become a ValidationError with file:line. */
+export function parseYamlSource(file: string, text: string): YamlSource {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => {
+      const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+      return { file, line: pos.line, column: pos.col, path: '', message: e.message.split('\n')[0] ?? e.message };
+    });
+    throw new ValidationError(problems, { hint: `fix the YAML syntax in ${file}` });
+  }
+  return { file, doc, lines, value: doc.toJS({ maxAliasCount: 100 }) };
+}
+
+/** The YAML node at a path of keys and indexes, or the deepest existing ancestor. */
+export function nodeAt(src: YamlSource, path: ReadonlyArray<PropertyKey>): { node: Node | undefined; keyNode: Node | undefined } {
+  let node: unknown = src.doc.contents;
+  let keyNode: Node | undefined;
+  for (const key of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === key);
+      if (!pair) break;
+      keyNode = isNode(pair.key) ? pair.key : undefined;
+      node = pair.value;
+    } else if (isSeq(node) && typeof key === 'number') {
+      const item = node.items[key];
+      if (item === undefined) break;
+      keyNode = undefined;
+      node = item;
+    } else {
+      break;
+    }
+  }
+  return { node: isNode(node) ? node : undefined, keyNode };
+}
+
+/** Line and column (1-based) of the key or value at a path. */
+export function positionOf(src: YamlSource, path: ReadonlyArray<PropertyKey>): { line: number; column: number } {
+  const { node, keyNode } = nodeAt(src, path);
+  const target = keyNode ?? node;
+  const offset = target?.range?.[0] ?? 0;
+  const pos = src.lines.linePos(offset);
+  return { line: pos.line, column: pos.col };
+}
+
+/** Render a path like masters[1].port. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out ? `.${String(key)}` : String(key);
+  }
+  return out;
+}
+
+/** A Problem located at a path of the source. */
+export function problemAt(src: YamlSource, path: ReadonlyArray<PropertyKey>, message: string): Problem {
+  return { file: src.file, ...positionOf(src, path), path: formatPath(path), message };
+}
+
+/** Map zod issues to problems; unknown keys point at the offending key itself. */
+export function problemsFromZod(src: YamlSource, error: z.ZodError): Problem[] {
+  const problems: Problem[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        problems.push(problemAt(src, [...issue.path, key], `unknown key "${key}"`));
+      }
+      continue;
+    }
+    problems.push(problemAt(src, issue.path, issue.message));
+  }
+  return problems.sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/** Validate a source with a zod schema; all problems at once, or the parsed value. */
+export function validateWith<T extends z.ZodType>(src: YamlSource, schema: T, hint?: string): z.output<T> {
+  const result = schema.safeParse(src.value);
+  if (!result.success) {
+    throw new ValidationError(problemsFromZod(src, result.error), hint ? { hint } : {});
+  }
+  return result.data;
+}
