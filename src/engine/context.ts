@@ -1,0 +1,90 @@
+// The variables a task sees and the masters a step targets. Pure.
+
+import type { Inventory, Master } from '../inventory/types.js';
+import type { Playbook } from '../playbook/load.js';
+import type { Step, StepKind } from '../playbook/schema.js';
+import { render, type Vars } from '../playbook/template.js';
+
+/** Kinds that run once for the cluster, from the bastion, whatever their target says. */
+export const CLUSTER_KINDS: ReadonlySet<StepKind> = new Set<StepKind>(['set', 'choose', 'wait_healthy']);
+
+/** The part of a master that playbooks may read. */
+export function masterView(m: Master): Record<string, unknown> {
+  return { name: m.name, host: m.host, port: m.port, user: m.user, index: m.index };
+}
+
+/** A registered value: one per master, or one for the cluster. */
+export type Registered = { scope: 'cluster'; value: unknown } | { scope: 'master'; byMaster: Record<string, unknown> };
+
+export interface RunInfo {
+  id: string;
+  /** Remote working directory of this run on every master. */
+  tmp: string;
+  started: string;
+}
+
+/** Built-in, playbook and extra variables, rendered once at the start (playbook vars may use earlier ones). */
+export function baseVars(inv: Inventory, playbook: Playbook, extra: Vars, run: RunInfo): Vars {
+  const vars: Vars = {
+    cluster: inv.cluster,
+    inventory: { file: inv.file, cluster: inv.cluster, masterCount: inv.masters.length },
+    dcos: { ...inv.dcos },
+    exhibitor: { ...inv.exhibitor },
+    masters: inv.masters.map(masterView),
+    run: { ...run },
+    local: { cwd: process.cwd() },
+    steps: {},
+    ...extra,
+  };
+  for (const [key, value] of Object.entries(playbook.vars)) {
+    if (key in extra) continue;
+    vars[key] = typeof value === 'string' ? render(value, vars) : value;
+  }
+  return vars;
+}
+
+/** The variables of one task: base + registered (scoped to the master when per-master). */
+export function taskVars(base: Vars, registered: ReadonlyMap<string, Registered>, steps: Vars, master: Master | undefined): Vars {
+  const vars: Vars = { ...base, steps };
+  for (const [name, reg] of registered) {
+    if (reg.scope === 'cluster') vars[name] = reg.value;
+    else {
+      const own = master ? reg.byMaster[master.name] : undefined;
+      const values = Object.values(reg.byMaster);
+      vars[name] = own ?? (values.length === 1 ? values[0] : { by_master: reg.byMaster });
+    }
+  }
+  if (master) vars.master = masterView(master);
+  return vars;
+}
+
+/** Find a master by name or host. */
+export function findMaster(inv: Inventory, key: string): Master | undefined {
+  return inv.masters.find((m) => m.name === key) ?? inv.masters.find((m) => m.host === key || m.inventoryHost === key);
+}
+
+/**
+ * The masters a step runs on. `ranOn` gives, for a step id, the masters where it started.
+ * Throws a plain Error naming the bad target.
+ */
+export function resolveTargets(step: Step, inv: Inventory, vars: Vars, ranOn: (stepId: string) => string[]): Master[] {
+  const t = step.target;
+  if (t === 'all') return [...inv.masters];
+  if (t === 'one') return inv.masters.slice(0, 1);
+  if (t === 'local') return [];
+  const names: string[] = [];
+  if (typeof t === 'string') names.push(...splitNames(render(t, vars)));
+  else if (Array.isArray(t)) t.forEach((x) => names.push(...splitNames(render(x, vars))));
+  else names.push(...ranOn(t.step));
+  const out: Master[] = [];
+  for (const name of names) {
+    const m = findMaster(inv, name);
+    if (!m) throw new Error(`target "${name}" of step "${step.id}" is not a master of ${inv.file} (masters: ${inv.masters.map((x) => x.name).join(', ')})`);
+    if (!out.includes(m)) out.push(m);
+  }
+  return out;
+}
+
+function splitNames(text: string): string[] {
+  return text.split(/[\s,]+/).filter(Boolean);
+}

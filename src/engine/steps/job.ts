@@ -1,0 +1,165 @@
+// kind: job — a detached remote job whose finally-command runs whatever happens (SPEC rule
+// 4.2): if the command fails, if the SSH connection drops, if zkops is killed. The guarantee
+// lives on the master (a trap in the job's shell), because nothing on the bastion survives a
+// dropped connection. zkops then follows the job to its end, reconnecting when needed.
+
+import { formatDuration } from '../../config/duration.js';
+import { render } from '../../playbook/template.js';
+import type { JobStep } from '../../playbook/schema.js';
+import { shellQuote } from '../../transport/quote.js';
+import { TransportError } from '../../errors.js';
+import type { Session } from '../../transport/types.js';
+import { TaskFailure, tail, type Executor, type TaskContext } from './types.js';
+
+/** The job script: main in a subshell with `set -e`, finally from an EXIT path that signals cannot skip. */
+export function jobScript(dir: string, main: string, fin: string): string {
+  const d = shellQuote(dir);
+  return `#!/bin/sh
+# zkops detached job; the finally-command runs whatever happens to the main command.
+D=${d}
+echo $$ > "$D/pid"
+stamp() { date +%s%3N 2>/dev/null || date +%s000; }
+finish() {
+  trap '' INT TERM HUP
+  rc=$1
+  # never let the finally-command overlap the main command
+  [ -n "$child" ] && wait "$child" 2>/dev/null
+  stamp > "$D/finally.at"
+  ( ${fin.trim()}
+  ) > "$D/finally.log" 2>&1
+  echo $? > "$D/finally.rc"
+  stamp > "$D/end.at"
+  echo "$rc" > "$D/rc.tmp" && mv "$D/rc.tmp" "$D/rc"
+  exit "$rc"
+}
+trap 'finish 143' TERM HUP INT
+child=
+stamp > "$D/start.at"
+( set -e
+${main.trim()}
+) > "$D/out.log" 2>&1 &
+child=$!
+wait "$child"
+finish $?
+`;
+}
+
+/** Start the script detached: systemd-run where systemd is init, else setsid/nohup. */
+export function launchCommand(dir: string, unit: string, launcher: 'auto' | 'systemd-run' | 'setsid' = 'auto'): string {
+  const script = shellQuote(`${dir}/job.sh`);
+  const viaSystemd = `systemd-run --quiet --collect --unit=${shellQuote(unit)} -p KillMode=mixed /bin/sh ${script}`;
+  const viaSetsid = `setsid nohup /bin/sh ${script} </dev/null >/dev/null 2>&1 &`;
+  if (launcher === 'systemd-run') return viaSystemd;
+  if (launcher === 'setsid') return viaSetsid;
+  return `if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then ${viaSystemd}; else ${viaSetsid} fi`;
+}
+
+export const runJob: Executor<JobStep> = async (ctx, step) => {
+  const dir = `${String((ctx.vars.run as { tmp: string }).tmp)}/jobs/${step.id}`;
+  const main = render(step.command, ctx.vars, 'shell');
+  const fin = render(step.finally, ctx.vars, 'shell');
+  const unit = `zkops-${ctx.runId}-${step.id}`.replace(/[^A-Za-z0-9_.-]/g, '-');
+  const launcher = (process.env.ZKOPS_JOB_LAUNCHER as 'systemd-run' | 'setsid' | undefined) ?? 'auto';
+  const q = shellQuote(dir);
+  const session = await ctx.session();
+  const setup = await session.exec(`umask 077 && mkdir -p ${q} && cat > ${q}/job.sh && ${launchCommand(dir, unit, launcher)}`, {
+    become: step.become,
+    stdin: jobScript(dir, main, fin),
+    timeoutMs: 60_000,
+    signal: ctx.signal,
+  });
+  if (setup.exitCode !== 0) {
+    throw new TaskFailure(`could not start the job in ${dir}: ${tail(setup.stderr || setup.stdout, 5)}`, setup.exitCode, setup.stderr);
+  }
+  const deadline = ctx.now() + ctx.timeoutMs;
+  let interrupted = false;
+  for (;;) {
+    if (ctx.signal.aborted && !interrupted) {
+      interrupted = true;
+      await stopJob(ctx, dir, step.become);
+    }
+    const done = await poll(ctx, dir, step.become).catch((err: unknown) => {
+      if (err instanceof TransportError && ctx.master) ctx.sessions.drop(ctx.master);
+      ctx.warn(`following job ${step.id} on ${ctx.master?.name}: ${(err as Error).message}; retrying`);
+      return undefined;
+    });
+    if (done) return finishJob(ctx, dir, step, done, main, interrupted);
+    if (ctx.now() > deadline + (interrupted ? 60_000 : 0)) {
+      throw new TaskFailure(
+        `job still running after ${formatDuration(ctx.timeoutMs)}; its finally-command will still run on the master; follow it with: cat ${dir}/rc`,
+        null,
+        '',
+        { dir },
+        true,
+      );
+    }
+    await new Promise((r) => setTimeout(r, step.poll));
+  }
+};
+
+interface JobFiles {
+  rc: number;
+  finallyRc: number | null;
+  out: string;
+  finallyLog: string;
+  startAt: number | null;
+  finallyAt: number | null;
+  endAt: number | null;
+}
+
+const SEP = '\n--zkops-sep--\n';
+
+/** One look at the job's files; undefined while it runs. */
+async function poll(ctx: TaskContext, dir: string, become: boolean): Promise<JobFiles | undefined> {
+  const session: Session = await ctx.session();
+  const q = shellQuote(dir);
+  const files = ['rc', 'finally.rc', 'start.at', 'finally.at', 'end.at', 'out.log', 'finally.log'];
+  const cmd = `[ -f ${q}/rc ] || exit 3; for f in ${files.join(' ')}; do cat ${q}/$f 2>/dev/null; printf '${SEP.replace(/\n/g, '\\n')}'; done`;
+  const res = await session.exec(cmd, { become, timeoutMs: 30_000 });
+  if (res.exitCode === 3) return undefined;
+  if (res.exitCode !== 0) throw new Error(`cannot read ${dir}: ${res.stderr.trim()}`);
+  const parts = res.stdout.split(SEP);
+  const num = (s: string | undefined) => (s && s.trim() !== '' && Number.isFinite(Number(s)) ? Number(s) : null);
+  return {
+    rc: num(parts[0]) ?? 1,
+    finallyRc: num(parts[1]),
+    startAt: num(parts[2]),
+    finallyAt: num(parts[3]),
+    endAt: num(parts[4]),
+    out: parts[5] ?? '',
+    finallyLog: parts[6] ?? '',
+  };
+}
+
+/** On interrupt: TERM the job's process group, so its trap runs the finally-command now. */
+async function stopJob(ctx: TaskContext, dir: string, become: boolean): Promise<void> {
+  const q = shellQuote(dir);
+  const session = await ctx.session().catch(() => undefined);
+  await session
+    ?.exec(`[ -f ${q}/rc ] || { p=$(cat ${q}/pid 2>/dev/null) && kill -TERM -- -"$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; }; true`, {
+      become,
+      timeoutMs: 15_000,
+    })
+    .catch(() => undefined);
+}
+
+function finishJob(ctx: TaskContext, dir: string, step: JobStep, f: JobFiles, command: string, interrupted: boolean) {
+  const value = {
+    stdout: f.out.trim(),
+    rc: f.rc,
+    finally_rc: f.finallyRc,
+    finally_output: f.finallyLog.trim(),
+    dir,
+    started_at: f.startAt,
+    finally_at: f.finallyAt,
+    ended_at: f.endAt,
+    master: ctx.master?.name,
+  };
+  const output = tail(`${f.out}\n[finally] ${f.finallyLog}`);
+  if (interrupted) throw new TaskFailure(`interrupted; the job ran its finally-command (exit ${f.finallyRc})`, f.rc, output, value);
+  if (f.finallyRc !== 0) {
+    throw new TaskFailure(`finally-command failed with exit ${f.finallyRc}: ${tail(f.finallyLog, 5)}`, f.finallyRc, output, value);
+  }
+  if (f.rc !== 0) throw new TaskFailure(`exit ${f.rc}: ${tail(f.out, 5)}`, f.rc, output, value);
+  return { value, exitCode: 0, output, command: `job ${step.id}: ${command.split('\n')[0]}…` };
+}

@@ -1,0 +1,51 @@
+// kind: wait_healthy — poll Exhibitor until every inventory master serves and exactly one
+// leads, `stablePolls` polls in a row, rotating over the masters asked (SPEC section 1).
+
+import { formatDuration } from '../../config/duration.js';
+import { HealthTimeout } from '../../errors.js';
+import { judgeHealth, StabilityCounter, type HealthVerdict } from '../../exhibitor/status.js';
+import type { WaitHealthyStep } from '../../playbook/schema.js';
+import type { Inventory } from '../../inventory/types.js';
+import { TaskFailure, type Executor } from './types.js';
+
+/** The names a master may appear under in Exhibitor's answer. */
+export function hostsOf(inv: Inventory): { name: string; hosts: string[] }[] {
+  return inv.masters.map((m) => ({ name: m.name, hosts: [...new Set([m.host, m.inventoryHost, m.name])] }));
+}
+
+export const runWaitHealthy: Executor<WaitHealthyStep> = async (ctx, step) => {
+  const needed = step.stable_polls ?? ctx.inventory.exhibitor.stablePolls;
+  const interval = step.interval ?? ctx.inventory.exhibitor.pollIntervalMs;
+  const counter = new StabilityCounter(needed);
+  const started = ctx.now();
+  let last: HealthVerdict | undefined;
+  let lastError = '';
+  let polls = 0;
+  for (;;) {
+    if (ctx.signal.aborted) throw new TaskFailure('interrupted while waiting for Exhibitor');
+    polls++;
+    try {
+      const { entries } = await ctx.status.fetch(ctx.signal);
+      last = judgeHealth(entries, hostsOf(ctx.inventory));
+      lastError = '';
+    } catch (err) {
+      lastError = (err as Error).message;
+      last = undefined;
+    }
+    const healthy = last?.healthy ?? false;
+    const stable = counter.record(healthy);
+    ctx.health(last?.rows ?? [], healthy, counter.count, needed, last?.reason ?? lastError);
+    if (stable && last) {
+      const value = { healthy: true, polls, ms: ctx.now() - started, rows: last.rows, leader: last.rows.find((r) => r.leader)?.master };
+      return { value, exitCode: 0, output: `healthy after ${polls} polls: ${last.serving} serving, leader ${value.leader}` };
+    }
+    if (ctx.now() - started >= ctx.timeoutMs) {
+      const why = last?.reason ?? lastError;
+      throw new HealthTimeout(`the cluster did not become healthy within ${formatDuration(ctx.timeoutMs)}: ${why}`, {
+        hint: `see \`zkops status -i ${ctx.inventory.file}\`; check each master's Exhibitor and ZooKeeper logs`,
+        details: { rows: last?.rows ?? [], reason: why },
+      });
+    }
+    await ctx.sleep(interval);
+  }
+};

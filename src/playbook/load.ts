@@ -1,0 +1,148 @@
+// Load a playbook: YAML with positions → schema per step kind → semantic rules (unique ids,
+// known dependencies, no cycles, known variables). Every problem has file:line (exit 2).
+
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { ValidationError, UsageError, type Problem } from '../errors.js';
+import { parseYamlSource, problemAt, problemsFromZod, type YamlSource } from '../config/yaml-source.js';
+import { playbookHeaderSchema, stepSchemas, STEP_KINDS, type Step, type StepKind } from './schema.js';
+import { references, TemplateError } from './template.js';
+import { findCycle, needsOf } from './graph.js';
+
+export interface Playbook {
+  file: string;
+  name: string;
+  description: string | undefined;
+  vars: Record<string, unknown>;
+  requires: string[];
+  steps: Step[];
+  /** Line of each step's `id:` for messages at run time. */
+  lineOf: Record<string, number>;
+}
+
+/** Variables every run has (see engine/context.ts). */
+export const BUILTIN_VARS = ['cluster', 'inventory', 'dcos', 'exhibitor', 'masters', 'master', 'run', 'steps', 'local'] as const;
+
+/** Template-bearing fields of each kind (the ones checked for unknown variables). */
+const TEMPLATE_FIELDS: Record<StepKind, string[]> = {
+  shell: ['command'],
+  job: ['command', 'finally'],
+  get: ['src', 'dest'],
+  put: ['src', 'dest'],
+  wait_healthy: [],
+  choose: ['master'],
+  set: [],
+};
+
+/** Read and validate a playbook file. `extraVars` are the -e names (values are not needed here). */
+export async function loadPlaybook(file: string, extraVars: readonly string[] = []): Promise<Playbook> {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read playbook ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+      hint: 'give the path of a playbook file, e.g. playbooks/backup.yaml',
+    });
+  }
+  return parsePlaybook(file, text, extraVars);
+}
+
+/** Validate playbook text (pure). */
+export function parsePlaybook(file: string, text: string, extraVars: readonly string[] = []): Playbook {
+  const src = parseYamlSource(file, text);
+  const header = playbookHeaderSchema.safeParse(src.value);
+  if (!header.success) throw new ValidationError(problemsFromZod(src, header.error), { hint: 'see README.md, "Playbooks"' });
+
+  const problems: Problem[] = [];
+  const steps: Step[] = [];
+  const lineOf: Record<string, number> = {};
+  header.data.steps.forEach((raw, i) => {
+    const step = parseStep(src, raw, i, problems);
+    if (!step) return;
+    if (lineOf[step.id] !== undefined) {
+      problems.push(problemAt(src, ['steps', i, 'id'], `duplicate step id "${step.id}" (first at line ${lineOf[step.id]})`));
+      return;
+    }
+    lineOf[step.id] = problemAt(src, ['steps', i, 'id'], '').line;
+    steps.push(step);
+  });
+
+  const indexOf = new Map(header.data.steps.map((raw, i) => [(raw as { id?: unknown })?.id, i]));
+  const where = (stepId: string, ...rest: PropertyKey[]) => ['steps', indexOf.get(stepId) ?? 0, ...rest];
+
+  // Dependencies: known steps, no cycle.
+  const ids = new Set(steps.map((s) => s.id));
+  for (const step of steps) {
+    for (const dep of needsOf(step)) {
+      if (!ids.has(dep)) problems.push(problemAt(src, where(step.id, 'needs'), `step "${step.id}" needs unknown step "${dep}"`));
+    }
+    if (typeof step.target === 'object' && !Array.isArray(step.target) && !ids.has(step.target.step)) {
+      problems.push(problemAt(src, where(step.id, 'target'), `target refers to unknown step "${step.target.step}"`));
+    }
+  }
+  const cycle = problems.length === 0 ? findCycle(steps) : undefined;
+  if (cycle) {
+    problems.push(problemAt(src, where(cycle[0] as string, 'needs'), `dependency cycle: ${cycle.join(' → ')}`));
+  }
+
+  // Variables: every template root must be known somewhere.
+  const known = new Set<string>([...BUILTIN_VARS, ...Object.keys(header.data.vars), ...header.data.requires, ...extraVars]);
+  for (const step of steps) {
+    if (step.register) known.add(step.register);
+    if (step.kind === 'set') Object.keys(step.vars).forEach((k) => known.add(k));
+  }
+  for (const step of steps) {
+    const fields: [string, unknown][] = TEMPLATE_FIELDS[step.kind].map((f) => [f, (step as Record<string, unknown>)[f]]);
+    fields.push(['when', step.when], ['fail_message', step.fail_message]);
+    if (typeof step.target === 'string') fields.push(['target', step.target]);
+    if (Array.isArray(step.target)) step.target.forEach((t) => fields.push(['target', t]));
+    if (step.kind === 'set') Object.values(step.vars).forEach((v) => typeof v === 'string' && fields.push(['vars', v]));
+    for (const [field, value] of fields) {
+      if (typeof value !== 'string') continue;
+      try {
+        for (const ref of references(value)) {
+          if (!known.has(ref.root) && !ref.hasDefault) {
+            problems.push(problemAt(src, where(step.id, field), `undefined variable "${ref.path}" (define it in vars:, pass -e ${ref.root}=…, or register it in an earlier step)`));
+          }
+        }
+      } catch (err) {
+        if (!(err instanceof TemplateError)) throw err;
+        problems.push(problemAt(src, where(step.id, field), err.message));
+      }
+    }
+  }
+
+  if (problems.length > 0) {
+    throw new ValidationError(problems.sort((a, b) => a.line - b.line), { hint: 'see README.md, "Playbooks"' });
+  }
+  return {
+    file,
+    name: header.data.name,
+    description: header.data.description,
+    vars: header.data.vars,
+    requires: header.data.requires,
+    steps,
+    lineOf,
+  };
+}
+
+function parseStep(src: YamlSource, raw: unknown, i: number, problems: Problem[]): Step | undefined {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+    problems.push(problemAt(src, ['steps', i], 'a step is a mapping with at least id and kind'));
+    return undefined;
+  }
+  const kind = (raw as { kind?: unknown }).kind;
+  if (typeof kind !== 'string' || !(STEP_KINDS as string[]).includes(kind)) {
+    const what = kind === undefined ? 'missing "kind"' : `unknown step kind "${String(kind)}"`;
+    problems.push(problemAt(src, ['steps', i, kind === undefined ? '' : 'kind'].filter(Boolean), `${what} (known: ${STEP_KINDS.join(', ')})`));
+    return undefined;
+  }
+  const result = stepSchemas[kind as StepKind].safeParse(raw);
+  if (!result.success) {
+    const shifted = result.error.issues.map((issue) => ({ ...issue, path: ['steps', i, ...issue.path] }));
+    problems.push(...problemsFromZod(src, { issues: shifted } as never));
+    return undefined;
+  }
+  return result.data as Step;
+}

@@ -1,0 +1,135 @@
+// The Plan: the step graph with the concrete commands per master, built without opening a
+// socket. `zkops plan` and `--dry-run` print it. Pure.
+
+import type { Inventory } from '../inventory/types.js';
+import { formatDuration } from '../config/duration.js';
+import { baseVars, CLUSTER_KINDS, masterView, resolveTargets, type RunInfo } from '../engine/context.js';
+import { jobScript } from '../engine/steps/job.js';
+import type { Playbook } from './load.js';
+import { needsOf, topoOrder } from './graph.js';
+import { DEFAULT_TIMEOUT_MS, type Step } from './schema.js';
+import { references, render, type Vars } from './template.js';
+
+export interface PlannedTask {
+  master: string;
+  /** What would run there, concretely. */
+  commands: string[];
+}
+
+export interface PlannedStep {
+  id: string;
+  name: string;
+  kind: Step['kind'];
+  needs: string[];
+  always: boolean;
+  when: string | undefined;
+  target: string;
+  serial: number | undefined;
+  become: boolean;
+  timeout: string;
+  retries: number;
+  onFailure: Step['on_failure'];
+  register: string | undefined;
+  tasks: PlannedTask[];
+}
+
+export interface Plan {
+  playbook: string;
+  cluster: string;
+  masters: string[];
+  steps: PlannedStep[];
+}
+
+/** Names known only at run time: registered results and `set` variables. */
+function runtimeNames(playbook: Playbook): Set<string> {
+  const names = new Set<string>();
+  for (const s of playbook.steps) {
+    if (s.register) names.add(s.register);
+    if (s.kind === 'set') Object.keys(s.vars).forEach((k) => names.add(k));
+  }
+  return names;
+}
+
+/** Replace {{ x.y }} of run-time names with ⟨x.y⟩ so the rest renders concretely. */
+function deferRuntime(template: string, runtime: Set<string>): string {
+  return template.replace(/\{\{\s*(.*?)\s*\}\}/g, (whole) => {
+    const ref = references(whole)[0];
+    return ref && (runtime.has(ref.root) || ref.root === 'steps' || ref.root === 'result') ? `⟨${ref.path}⟩` : whole;
+  });
+}
+
+/** Build the plan. Throws the template errors a run would hit (undefined variables). */
+export function buildPlan(playbook: Playbook, inv: Inventory, extra: Vars, run: RunInfo): Plan {
+  const runtime = runtimeNames(playbook);
+  const base = baseVars(inv, playbook, extra, run);
+  const r = (t: string, vars: Vars, mode: 'text' | 'shell' = 'text') => render(deferRuntime(t, runtime), vars, mode);
+  const steps = topoOrder(playbook.steps).map((step): PlannedStep => {
+    let target: string;
+    let masters: (Vars | undefined)[];
+    if (CLUSTER_KINDS.has(step.kind) || step.target === 'local') {
+      target = 'cluster (from the bastion)';
+      masters = [undefined];
+    } else if (typeof step.target === 'object' && !Array.isArray(step.target)) {
+      target = `the masters where "${step.target.step}" ran`;
+      masters = [{ name: `⟨masters of ${step.target.step}⟩`, host: '⟨host⟩' }];
+    } else {
+      const raw = Array.isArray(step.target) ? step.target.join(',') : step.target;
+      const deferred = deferRuntime(raw, runtime);
+      if (deferred !== raw) {
+        target = `chosen at run time: ${deferred}`;
+        masters = [{ name: deferred, host: '⟨host⟩' }];
+      } else {
+        const found = resolveTargets(step, inv, base, () => []);
+        target = step.target === 'all' || step.target === 'one' ? step.target : found.map((m) => m.name).join(', ');
+        masters = found.map(masterView);
+      }
+    }
+    const tasks = masters.map((m) => {
+      const vars: Vars = m ? { ...base, master: m } : base;
+      return { master: m ? String(m.name) : 'local', commands: commandsOf(step, vars, r, inv) };
+    });
+    const timeoutMs = step.timeout ?? (step.kind === 'wait_healthy' ? inv.exhibitor.timeoutMs : DEFAULT_TIMEOUT_MS[step.kind]);
+    return {
+      id: step.id,
+      name: step.name ?? step.id,
+      kind: step.kind,
+      needs: needsOf(step),
+      always: step.always,
+      when: typeof step.when === 'boolean' ? String(step.when) : step.when,
+      target,
+      serial: step.serial,
+      become: 'become' in step ? step.become : false,
+      timeout: timeoutMs > 0 ? formatDuration(timeoutMs) : 'none',
+      retries: step.retries,
+      onFailure: step.on_failure,
+      register: step.register,
+      tasks,
+    };
+  });
+  return { playbook: playbook.name, cluster: inv.cluster, masters: inv.masters.map((m) => m.name), steps };
+}
+
+type Renderer = (t: string, vars: Vars, mode?: 'text' | 'shell') => string;
+
+function commandsOf(step: Step, vars: Vars, r: Renderer, inv: Inventory): string[] {
+  switch (step.kind) {
+    case 'shell':
+      return [r(step.command, vars, 'shell')];
+    case 'job': {
+      const dir = `${String((vars.run as RunInfo).tmp)}/jobs/${step.id}`;
+      return [`detached job in ${dir}; finally-command runs whatever happens`, jobScript(dir, r(step.command, vars, 'shell'), r(step.finally, vars, 'shell'))];
+    }
+    case 'get':
+      return [`get ${r(step.src, vars)} → ${r(step.dest, vars)} (sha256 in the stream, compared with the master's sha256sum)`];
+    case 'put':
+      return [`put ${r(step.src, vars)} → ${r(step.dest, vars)} (sha256 in the stream, compared with the master's sha256sum)`];
+    case 'wait_healthy':
+      return [
+        `poll ${inv.exhibitor.statusUrl} (via ${inv.exhibitor.via}) until ${inv.masters.length} serving and 1 leader, ${step.stable_polls ?? inv.exhibitor.stablePolls} polls in a row`,
+      ];
+    case 'choose':
+      return [step.master ? `choose ${r(step.master, vars)} if given, else ${step.prefer}` : `choose a ${step.prefer}${step.prefer === 'follower' ? ' (highest zxid; never the leader unless one master)' : ''}`];
+    case 'set':
+      return Object.entries(step.vars).map(([k, v]) => `${k} = ${typeof v === 'string' ? r(v, vars) : JSON.stringify(v)}`);
+  }
+}

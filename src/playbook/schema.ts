@@ -1,0 +1,105 @@
+// The playbook grammar (SPEC section 8) as a zod schema. One step kind a schema; keys
+// shared by every kind live in `common`. Unknown keys are errors.
+
+import { z } from 'zod';
+import { parseDuration } from '../config/duration.js';
+
+const duration = z
+  .union([z.string(), z.number()])
+  .transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration: use 500ms, 10s, 5m or 1h` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const id = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'use lowercase letters, digits, - and _');
+const varName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'use letters, digits and _');
+
+/** Where a step runs: all masters, one (the first that answers), a master name or a template, a list, or the masters a step ran on. */
+export const targetSchema = z.union([
+  z.literal('all'),
+  z.literal('one'),
+  z.literal('local'),
+  z.string().min(1),
+  z.array(z.string().min(1)).min(1),
+  z.strictObject({ step: id }),
+]);
+
+const common = {
+  id,
+  name: z.string().optional(),
+  target: targetSchema.default('all'),
+  serial: z.number().int().min(1).optional(),
+  needs: z.union([id, z.array(id)]).optional(),
+  when: z.union([z.string(), z.boolean()]).optional(),
+  retries: z.number().int().min(0).max(100).default(0),
+  delay: duration.default(1000),
+  timeout: duration.optional(),
+  register: varName.optional(),
+  always: z.boolean().default(false),
+  on_failure: z.enum(['fail', 'refuse', 'continue']).default('fail'),
+  fail_message: z.string().optional(),
+};
+
+export const stepSchemas = {
+  shell: z.strictObject({ ...common, kind: z.literal('shell'), command: z.string().min(1), become: z.boolean().default(false) }),
+  job: z.strictObject({
+    ...common,
+    kind: z.literal('job'),
+    command: z.string().min(1),
+    finally: z.string().min(1),
+    become: z.boolean().default(false),
+    poll: duration.default(500),
+  }),
+  get: z.strictObject({ ...common, kind: z.literal('get'), src: z.string().min(1), dest: z.string().min(1), become: z.boolean().default(false) }),
+  put: z.strictObject({ ...common, kind: z.literal('put'), src: z.string().min(1), dest: z.string().min(1), become: z.boolean().default(false) }),
+  wait_healthy: z.strictObject({
+    ...common,
+    kind: z.literal('wait_healthy'),
+    stable_polls: z.number().int().min(1).optional(),
+    interval: duration.optional(),
+  }),
+  choose: z.strictObject({
+    ...common,
+    kind: z.literal('choose'),
+    prefer: z.enum(['follower', 'leader', 'any']).default('follower'),
+    master: z.string().optional(),
+  }),
+  set: z.strictObject({ ...common, kind: z.literal('set'), vars: z.record(z.string(), z.unknown()) }),
+} as const;
+
+export type StepKind = keyof typeof stepSchemas;
+export const STEP_KINDS = Object.keys(stepSchemas) as StepKind[];
+
+export type ShellStep = z.output<(typeof stepSchemas)['shell']>;
+export type JobStep = z.output<(typeof stepSchemas)['job']>;
+export type GetStep = z.output<(typeof stepSchemas)['get']>;
+export type PutStep = z.output<(typeof stepSchemas)['put']>;
+export type WaitHealthyStep = z.output<(typeof stepSchemas)['wait_healthy']>;
+export type ChooseStep = z.output<(typeof stepSchemas)['choose']>;
+export type SetStep = z.output<(typeof stepSchemas)['set']>;
+export type Step = ShellStep | JobStep | GetStep | PutStep | WaitHealthyStep | ChooseStep | SetStep;
+export type Target = z.output<typeof targetSchema>;
+
+export const playbookHeaderSchema = z.strictObject({
+  name: z.string().min(1),
+  description: z.string().optional(),
+  vars: z.record(varName, z.unknown()).default({}),
+  /** Variables the caller must give (with -e or from the command); listed in --help and checked. */
+  requires: z.array(varName).default([]),
+  steps: z.array(z.unknown()).min(1, 'a playbook needs at least one step'),
+});
+
+/** Default timeouts for steps that touch the network and give none. */
+export const DEFAULT_TIMEOUT_MS: Record<StepKind, number> = {
+  shell: 5 * 60_000,
+  job: 60 * 60_000,
+  get: 60 * 60_000,
+  put: 60 * 60_000,
+  wait_healthy: 10 * 60_000,
+  choose: 60_000,
+  set: 0,
+};
