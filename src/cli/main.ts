@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// The zkops command line. The only place where an error becomes an exit code.
+
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { exitCodeOf, formatError, UsageError, ZkopsError } from '../errors.js';
+import { printJson, type GlobalOptions } from './options.js';
+import { planCommand, runCommand } from './commands/run.js';
+import { checkCommand } from './commands/check.js';
+import { sandboxCommand } from './commands/sandbox.js';
+
+async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  const json = argv.includes('--json');
+  if (argv.includes('--no-color') || process.env.NO_COLOR !== undefined) process.env.FORCE_COLOR = '0';
+  try {
+    await yargs(argv)
+      .scriptName('zkops')
+      .usage('$0 <command> [options]\n\nBack up and restore the ZooKeeper state of a DC/OS cluster over SSH.')
+      .options({
+        inventory: { alias: 'i', type: 'string', describe: 'inventory YAML file of the masters', global: true },
+        json: { type: 'boolean', default: false, describe: 'one JSON document on stdout; human text on stderr', global: true },
+        verbose: { type: 'boolean', default: false, describe: 'more output, stack traces on errors', global: true },
+        quiet: { type: 'boolean', default: false, describe: 'only errors and warnings', global: true },
+        color: { type: 'boolean', default: true, describe: 'colours (--no-color or NO_COLOR turn them off)', global: true },
+        concurrency: { type: 'number', default: 10, describe: 'most tasks at once', global: true },
+      })
+      .command(runCommand as never)
+      .command(planCommand as never)
+      .command(checkCommand as never)
+      .command(sandboxCommand as never)
+      .demandCommand(1, 'give a command: see zkops --help')
+      .strict()
+      .recommendCommands()
+      .help()
+      .alias('h', 'help')
+      .version()
+      .wrap(Math.min(110, process.stdout.columns ?? 100))
+      .fail((msg, err) => {
+        if (err) throw err;
+        throw new UsageError(msg, { hint: 'see zkops --help' });
+      })
+      .parseAsync();
+    return 0;
+  } catch (err) {
+    process.stderr.write(`${formatError(err, verbose)}\n`);
+    if (json && !(err as { jsonPrinted?: boolean }).jsonPrinted) {
+      const e = err instanceof ZkopsError ? err : undefined;
+      printJson({ ok: false, exitCode: exitCodeOf(err), error: { message: (err as Error).message, hint: e?.hint, where: e?.where, details: e?.details } });
+    }
+    return exitCodeOf(err);
+  }
+}
+
+export type { GlobalOptions };
+
+const code = await main(hideBin(process.argv));
+// Flush stdout before leaving; open sockets must not keep a finished run alive.
+process.stdout.write('', () => process.exit(code));

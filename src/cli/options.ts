@@ -1,0 +1,103 @@
+// Global options and the wiring every command shares: output mode, sinks, signals.
+
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { fanOut, type EngineEvent, type EventSink } from '../engine/events.js';
+import { plainSink } from '../ui/plain.js';
+import { listrSink, type ListrSink } from '../ui/listr.js';
+import { journalSink } from '../ui/journal.js';
+import { UsageError } from '../errors.js';
+
+export interface GlobalOptions {
+  inventory?: string;
+  json: boolean;
+  verbose: boolean;
+  quiet: boolean;
+  color: boolean;
+  concurrency: number;
+}
+
+/** Human text: stderr when --json owns stdout, else stdout... always stderr for progress. */
+export function say(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/** Print the one JSON document of a --json run. */
+export function printJson(doc: unknown): void {
+  process.stdout.write(`${JSON.stringify(doc, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
+}
+
+export function requireInventory(o: GlobalOptions): string {
+  if (!o.inventory) throw new UsageError('this command needs an inventory', { hint: 'pass -i masters.yaml (see inventory.example.yaml)' });
+  return o.inventory;
+}
+
+/** A run id: sortable time plus randomness. */
+export function newRunId(now = new Date()): string {
+  const t = now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  return `${t}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Parse repeated `-e key=value`. */
+export function parseExtraVars(list: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list ?? []) {
+    const eq = item.indexOf('=');
+    const key = eq > 0 ? item.slice(0, eq) : '';
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new UsageError(`-e ${item}: expected key=value with a key of letters, digits and _`);
+    out[key] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+export interface Display extends EventSink {
+  close(): Promise<void>;
+}
+
+/** listr2 on a TTY, plain lines otherwise; plus the journal. */
+export function makeDisplay(o: GlobalOptions, steps: { id: string; name: string }[], journal: { file: string; runId: string; command: string } | undefined): Display {
+  const tty = process.stderr.isTTY === true && !o.json && !o.quiet && !o.verbose && process.env.CI === undefined;
+  const sinks: EventSink[] = [];
+  let live: ListrSink | undefined;
+  if (tty) {
+    live = listrSink(steps);
+    sinks.push(live);
+    // warnings and signals still need words
+    const plain = plainSink({ write: say, verbose: false, quiet: true });
+    sinks.push({ emit: (e: EngineEvent) => (e.type === 'warning' || e.type === 'signal' ? plain.emit(e) : undefined) });
+  } else {
+    sinks.push(plainSink({ write: say, verbose: o.verbose, quiet: o.quiet }));
+  }
+  if (journal) sinks.push(journalSink(journal.file, journal.runId, journal.command));
+  const sink = fanOut(sinks, (err) => say(`warning: a display failed: ${(err as Error).message}`));
+  return { emit: (e) => sink.emit(e), close: async () => live?.done() };
+}
+
+/** Where the journal goes: beside the catalog. */
+export function journalFile(dir: string): string {
+  return join(dir, 'journal.jsonl');
+}
+
+/**
+ * SIGINT/SIGTERM: the first aborts (the engine runs the always steps), the second says what
+ * is still running, the third exits at once.
+ */
+export function trapSignals(onSignal: (signal: string, count: number) => void): { signal: AbortSignal; release(): void } {
+  const controller = new AbortController();
+  let count = 0;
+  const handler = (sig: NodeJS.Signals) => {
+    count++;
+    if (count === 1) controller.abort(new Error(sig));
+    onSignal(sig, count);
+    if (count >= 3) process.exit(130);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: controller.signal,
+    release() {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
