@@ -190,11 +190,25 @@ export class PlaybookRun {
         if (s.status === 'failed' && s.master) outcome.failed.push(s.master);
       }
       if (errors.length > 0 && step.on_failure !== 'continue') break;
+      if (step.healthy_between && i + batch < targets.length) {
+        const waited = await this.waitBetweenBatches(step, phase, signal);
+        if (waited !== undefined) {
+          errors.push(waited);
+          break;
+        }
+      }
     }
     if (errors.length > 0 && step.on_failure !== 'continue') return this.failStep(step, phase, errors[0], outcome);
     outcome.status = results.every((s) => s === 'skipped') ? 'skipped' : errors.length > 0 ? 'ignored' : 'ok';
     outcome.reason = errors.length > 0 ? errors.map((e) => (e as Error).message).join('; ') : outcome.status === 'skipped' ? 'condition false' : undefined;
     this.emit({ type: 'step-end', step: step.id, status: outcome.status, reason: outcome.reason, phase, at: this.now() });
+  }
+
+  /** healthy_between: a health wait after a batch of a serial step; the error, if any. */
+  private async waitBetweenBatches(step: Step, phase: Phase, signal: AbortSignal): Promise<unknown> {
+    const wait = { ...step, kind: 'wait_healthy' as const, id: step.id, timeout: this.o.inventory.exhibitor.timeoutMs, retries: 0 };
+    const r = await this.runTask(wait as Step, undefined, phase, signal);
+    return r.error;
   }
 
   private failStep(step: Step, phase: Phase, err: unknown, outcome: StepOutcome): void {

@@ -33,6 +33,8 @@ const common = {
   name: z.string().optional(),
   target: targetSchema.default('all'),
   serial: z.number().int().min(1).optional(),
+  /** With serial: wait until Exhibitor is healthy after each batch before the next one. */
+  healthy_between: z.boolean().default(false),
   needs: z.union([id, z.array(id)]).optional(),
   when: z.union([z.string(), z.boolean()]).optional(),
   retries: z.number().int().min(0).max(100).default(0),
