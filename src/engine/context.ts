@@ -1,12 +1,13 @@
 // The variables a task sees and the masters a step targets. Pure.
 
+import { hostname, userInfo } from 'node:os';
 import type { Inventory, Master } from '../inventory/types.js';
 import type { Playbook } from '../playbook/load.js';
 import type { Step, StepKind } from '../playbook/schema.js';
 import { render, type Vars } from '../playbook/template.js';
 
 /** Kinds that run once for the cluster, from the bastion, whatever their target says. */
-export const CLUSTER_KINDS: ReadonlySet<StepKind> = new Set<StepKind>(['set', 'choose', 'wait_healthy']);
+export const CLUSTER_KINDS: ReadonlySet<StepKind> = new Set<StepKind>(['set', 'choose', 'wait_healthy', 'verify']);
 
 /** The part of a master that playbooks may read. */
 export function masterView(m: Master): Record<string, unknown> {
@@ -32,7 +33,7 @@ export function baseVars(inv: Inventory, playbook: Playbook, extra: Vars, run: R
     exhibitor: { ...inv.exhibitor },
     masters: inv.masters.map(masterView),
     run: { ...run },
-    local: { cwd: process.cwd() },
+    local: { cwd: process.cwd(), user: safeUser(), host: hostname(), pid: process.pid },
     steps: {},
     ...extra,
   };
@@ -87,4 +88,12 @@ export function resolveTargets(step: Step, inv: Inventory, vars: Vars, ranOn: (s
 
 function splitNames(text: string): string[] {
   return text.split(/[\s,]+/).filter(Boolean);
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
 }

@@ -21,7 +21,7 @@ export interface Playbook {
 }
 
 /** Variables every run has (see engine/context.ts). */
-export const BUILTIN_VARS = ['cluster', 'inventory', 'dcos', 'exhibitor', 'masters', 'master', 'run', 'steps', 'local'] as const;
+export const BUILTIN_VARS = ['cluster', 'inventory', 'dcos', 'exhibitor', 'masters', 'master', 'run', 'steps', 'local', 'result'] as const;
 
 /** Template-bearing fields of each kind (the ones checked for unknown variables). */
 const TEMPLATE_FIELDS: Record<StepKind, string[]> = {
@@ -32,6 +32,7 @@ const TEMPLATE_FIELDS: Record<StepKind, string[]> = {
   wait_healthy: [],
   choose: ['master'],
   set: [],
+  verify: ['src', 'sha256'],
 };
 
 /** Read and validate a playbook file. `extraVars` are the -e names (values are not needed here). */

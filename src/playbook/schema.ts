@@ -71,6 +71,7 @@ export const stepSchemas = {
     master: z.string().optional(),
   }),
   set: z.strictObject({ ...common, kind: z.literal('set'), vars: z.record(z.string(), z.unknown()) }),
+  verify: z.strictObject({ ...common, kind: z.literal('verify'), src: z.string().min(1), sha256: z.string().optional() }),
 } as const;
 
 export type StepKind = keyof typeof stepSchemas;
@@ -83,7 +84,8 @@ export type PutStep = z.output<(typeof stepSchemas)['put']>;
 export type WaitHealthyStep = z.output<(typeof stepSchemas)['wait_healthy']>;
 export type ChooseStep = z.output<(typeof stepSchemas)['choose']>;
 export type SetStep = z.output<(typeof stepSchemas)['set']>;
-export type Step = ShellStep | JobStep | GetStep | PutStep | WaitHealthyStep | ChooseStep | SetStep;
+export type VerifyStep = z.output<(typeof stepSchemas)['verify']>;
+export type Step = ShellStep | JobStep | GetStep | PutStep | WaitHealthyStep | ChooseStep | SetStep | VerifyStep;
 export type Target = z.output<typeof targetSchema>;
 
 export const playbookHeaderSchema = z.strictObject({
@@ -104,4 +106,5 @@ export const DEFAULT_TIMEOUT_MS: Record<StepKind, number> = {
   wait_healthy: 10 * 60_000,
   choose: 60_000,
   set: 0,
+  verify: 60 * 60_000,
 };

@@ -11,14 +11,18 @@ import type { Master } from '../../inventory/types.js';
 import { hostsOf } from './wait-healthy.js';
 import { TaskFailure, type Executor, type TaskContext } from './types.js';
 
-async function zxidOf(ctx: TaskContext, m: Master): Promise<bigint | undefined> {
+async function srvrOf(ctx: TaskContext, m: Master): Promise<{ zxid: bigint | undefined; version: string | undefined }> {
   try {
     const session = await ctx.sessions.session(m);
-    return (await askSrvr(session, m.host)).zxid;
+    return await askSrvr(session, m.host);
   } catch (err) {
     ctx.warn(`cannot read the zxid of ${m.name}: ${(err as Error).message}`);
-    return undefined;
+    return { zxid: undefined, version: undefined };
   }
+}
+
+async function zxidOf(ctx: TaskContext, m: Master): Promise<bigint | undefined> {
+  return (await srvrOf(ctx, m)).zxid;
 }
 
 export const runChoose: Executor<ChooseStep> = async (ctx, step) => {
@@ -34,10 +38,10 @@ export const runChoose: Executor<ChooseStep> = async (ctx, step) => {
   const leaderRow = rows.find((r) => r.leader);
   const leader = leaderRow ? findMaster(inv, leaderRow.master) : undefined;
   const pick = async (m: Master, reason: string) => {
-    const zxid = await zxidOf(ctx, m);
+    const { zxid, version } = await srvrOf(ctx, m);
     const leaderZxid = leader && leader !== m ? await zxidOf(ctx, leader) : zxid;
     const role = m === leader ? 'leader' : rows.find((r) => r.master === m.name)?.code === 3 ? 'follower' : 'unknown';
-    const value = { name: m.name, host: m.host, role, reason, zxid: hex(zxid), leader: leader?.name ?? null, leader_zxid: hex(leaderZxid) };
+    const value = { name: m.name, host: m.host, role, reason, zxid: hex(zxid), leader: leader?.name ?? null, leader_zxid: hex(leaderZxid), zk_version: version ?? null };
     return { value, exitCode: 0, output: `${m.name} (${role}): ${reason}` };
   };
 

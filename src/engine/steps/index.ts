@@ -6,6 +6,7 @@ import { runJob } from './job.js';
 import { runShell } from './shell.js';
 import { runGet, runPut } from './transfer.js';
 import { runWaitHealthy } from './wait-healthy.js';
+import { runVerify } from './verify.js';
 import type { ExecutorMap } from './types.js';
 
 export const executors: ExecutorMap = {
@@ -15,6 +16,7 @@ export const executors: ExecutorMap = {
   put: runPut,
   wait_healthy: runWaitHealthy,
   choose: runChoose,
+  verify: runVerify,
   set: async (ctx, step) => {
     const value = renderDeep(step.vars, ctx.vars);
     return { value, exitCode: 0, output: Object.keys(value).join(', ') };

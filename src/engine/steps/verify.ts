@@ -1,0 +1,25 @@
+// kind: verify — the offline archive check of `zkops verify`, as a step, so a playbook can
+// make the deletion of a remote archive depend on a verified local copy (SPEC rule 4.3).
+
+import { resolve } from 'node:path';
+import { verifyArchive } from '../../catalog/verify.js';
+import type { VerifyStep } from '../../playbook/schema.js';
+import { render } from '../../playbook/template.js';
+import { TaskFailure, type Executor } from './types.js';
+
+export const runVerify: Executor<VerifyStep> = async (ctx, step) => {
+  const file = resolve(render(step.src, ctx.vars));
+  const expected = step.sha256 ? render(step.sha256, ctx.vars).trim() : undefined;
+  const report = await verifyArchive(file, expected || undefined);
+  const value = {
+    path: file,
+    sha256: report.sha256,
+    bytes: report.bytes,
+    files: report.files,
+    zxid_range: report.zxidRange,
+    snapshots: report.snapshots.length,
+    logs: report.logs.length,
+  };
+  if (!report.ok) throw new TaskFailure(`${file} does not verify: ${report.problems.join('; ')}`, 1, report.problems.join('\n'), value);
+  return { value, exitCode: 0, output: `${report.files.length} members, zxid ${report.zxidRange?.from}..${report.zxidRange?.to}`, command: `verify ${file}` };
+};
