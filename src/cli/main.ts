@@ -8,6 +8,8 @@ import { printJson, type GlobalOptions } from './options.js';
 import { planCommand, runCommand } from './commands/run.js';
 import { checkCommand } from './commands/check.js';
 import { sandboxCommand } from './commands/sandbox.js';
+import { backupCommand } from './commands/backup.js';
+import { deleteCommand, listCommand, showCommand, verifyCommand } from './commands/catalog.js';
 
 async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
@@ -25,6 +27,11 @@ async function main(argv: string[]): Promise<number> {
         color: { type: 'boolean', default: true, describe: 'colours (--no-color or NO_COLOR turn them off)', global: true },
         concurrency: { type: 'number', default: 10, describe: 'most tasks at once', global: true },
       })
+      .command(backupCommand as never)
+      .command(listCommand as never)
+      .command(showCommand as never)
+      .command(deleteCommand as never)
+      .command(verifyCommand as never)
       .command(runCommand as never)
       .command(planCommand as never)
       .command(checkCommand as never)

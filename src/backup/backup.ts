@@ -1,0 +1,125 @@
+// `zkops backup`: runs playbooks/backup.yaml and keeps the catalog entry's state honest:
+// STATUS_BACKING_UP while it runs, STATUS_READY only after the download matched the
+// master's sha256 and the archive verified, STATUS_ERROR with the reason otherwise.
+
+import { rm } from 'node:fs/promises';
+import { Catalog, type BackupMeta } from '../catalog/store.js';
+import { assertLabel, defaultLabel, newBackupId } from '../catalog/labels.js';
+import { SafetyRefusal, type ZkopsError } from '../errors.js';
+import type { RunResult } from '../engine/run.js';
+import { executeRun, loadForRun, type Loaded } from '../cli/playbook-run.js';
+import type { GlobalOptions } from '../cli/options.js';
+import { bundledPlaybook, ZKOPS_VERSION } from '../version.js';
+
+export const BACKUP_PLAYBOOK = bundledPlaybook('backup.yaml');
+
+export interface BackupOptions {
+  inventory: string;
+  dir: string;
+  label?: string;
+  master?: string;
+  force: boolean;
+  playbook?: string;
+  global: GlobalOptions;
+}
+
+export interface BackupOutcome {
+  meta: BackupMeta | undefined;
+  result: RunResult;
+  loaded: Loaded;
+}
+
+/** Prepare a backup: validate the label, pick the id, load inventory and playbook. */
+export async function prepareBackup(o: BackupOptions): Promise<{ loaded: Loaded; id: string; catalog: Catalog }> {
+  const label = assertLabel(o.label ?? defaultLabel());
+  const id = newBackupId(label);
+  const catalog = new Catalog(o.dir);
+  const loaded = await loadForRun(o.inventory, o.playbook ?? BACKUP_PLAYBOOK, {
+    backup_id: id,
+    dest: catalog.archivePath(id),
+    force: String(o.force),
+    backup_master: o.master ?? '',
+  });
+  return { loaded, id, catalog };
+}
+
+/** Run the backup and record its outcome in the catalog. */
+export async function runBackup(o: BackupOptions, prepared: Awaited<ReturnType<typeof prepareBackup>>): Promise<BackupOutcome> {
+  const { loaded, id, catalog } = prepared;
+  const label = id.slice(0, id.length - 37);
+  let meta: BackupMeta = {
+    id,
+    label,
+    cluster: loaded.inventory.cluster,
+    status: 'STATUS_BACKING_UP',
+    error: null,
+    remoteArchive: null,
+    sourceMaster: null,
+    created: new Date().toISOString(),
+    finished: null,
+    size: null,
+    sha256: null,
+    zxidRange: null,
+    files: [],
+    leaderZxid: null,
+    masterZxid: null,
+    zookeeperVersion: null,
+    dcosVersion: null,
+    stopWindowMs: null,
+    zkopsVersion: ZKOPS_VERSION,
+    runId: loaded.runId,
+  };
+  await catalog.write(meta);
+  const result = await executeRun(loaded, { global: o.global, dir: o.dir, command: `backup ${id}` });
+
+  if (result.error instanceof SafetyRefusal) {
+    // A refusal changed nothing on the cluster; it leaves nothing in the catalog either.
+    await catalog.delete(id);
+    return { meta: undefined, result, loaded };
+  }
+  meta = { ...meta, ...facts(result) };
+  const verified = result.steps.verify?.status === 'ok';
+  if (verified) {
+    meta.status = 'STATUS_READY';
+    meta.error = result.error ? `backup READY, but: ${result.error.message}` : null;
+  } else {
+    meta.status = 'STATUS_ERROR';
+    meta.error = describe(result.error);
+    await rm(catalog.archivePath(id), { force: true });
+    if (meta.remoteArchive) meta.error += `; the archive was kept on the master: ${meta.remoteArchive}`;
+  }
+  meta.finished = new Date().toISOString();
+  await catalog.write(meta);
+  return { meta, result, loaded };
+}
+
+function describe(err: ZkopsError | undefined): string {
+  return err ? err.message : 'the backup did not verify';
+}
+
+/** What the run's registered values say about the backup. */
+function facts(result: RunResult): Partial<BackupMeta> {
+  const r = result.registered as Record<string, Record<string, unknown> | undefined>;
+  const chosen = r.chosen as { name?: string; host?: string; zxid?: string; leader_zxid?: string; zk_version?: string } | undefined;
+  const job = chosen?.name ? ((r as Record<string, Record<string, unknown>>).backup_job?.[chosen.name] as Record<string, unknown> | undefined) : undefined;
+  const verified = r.verified as { sha256?: string; bytes?: number; files?: string[]; zxid_range?: { from: string; to: string } | null } | undefined;
+  const versions = r.versions as Record<string, { stdout?: string }> | undefined;
+  const dcosVersion = versions ? Object.values(versions).map((v) => v.stdout).find((s) => s) : undefined;
+  const start = job?.started_at as number | null | undefined;
+  const fin = job?.finally_at as number | null | undefined;
+  const archiveKept = r.kept as Record<string, { stdout?: string }> | undefined;
+  const keptLine = archiveKept ? Object.entries(archiveKept).find(([, v]) => v.stdout?.startsWith('kept ')) : undefined;
+  return {
+    sourceMaster: chosen?.name ?? null,
+    masterZxid: chosen?.zxid ?? null,
+    leaderZxid: chosen?.leader_zxid ?? null,
+    zookeeperVersion: chosen?.zk_version ?? null,
+    dcosVersion: dcosVersion ?? null,
+    stopWindowMs: start && fin ? fin - start : null,
+    sha256: verified?.sha256 ?? null,
+    size: verified?.bytes ?? null,
+    files: verified?.files ?? [],
+    zxidRange: verified?.zxid_range ?? null,
+    remoteArchive: keptLine ? `${keptLine[0]}:${keptLine[1].stdout?.slice('kept '.length)}` : null,
+  };
+}

@@ -1,0 +1,82 @@
+// The local catalog: zkops list [LABEL], show ID, delete ID, verify ID|FILE.
+
+import type { CommandModule } from 'yargs';
+import { existsSync } from 'node:fs';
+import { Catalog } from '../../catalog/store.js';
+import { parseBackupId } from '../../catalog/labels.js';
+import { verifyArchive } from '../../catalog/verify.js';
+import { OperationFailed, UsageError } from '../../errors.js';
+import { printJson, say, type GlobalOptions } from '../options.js';
+
+interface CatalogArgs extends GlobalOptions {
+  dir: string;
+  label?: string;
+  id?: string;
+  target?: string;
+}
+
+const dirOption = { dir: { type: 'string', default: './zk-backups', describe: 'catalog directory' } } as const;
+
+export const listCommand: CommandModule<GlobalOptions, CatalogArgs> = {
+  command: 'list [label]',
+  describe: 'list the backups of the catalog, newest first',
+  builder: (y) => y.positional('label', { type: 'string' }).options(dirOption) as never,
+  handler: async (argv) => {
+    const all = await new Catalog(argv.dir).list(argv.label);
+    if (argv.json) return printJson(all);
+    if (all.length === 0) return say(`no backups${argv.label ? ` labelled ${argv.label}` : ''} in ${argv.dir}`);
+    const rows = all.map((b) => [b.id, b.status.replace('STATUS_', ''), b.created, b.size === null ? '-' : String(b.size), b.sourceMaster ?? '-']);
+    const head = ['ID', 'STATUS', 'CREATED', 'BYTES', 'MASTER'];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+    for (const r of [head, ...rows]) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()}\n`);
+  },
+};
+
+export const showCommand: CommandModule<GlobalOptions, CatalogArgs> = {
+  command: 'show <id>',
+  describe: "print a backup's metadata",
+  builder: (y) => y.positional('id', { type: 'string', demandOption: true }).options(dirOption) as never,
+  handler: async (argv) => {
+    const meta = await new Catalog(argv.dir).get(argv.id as string);
+    if (argv.json) return printJson(meta);
+    const { files, ...rest } = meta;
+    for (const [k, v] of Object.entries(rest)) process.stdout.write(`${k.padEnd(17)} ${v === null ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`);
+    process.stdout.write(`${'files'.padEnd(17)} ${files.length}\n`);
+  },
+};
+
+export const deleteCommand: CommandModule<GlobalOptions, CatalogArgs> = {
+  command: 'delete <id>',
+  describe: "delete a backup's archive and metadata",
+  builder: (y) => y.positional('id', { type: 'string', demandOption: true }).options(dirOption) as never,
+  handler: async (argv) => {
+    await new Catalog(argv.dir).delete(argv.id as string);
+    if (argv.json) printJson({ ok: true, deleted: argv.id });
+    else say(`deleted ${argv.id}`);
+  },
+};
+
+export const verifyCommand: CommandModule<GlobalOptions, CatalogArgs> = {
+  command: 'verify <target>',
+  describe: 'offline integrity check of an archive (a backup id or a file)',
+  builder: (y) => y.positional('target', { type: 'string', demandOption: true, describe: 'backup id or archive path' }).options(dirOption) as never,
+  handler: async (argv) => {
+    const target = argv.target as string;
+    const catalog = new Catalog(argv.dir);
+    let file = target;
+    let expected: string | undefined;
+    if (!existsSync(target) && parseBackupId(target)) {
+      const meta = await catalog.get(target);
+      file = catalog.archivePath(target);
+      expected = meta.sha256 ?? undefined;
+      if (!existsSync(file)) throw new OperationFailed(`backup ${target} has no archive (${file}); its status is ${meta.status}`);
+    } else if (!existsSync(target)) {
+      throw new UsageError(`no such archive or backup id: ${target}`, { hint: 'give a file path or an id from `zkops list`' });
+    }
+    const report = await verifyArchive(file, expected);
+    const { files, ...summary } = report;
+    if (argv.json) printJson({ file, ...summary, files: files.length });
+    else process.stdout.write(`${report.ok ? 'OK' : 'BAD'} ${file}\n  sha256 ${report.sha256}\n  ${files.length} members, ${report.snapshots.length} snapshots, ${report.logs.length} logs, zxid ${report.zxidRange?.from ?? '-'}..${report.zxidRange?.to ?? '-'}\n${report.problems.map((p) => `  problem: ${p}\n`).join('')}`);
+    if (!report.ok) throw Object.assign(new OperationFailed(`${file} does not verify: ${report.problems.join('; ')}`), { jsonPrinted: argv.json });
+  },
+};
