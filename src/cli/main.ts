@@ -9,6 +9,8 @@ import { planCommand, runCommand } from './commands/run.js';
 import { checkCommand } from './commands/check.js';
 import { sandboxCommand } from './commands/sandbox.js';
 import { backupCommand } from './commands/backup.js';
+import { restoreCommand } from './commands/restore.js';
+import { statusCommand } from './commands/status.js';
 import { deleteCommand, listCommand, showCommand, verifyCommand } from './commands/catalog.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -28,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
         concurrency: { type: 'number', default: 10, describe: 'most tasks at once', global: true },
       })
       .command(backupCommand as never)
+      .command(restoreCommand as never)
+      .command(statusCommand as never)
       .command(listCommand as never)
       .command(showCommand as never)
       .command(deleteCommand as never)

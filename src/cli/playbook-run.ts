@@ -65,6 +65,8 @@ export interface ExecuteOptions {
   /** Catalog directory: the journal goes there. */
   dir: string;
   command: string;
+  /** Answers `confirm` steps. */
+  confirm?: (question: string) => Promise<'yes' | 'no' | 'no-tty'>;
 }
 
 /** Run a loaded playbook with displays, journal and signals. */
@@ -89,6 +91,7 @@ export async function executeRun(l: Loaded, o: ExecuteOptions): Promise<RunResul
       runId: l.runId,
       concurrency: o.global.concurrency,
       signal: signals.signal,
+      ...(o.confirm ? { confirm: o.confirm } : {}),
     });
     return await run.execute();
   } finally {

@@ -7,7 +7,7 @@ import type { Step, StepKind } from '../playbook/schema.js';
 import { render, type Vars } from '../playbook/template.js';
 
 /** Kinds that run once for the cluster, from the bastion, whatever their target says. */
-export const CLUSTER_KINDS: ReadonlySet<StepKind> = new Set<StepKind>(['set', 'choose', 'wait_healthy', 'verify']);
+export const CLUSTER_KINDS: ReadonlySet<StepKind> = new Set<StepKind>(['set', 'choose', 'wait_healthy', 'verify', 'fail', 'confirm']);
 
 /** The part of a master that playbooks may read. */
 export function masterView(m: Master): Record<string, unknown> {

@@ -26,6 +26,8 @@ export interface RunOptions {
   sink: EventSink;
   runId: string;
   concurrency: number;
+  /** Answers `confirm` steps (default: nobody can answer). */
+  confirm?: (question: string) => Promise<'yes' | 'no' | 'no-tty'>;
   /** Aborted on the first SIGINT/SIGTERM: the main phase stops, the always phase runs. */
   signal: AbortSignal;
   now?: () => number;
@@ -66,7 +68,7 @@ export class PlaybookRun {
   private readonly running = new Set<string>();
   private base: Vars = {};
   private mainError: ZkopsError | undefined;
-  private readonly alwaysErrors: string[] = [];
+  private readonly alwaysErrors: ZkopsError[] = [];
 
   constructor(private readonly o: RunOptions) {
     this.now = o.now ?? Date.now;
@@ -110,16 +112,15 @@ export class PlaybookRun {
     if (this.o.signal.aborted && !(this.mainError instanceof Interrupted)) {
       this.mainError = new Interrupted('interrupted', { details: { after: this.mainError?.message } });
     }
-    const error =
-      this.mainError ??
-      (this.alwaysErrors.length > 0 ? new OperationFailed(`always steps failed: ${this.alwaysErrors.join('; ')}`) : undefined);
-    if (error && this.alwaysErrors.length > 0 && this.mainError) {
-      error.message += `\nalso, always steps failed: ${this.alwaysErrors.join('; ')}`;
-    }
+    // The main failure wins; the always phase's failures are reported beside it. With no
+    // main failure, the first always failure is the run's (a health timeout keeps exit 4).
+    const error = this.mainError ?? this.alwaysErrors[0];
+    const others = this.alwaysErrors.filter((e) => e !== error).map((e) => e.message);
+    if (error && others.length > 0) error.message += `\nalso, always steps failed: ${others.join('; ')}`;
     this.emit({ type: 'run-end', status: error ? 'failed' : 'ok', exitCode: error?.exitCode ?? 0, error: error?.message, at: this.now() });
     const registered: Record<string, unknown> = {};
     for (const [k, r] of this.registered) registered[k] = r.scope === 'cluster' ? r.value : r.byMaster;
-    return { ok: !error, error, steps: this.outcomes, registered, alwaysErrors: this.alwaysErrors };
+    return { ok: !error, error, steps: this.outcomes, registered, alwaysErrors: this.alwaysErrors.map((e) => e.message) };
   }
 
   /** Run steps as their dependencies allow; in the main phase, a failure stops new steps. */
@@ -217,7 +218,7 @@ export class PlaybookRun {
     outcome.reason = error.message;
     outcome.error = error;
     if (phase === 'main') this.mainError ??= error;
-    else this.alwaysErrors.push(error.message);
+    else this.alwaysErrors.push(error);
     this.emit({ type: 'step-end', step: step.id, status: 'failed', reason: error.message, phase, at: this.now() });
   }
 
@@ -312,6 +313,7 @@ export class PlaybookRun {
       warn: (message) => this.emit({ type: 'warning', message, at: this.now() }),
       sleep: (ms) => sleep(ms, signal),
       now: this.now,
+      confirm: this.o.confirm ?? (async () => 'no-tty' as const),
     };
     const run = (executors[step.kind] as (c: TaskContext, s: Step) => Promise<TaskOutput>)(ctx, step);
     // Jobs and health waits enforce their own timeouts (they must clean up first).

@@ -33,6 +33,8 @@ const TEMPLATE_FIELDS: Record<StepKind, string[]> = {
   choose: ['master'],
   set: [],
   verify: ['src', 'sha256'],
+  fail: ['message'],
+  confirm: ['message'],
 };
 
 /** Read and validate a playbook file. `extraVars` are the -e names (values are not needed here). */

@@ -131,6 +131,10 @@ function commandsOf(step: Step, vars: Vars, r: Renderer, inv: Inventory): string
       return [step.master ? `choose ${r(step.master, vars)} if given, else ${step.prefer}` : `choose a ${step.prefer}${step.prefer === 'follower' ? ' (highest zxid; never the leader unless one master)' : ''}`];
     case 'verify':
       return [`verify ${r(step.src, vars)}: sha256${step.sha256 ? ` = ${r(step.sha256, vars)}` : ''}, gzip tar readable, ./zookeeper/ members, a snapshot, no myid`];
+    case 'fail':
+      return [`fail: ${r(step.message, vars)}`];
+    case 'confirm':
+      return [`ask: ${r(step.message, vars)} (--yes answers yes; no TTY and no --yes refuses)`];
     case 'set':
       return Object.entries(step.vars).map(([k, v]) => `${k} = ${typeof v === 'string' ? r(v, vars) : JSON.stringify(v)}`);
   }

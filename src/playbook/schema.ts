@@ -71,6 +71,8 @@ export const stepSchemas = {
     master: z.string().optional(),
   }),
   set: z.strictObject({ ...common, kind: z.literal('set'), vars: z.record(z.string(), z.unknown()) }),
+  fail: z.strictObject({ ...common, kind: z.literal('fail'), message: z.string().min(1) }),
+  confirm: z.strictObject({ ...common, kind: z.literal('confirm'), message: z.string().min(1) }),
   verify: z.strictObject({ ...common, kind: z.literal('verify'), src: z.string().min(1), sha256: z.string().optional() }),
 } as const;
 
@@ -85,7 +87,9 @@ export type WaitHealthyStep = z.output<(typeof stepSchemas)['wait_healthy']>;
 export type ChooseStep = z.output<(typeof stepSchemas)['choose']>;
 export type SetStep = z.output<(typeof stepSchemas)['set']>;
 export type VerifyStep = z.output<(typeof stepSchemas)['verify']>;
-export type Step = ShellStep | JobStep | GetStep | PutStep | WaitHealthyStep | ChooseStep | SetStep | VerifyStep;
+export type FailStep = z.output<(typeof stepSchemas)['fail']>;
+export type ConfirmStep = z.output<(typeof stepSchemas)['confirm']>;
+export type Step = ShellStep | JobStep | GetStep | PutStep | WaitHealthyStep | ChooseStep | SetStep | VerifyStep | FailStep | ConfirmStep;
 export type Target = z.output<typeof targetSchema>;
 
 export const playbookHeaderSchema = z.strictObject({
@@ -107,4 +111,6 @@ export const DEFAULT_TIMEOUT_MS: Record<StepKind, number> = {
   choose: 60_000,
   set: 0,
   verify: 60 * 60_000,
+  fail: 0,
+  confirm: 0,
 };

@@ -7,7 +7,9 @@ import { runShell } from './shell.js';
 import { runGet, runPut } from './transfer.js';
 import { runWaitHealthy } from './wait-healthy.js';
 import { runVerify } from './verify.js';
-import type { ExecutorMap } from './types.js';
+import { TaskFailure, type ExecutorMap } from './types.js';
+import { render } from '../../playbook/template.js';
+import { SafetyRefusal } from '../../errors.js';
 
 export const executors: ExecutorMap = {
   shell: runShell,
@@ -17,6 +19,18 @@ export const executors: ExecutorMap = {
   wait_healthy: runWaitHealthy,
   choose: runChoose,
   verify: runVerify,
+  fail: async (ctx, step) => {
+    throw new TaskFailure(render(step.message, ctx.vars), 1);
+  },
+  confirm: async (ctx, step) => {
+    const question = render(step.message, ctx.vars);
+    const answer = await ctx.confirm(question);
+    if (answer === 'no-tty') {
+      throw new SafetyRefusal(`${question}: no answer possible (no TTY); pass --yes to confirm`, { hint: 'nothing was changed' });
+    }
+    if (answer !== 'yes') throw new SafetyRefusal('not confirmed; nothing was changed');
+    return { value: { confirmed: true }, exitCode: 0, output: 'confirmed' };
+  },
   set: async (ctx, step) => {
     const value = renderDeep(step.vars, ctx.vars);
     return { value, exitCode: 0, output: Object.keys(value).join(', ') };

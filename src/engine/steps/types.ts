@@ -25,6 +25,8 @@ export interface TaskContext {
   health(rows: MasterHealth[], healthy: boolean, streak: number, needed: number, reason: string): void;
   warn(message: string): void;
   sleep(ms: number): Promise<void>;
+  /** Ask the operator; 'yes' when --yes, 'no-tty' when nobody can answer. */
+  confirm(question: string): Promise<'yes' | 'no' | 'no-tty'>;
   now(): number;
 }
 

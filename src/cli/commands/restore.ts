@@ -1,0 +1,53 @@
+// zkops restore ID|FILE -i INV [--yes] [--force] [--dry-run]
+
+import type { CommandModule } from 'yargs';
+import { prepareRestore, restoreTable, runRestore } from '../../restore/restore.js';
+import type { MasterHealth } from '../../exhibitor/status.js';
+import { formatPlan, planOf } from '../playbook-run.js';
+import { printJson, requireInventory, say, type GlobalOptions } from '../options.js';
+import { formatTable } from '../table.js';
+
+interface RestoreArgs extends GlobalOptions {
+  target: string;
+  dir: string;
+  yes: boolean;
+  force: boolean;
+  'dry-run': boolean;
+  playbook?: string;
+}
+
+export const restoreCommand: CommandModule<GlobalOptions, RestoreArgs> = {
+  command: 'restore <target>',
+  describe: 'restore ZooKeeper on every master from a backup id or an archive file',
+  builder: (y) =>
+    y.positional('target', { type: 'string', demandOption: true, describe: 'backup id (see zkops list) or archive path' }).options({
+      dir: { type: 'string', default: './zk-backups', describe: 'catalog directory' },
+      yes: { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation' },
+      force: { type: 'boolean', default: false, describe: 'restore an archive from another ZooKeeper major.minor' },
+      'dry-run': { type: 'boolean', default: false, describe: 'print the plan; run nothing' },
+      playbook: { type: 'string', describe: 'a changed copy of playbooks/restore.yaml' },
+    }) as never,
+  handler: async (argv) => {
+    const o = { target: argv.target, inventory: requireInventory(argv), dir: argv.dir, yes: argv.yes, force: argv.force, playbook: argv.playbook, global: argv };
+    const loaded = await prepareRestore(o);
+    if (argv['dry-run']) {
+      const plan = planOf(loaded);
+      if (argv.json) printJson(plan);
+      else process.stdout.write(`${formatPlan(plan)}\n`);
+      return;
+    }
+    const result = await runRestore(o, loaded);
+    const masters = loaded.inventory.masters.map((m) => m.name);
+    const table = restoreTable(result, masters);
+    const health = (result.error?.details as { rows?: MasterHealth[] } | undefined)?.rows;
+    if (argv.json) {
+      printJson({ ok: result.ok, exitCode: result.error?.exitCode ?? 0, error: result.error?.message ?? null, masters: table, health: health ?? null });
+    } else if (result.ok) {
+      say(`restored ${loaded.extra.backup_id} on ${masters.length} masters; cluster healthy`);
+    } else if (result.steps['stop-all']?.masters.length) {
+      say(formatTable(table));
+      if (health) say(formatTable(health.map((r) => ({ master: r.master, state: r.state, leader: r.leader ? 'yes' : '' }))));
+    }
+    if (result.error) throw Object.assign(result.error, { jsonPrinted: argv.json });
+  },
+};

@@ -1,0 +1,65 @@
+// zkops status -i INV [--wait] [--timeout T]: Exhibitor's view of the cluster as a table.
+
+import type { CommandModule } from 'yargs';
+import { loadInventory } from '../../inventory/load.js';
+import { createSshTransport } from '../../transport/index.js';
+import { SessionPool } from '../../engine/sessions.js';
+import { StatusFetcher } from '../../exhibitor/fetch.js';
+import { judgeHealth, type HealthVerdict } from '../../exhibitor/status.js';
+import { hostsOf } from '../../engine/steps/wait-healthy.js';
+import { parsePlaybook } from '../../playbook/load.js';
+import { parseDuration } from '../../config/duration.js';
+import { HealthTimeout, OperationFailed, UsageError } from '../../errors.js';
+import { executeRun, type Loaded } from '../playbook-run.js';
+import { newRunId, printJson, requireInventory, say, type GlobalOptions } from '../options.js';
+import { formatTable } from '../table.js';
+
+interface StatusArgs extends GlobalOptions {
+  wait: boolean;
+  timeout?: string;
+  dir: string;
+}
+
+export const statusCommand: CommandModule<GlobalOptions, StatusArgs> = {
+  command: 'status',
+  describe: "Exhibitor's cluster status; --wait polls until all masters serve and one leads",
+  builder: (y) =>
+    y.options({
+      wait: { type: 'boolean', default: false, describe: 'poll until healthy (stablePolls in a row)' },
+      timeout: { type: 'string', describe: 'with --wait: give up after this long (default: exhibitor.timeout)' },
+      dir: { type: 'string', default: './zk-backups', describe: 'catalog directory (the journal is written there)' },
+    }) as never,
+  handler: async (argv) => {
+    const inventory = await loadInventory(requireInventory(argv));
+    if (argv.wait) return waitHealthy(argv, inventory);
+    const pool = new SessionPool(createSshTransport(), (m) => say(`warning: ${m}`));
+    let verdict: HealthVerdict;
+    let from: string;
+    try {
+      const got = await new StatusFetcher(inventory, pool).fetch();
+      verdict = judgeHealth(got.entries, hostsOf(inventory));
+      from = got.from;
+    } catch (err) {
+      throw new OperationFailed(`cannot read Exhibitor's status: ${(err as Error).message}`, { hint: `run \`zkops check -i ${inventory.file}\`` });
+    } finally {
+      await pool.closeAll();
+    }
+    if (argv.json) printJson({ healthy: verdict.healthy, reason: verdict.reason || null, from, masters: verdict.rows });
+    else {
+      process.stdout.write(`${formatTable(verdict.rows.map((r) => ({ master: r.master, host: r.host, state: r.state, leader: r.leader ? 'leader' : '' })))}\n`);
+      say(verdict.healthy ? `healthy: ${verdict.serving} serving, one leader (asked ${from})` : `NOT healthy: ${verdict.reason} (asked ${from})`);
+    }
+    if (!verdict.healthy) throw Object.assign(new HealthTimeout(`cluster not healthy: ${verdict.reason}`), { jsonPrinted: argv.json });
+  },
+};
+
+async function waitHealthy(argv: StatusArgs, inventory: Loaded['inventory']): Promise<void> {
+  const timeoutMs = argv.timeout === undefined ? inventory.exhibitor.timeoutMs : parseDuration(argv.timeout);
+  if (timeoutMs === undefined) throw new UsageError(`--timeout ${argv.timeout} is not a duration: use 500ms, 10s or 5m`);
+  const playbook = parsePlaybook('(zkops status --wait)', `name: status\nsteps:\n  - id: healthy\n    name: Wait until all masters serve and one leads\n    kind: wait_healthy\n    timeout: ${timeoutMs}ms\n    register: health\n`);
+  const result = await executeRun({ inventory, playbook, extra: {}, runId: newRunId() }, { global: argv, dir: argv.dir, command: 'status --wait' });
+  const health = result.registered.health as { rows?: unknown; polls?: number; ms?: number } | undefined;
+  if (argv.json) printJson({ healthy: result.ok, error: result.error?.message ?? null, ...(health ?? {}), details: result.error?.details ?? null });
+  else if (result.ok) say(`healthy after ${health?.polls} polls (${health?.ms} ms)`);
+  if (result.error) throw Object.assign(result.error, { jsonPrinted: argv.json });
+}

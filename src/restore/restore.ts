@@ -1,0 +1,102 @@
+// `zkops restore ID|FILE`: verify the archive here, then run playbooks/restore.yaml with the
+// facts it needs (sha256, age, ZooKeeper version) and the operator's confirmation.
+
+import { existsSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { Catalog } from '../catalog/store.js';
+import { parseBackupId } from '../catalog/labels.js';
+import { verifyArchive } from '../catalog/verify.js';
+import { SafetyRefusal, UsageError } from '../errors.js';
+import { executeRun, loadForRun, type Loaded } from '../cli/playbook-run.js';
+import type { GlobalOptions } from '../cli/options.js';
+import type { RunResult } from '../engine/run.js';
+import { bundledPlaybook } from '../version.js';
+
+export const RESTORE_PLAYBOOK = bundledPlaybook('restore.yaml');
+
+export interface RestoreOptions {
+  target: string;
+  inventory: string;
+  dir: string;
+  yes: boolean;
+  force: boolean;
+  playbook?: string;
+  global: GlobalOptions;
+}
+
+/** The archive to restore: a catalog id (must be READY) or a file outside the catalog. */
+export async function resolveArchive(target: string, dir: string): Promise<{ file: string; id: string; sha256: string | undefined; created: string | undefined; zkVersion: string }> {
+  if (existsSync(target)) {
+    const name = basename(target).replace(/\.tar\.gz$|\.tgz$/, '');
+    const id = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,120}$/.test(name) ? name : 'archive';
+    return { file: resolve(target), id, sha256: undefined, created: undefined, zkVersion: '' };
+  }
+  if (!parseBackupId(target)) throw new UsageError(`no such archive file or backup id: ${target}`, { hint: 'see `zkops list`' });
+  const catalog = new Catalog(dir);
+  const meta = await catalog.get(target);
+  if (meta.status !== 'STATUS_READY') {
+    throw new SafetyRefusal(`backup ${target} is ${meta.status}, not READY: it cannot be restored`, { hint: meta.error ?? undefined });
+  }
+  return { file: catalog.archivePath(target), id: target, sha256: meta.sha256 ?? undefined, created: meta.created, zkVersion: meta.zookeeperVersion ?? '' };
+}
+
+/** "2h 5m ago" from an ISO time. */
+export function ageOf(iso: string | undefined, now = Date.now()): string {
+  if (!iso) return 'age unknown: not from the catalog';
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const text = d > 0 ? `${d}d ${h}h` : h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m` : `${s}s`;
+  return `taken ${text} ago, ${iso}`;
+}
+
+/** The confirmation prompt (node's own readline: a yes/no question needs no package). */
+export function makeConfirm(yes: boolean): (q: string) => Promise<'yes' | 'no' | 'no-tty'> {
+  return async (question) => {
+    if (yes) return 'yes';
+    if (!process.stdin.isTTY || !process.stderr.isTTY) return 'no-tty';
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      const answer = await rl.question(`${question} [y/N] `);
+      return /^y(es)?$/i.test(answer.trim()) ? 'yes' : 'no';
+    } finally {
+      rl.close();
+    }
+  };
+}
+
+export async function prepareRestore(o: RestoreOptions): Promise<Loaded> {
+  const a = await resolveArchive(o.target, o.dir);
+  // Verify here first: a corrupt archive is refused before any connection is made.
+  const report = await verifyArchive(a.file, a.sha256);
+  if (!report.ok) {
+    throw new SafetyRefusal(`${a.file} does not verify: ${report.problems.join('; ')}`, { hint: 'nothing was changed; restore another backup (`zkops list`)' });
+  }
+  return loadForRun(o.inventory, o.playbook ?? RESTORE_PLAYBOOK, {
+    archive_local: a.file,
+    archive_sha256: report.sha256,
+    backup_id: a.id,
+    backup_age: ageOf(a.created),
+    archive_zk_version: a.zkVersion,
+    force: String(o.force),
+  });
+}
+
+export async function runRestore(o: RestoreOptions, loaded: Loaded): Promise<RunResult> {
+  return executeRun(loaded, { global: o.global, dir: o.dir, command: `restore ${o.target}`, confirm: makeConfirm(o.yes) });
+}
+
+/** Per-master table of the restore's steps, for failures (exit 1 and 4). */
+export function restoreTable(result: RunResult, masters: string[]): { master: string; [step: string]: string }[] {
+  const steps = ['upload', 'stop-all', 'confirm-stopped', 'precopy', 'restore', 'rollback', 'start-all'];
+  return masters.map((m) => {
+    const row: { master: string; [step: string]: string } = { master: m };
+    for (const s of steps) {
+      const o = result.steps[s];
+      row[s] = !o ? '-' : o.failed.includes(m) ? 'FAILED' : o.masters.includes(m) ? 'ok' : o.status === 'skipped' ? 'skipped' : '-';
+    }
+    return row;
+  });
+}
