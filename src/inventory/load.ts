@@ -1,0 +1,287 @@
+// Load an inventory (SPEC section 3): YAML with positions, a strict zod schema (unknown keys
+// and wrong types name file, line and key), durations, defaults, and ~/.ssh/config filling
+// what the inventory leaves out. ~/.ssh/config is read with the `ssh-config` package (a
+// maintained parser that implements OpenSSH's first-match-wins Host/Match evaluation); we do
+// not hand-roll that grammar.
+
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { homedir, userInfo } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import SSHConfig from 'ssh-config';
+import { z } from 'zod';
+import { parseDuration } from '../config/duration.js';
+import { parseYamlSource, problemAt, validateWith, type YamlSource } from '../config/yaml-source.js';
+import { UsageError, ValidationError, type Problem } from '../errors.js';
+import type { JumpHost } from '../transport/types.js';
+import type { Inventory, Master } from './types.js';
+
+const duration = z.union([z.string(), z.number()]).refine((v) => parseDuration(v) !== undefined, {
+  message: 'not a duration: write it like 500ms, 10s, 5m or 1h',
+});
+const port = z.number().int().min(1).max(65535);
+const nonEmpty = z.string().min(1);
+
+const sshSchema = z
+  .object({
+    user: nonEmpty.optional(),
+    port: port.optional(),
+    identityFile: nonEmpty.optional(),
+    passphraseEnv: nonEmpty.optional(),
+    knownHosts: nonEmpty.optional(),
+    hostKeyPolicy: z.enum(['strict', 'accept-new', 'off']).optional(),
+    jump: nonEmpty.optional(),
+    connectTimeout: duration.optional(),
+    keepalive: duration.optional(),
+    become: z.enum(['sudo', 'none']).optional(),
+  })
+  .strict();
+
+const masterSchema = z
+  .object({
+    host: nonEmpty,
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a master name is letters, digits, ".", "_" and "-"')
+      .optional(),
+    port: port.optional(),
+    user: nonEmpty.optional(),
+    identityFile: nonEmpty.optional(),
+    jump: nonEmpty.optional(),
+    become: z.enum(['sudo', 'none']).optional(),
+  })
+  .strict();
+
+const inventorySchema = z
+  .object({
+    cluster: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a cluster name is letters, digits, ".", "_" and "-"'),
+    ssh: sshSchema.optional(),
+    exhibitor: z
+      .object({
+        statusUrl: z.string().regex(/^https?:\/\//, 'statusUrl must start with http:// or https://').optional(),
+        via: z.enum(['ssh', 'direct']).optional(),
+        caFile: nonEmpty.optional(),
+        certFile: nonEmpty.optional(),
+        keyFile: nonEmpty.optional(),
+        pollInterval: duration.optional(),
+        stablePolls: z.number().int().min(1).max(100).optional(),
+        timeout: duration.optional(),
+      })
+      .strict()
+      .optional(),
+    dcos: z
+      .object({
+        exhibitorUnit: nonEmpty.optional(),
+        dcosShell: z.string().startsWith('/', 'dcosShell must be an absolute path').optional(),
+        zkDir: z.string().startsWith('/', 'zkDir must be an absolute path').optional(),
+        remoteTmpDir: z.string().startsWith('/', 'remoteTmpDir must be an absolute path').optional(),
+      })
+      .strict()
+      .optional(),
+    masters: z.array(masterSchema).min(1, 'at least one master is needed'),
+  })
+  .strict();
+
+type RawInventory = z.output<typeof inventorySchema>;
+
+export const DEFAULTS = {
+  statusUrl: 'http://127.0.0.1:8181/exhibitor/v1/cluster/status',
+  connectTimeoutMs: 10_000,
+  keepaliveMs: 15_000,
+  pollIntervalMs: 1000,
+  stablePolls: 3,
+  exhibitorTimeoutMs: 600_000,
+  exhibitorUnit: 'dcos-exhibitor',
+  dcosShell: '/opt/mesosphere/bin/dcos-shell',
+  zkDir: '/var/lib/dcos/exhibitor/zookeeper',
+  remoteTmpDir: '/var/tmp',
+} as const;
+
+function expandHome(p: string): string {
+  return p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p;
+}
+
+/** Paths in the inventory are relative to the inventory file, as operators expect. */
+function localPath(p: string, base: string): string {
+  const e = expandHome(p);
+  return isAbsolute(e) ? e : resolve(base, e);
+}
+
+/** Parse `user@host:port` (user and port optional). */
+export function parseJump(text: string, defaultUser: string): JumpHost | undefined {
+  const m = /^(?:([^@\s]+)@)?(\[[^\]]+\]|[^:@\s]+)(?::(\d{1,5}))?$/.exec(text.trim());
+  if (!m) return undefined;
+  const p = m[3] === undefined ? 22 : Number(m[3]);
+  if (p < 1 || p > 65535) return undefined;
+  return { user: m[1] ?? defaultUser, host: (m[2] as string).replace(/^\[|\]$/g, ''), port: p };
+}
+
+/** What ~/.ssh/config says about a host alias (only the keys zkops honours). */
+interface SshConfigEntry {
+  hostName?: string;
+  user?: string;
+  port?: number;
+  identityFile?: string;
+  proxyJump?: string;
+}
+
+/** The ssh_config file zkops reads: $ZKOPS_SSH_CONFIG, else ~/.ssh/config. */
+export function sshConfigPath(): string {
+  return process.env.ZKOPS_SSH_CONFIG ?? join(homedir(), '.ssh', 'config');
+}
+
+async function readSshConfig(file: string): Promise<SSHConfig | undefined> {
+  if (!existsSync(file)) return undefined;
+  try {
+    return SSHConfig.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`, {
+      hint: 'fix the file, or point ZKOPS_SSH_CONFIG at another one',
+    });
+  }
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function lookup(config: SSHConfig | undefined, host: string): SshConfigEntry {
+  if (!config) return {};
+  // matchExec: false — zkops never runs shell commands found in ssh_config.
+  const c = config.compute(host, { ignoreCase: true, matchExec: false });
+  const portText = first(c.port);
+  const proxy = first(c.proxyjump);
+  return {
+    hostName: first(c.hostname),
+    user: first(c.user),
+    port: portText !== undefined && /^\d+$/.test(portText) ? Number(portText) : undefined,
+    identityFile: first(c.identityfile),
+    proxyJump: proxy && proxy.toLowerCase() !== 'none' ? proxy.split(',')[0] : undefined,
+  };
+}
+
+function masterProblems(src: YamlSource, raw: RawInventory): Problem[] {
+  const problems: Problem[] = [];
+  const names = new Map<string, number>();
+  const endpoints = new Map<string, number>();
+  raw.masters.forEach((m, i) => {
+    const name = m.name ?? m.host;
+    const prevName = names.get(name);
+    if (prevName !== undefined) {
+      problems.push(problemAt(src, ['masters', i, m.name ? 'name' : 'host'], `duplicate master "${name}" (also masters[${prevName}])`));
+    } else names.set(name, i);
+    const ep = `${m.host}:${m.port ?? raw.ssh?.port ?? ''}`;
+    const prevEp = endpoints.get(ep);
+    if (prevEp !== undefined && prevName === undefined) {
+      problems.push(problemAt(src, ['masters', i, 'host'], `duplicate master: host ${m.host} is also masters[${prevEp}]`));
+    } else endpoints.set(ep, i);
+  });
+  for (const key of ['jump'] as const) {
+    const j = raw.ssh?.[key];
+    if (j !== undefined && !parseJump(j, 'x')) problems.push(problemAt(src, ['ssh', key], `not a jump host: write it like user@host:22`));
+  }
+  raw.masters.forEach((m, i) => {
+    if (m.jump !== undefined && !parseJump(m.jump, 'x')) problems.push(problemAt(src, ['masters', i, 'jump'], 'not a jump host: write it like user@host:22'));
+  });
+  return problems;
+}
+
+/** Parse and validate inventory text (no ssh_config: see loadInventory). */
+export function parseInventory(file: string, text: string, sshConfig?: SSHConfig): Inventory {
+  const src = parseYamlSource(file, text);
+  if (src.value === null || typeof src.value !== 'object' || Array.isArray(src.value)) {
+    throw new ValidationError([{ file, line: 1, column: 1, path: '', message: 'an inventory is a YAML mapping with cluster: and masters:' }]);
+  }
+  const raw = validateWith(src, inventorySchema, `see inventory.example.yaml for every key`);
+  const problems = masterProblems(src, raw);
+  if (problems.length > 0) throw new ValidationError(problems);
+
+  const base = dirname(file);
+  const ssh = raw.ssh ?? {};
+  const me = userInfo().username;
+  const ms = (v: string | number | undefined, d: number): number => (v === undefined ? d : (parseDuration(v) as number));
+  const connectTimeoutMs = ms(ssh.connectTimeout, DEFAULTS.connectTimeoutMs);
+  const keepaliveMs = ms(ssh.keepalive, DEFAULTS.keepaliveMs);
+  const knownHosts = localPath(ssh.knownHosts ?? '~/.ssh/known_hosts', base);
+
+  const masters: Master[] = raw.masters.map((m, index) => {
+    const cfg = lookup(sshConfig, m.host);
+    const user = m.user ?? ssh.user ?? cfg.user ?? me;
+    const identity = m.identityFile ?? ssh.identityFile ?? cfg.identityFile;
+    const jumpText = m.jump ?? ssh.jump ?? cfg.proxyJump;
+    let jump: JumpHost | undefined;
+    if (jumpText !== undefined) {
+      // A jump given as a Host alias of ssh_config resolves through it too.
+      const parsed = parseJump(jumpText, user);
+      if (!parsed) {
+        throw new ValidationError([problemAt(src, ['masters', index], `ProxyJump "${jumpText}" from ${sshConfigPath()} is not user@host:port`)]);
+      }
+      const jc = lookup(sshConfig, parsed.host);
+      jump = {
+        host: jc.hostName ?? parsed.host,
+        port: /:\d+$/.test(jumpText) ? parsed.port : (jc.port ?? parsed.port),
+        user: jumpText.includes('@') ? parsed.user : (jc.user ?? parsed.user),
+      };
+    }
+    const master: Master = {
+      index,
+      inventoryHost: m.host,
+      name: m.name ?? m.host,
+      host: cfg.hostName ?? m.host,
+      port: m.port ?? ssh.port ?? cfg.port ?? 22,
+      user,
+      knownHosts,
+      hostKeyPolicy: ssh.hostKeyPolicy ?? 'strict',
+      connectTimeoutMs,
+      keepaliveMs,
+      become: m.become ?? ssh.become ?? (user === 'root' ? 'none' : 'sudo'),
+    };
+    if (identity !== undefined) master.identityFile = localPath(identity, base);
+    if (ssh.passphraseEnv !== undefined) master.passphraseEnv = ssh.passphraseEnv;
+    if (jump) master.jump = jump;
+    return master;
+  });
+
+  const ex = raw.exhibitor ?? {};
+  const dcos = raw.dcos ?? {};
+  const inventory: Inventory = {
+    file,
+    cluster: raw.cluster,
+    masters,
+    exhibitor: {
+      statusUrl: ex.statusUrl ?? DEFAULTS.statusUrl,
+      via: ex.via ?? 'ssh',
+      pollIntervalMs: ms(ex.pollInterval, DEFAULTS.pollIntervalMs),
+      stablePolls: ex.stablePolls ?? DEFAULTS.stablePolls,
+      timeoutMs: ms(ex.timeout, DEFAULTS.exhibitorTimeoutMs),
+    },
+    dcos: {
+      exhibitorUnit: dcos.exhibitorUnit ?? DEFAULTS.exhibitorUnit,
+      dcosShell: dcos.dcosShell ?? DEFAULTS.dcosShell,
+      zkDir: (dcos.zkDir ?? DEFAULTS.zkDir).replace(/\/+$/, ''),
+      remoteTmpDir: (dcos.remoteTmpDir ?? DEFAULTS.remoteTmpDir).replace(/\/+$/, '') || '/',
+    },
+  };
+  if (ex.caFile !== undefined) inventory.exhibitor.caFile = localPath(ex.caFile, base);
+  if (ex.certFile !== undefined) inventory.exhibitor.certFile = localPath(ex.certFile, base);
+  if (ex.keyFile !== undefined) inventory.exhibitor.keyFile = localPath(ex.keyFile, base);
+  if ((ex.certFile === undefined) !== (ex.keyFile === undefined)) {
+    throw new ValidationError([problemAt(src, ['exhibitor', ex.certFile === undefined ? 'keyFile' : 'certFile'], 'certFile and keyFile go together')]);
+  }
+  return inventory;
+}
+
+/** Read, validate and resolve an inventory file; every problem is a ValidationError (exit 2). */
+export async function loadInventory(file: string): Promise<Inventory> {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot read inventory ${file}: ${code === 'ENOENT' ? 'no such file' : (code ?? String(err))}`, {
+      hint: 'pass --inventory FILE (-i); inventory.example.yaml documents every key',
+    });
+  }
+  return parseInventory(abs, text, await readSshConfig(sshConfigPath()));
+}
