@@ -7,8 +7,9 @@
 //   see FIGURES at the end of this comment block, filled from the last measured run.
 
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
 import type { ClientChannel } from 'ssh2';
 import { TransportError } from '../errors.js';
 import { killChannel, openExec, runExec, wrapCommand, type ChannelHost } from './exec.js';
@@ -35,7 +36,18 @@ function progressReporter(onProgress: ((p: TransferProgress) => void) | undefine
   };
 }
 
-/** The sha256 in `sha256sum` output, or undefined. */
+/**
+ * The master's sha256 of a file. `openssl dgst` uses the CPU's SHA instructions: 0.4 s for
+ * 512 MiB here against 1.5 s for coreutils `sha256sum`, which would otherwise be the slowest
+ * part of a transfer; `sha256sum` is the fallback. The file is read through a redirect, so no
+ * path can be taken for an option.
+ */
+export function remoteSha256Command(path: string): string {
+  const q = shellQuote(path);
+  return `if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r < ${q}; else sha256sum < ${q}; fi`;
+}
+
+/** The sha256 in `sha256sum` / `openssl dgst -r` output, or undefined. */
 function parseSha256sum(stdout: string): string | undefined {
   return /^\\?([0-9a-f]{64})\b/m.exec(stdout)?.[1];
 }
@@ -78,6 +90,17 @@ function channelDone(ch: ClientChannel): Promise<{ code: number | null; stderr: 
   });
 }
 
+/** Flush a written file to disk and give it exactly `mode`. */
+async function syncFile(file: string, mode: number): Promise<void> {
+  const fh = await open(file, 'r+');
+  try {
+    await fh.chmod(mode);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Download remotePath to localPath (see Session.get). */
 export async function getFile(host: ChannelHost, remotePath: string, localPath: string, opts: TransferOptions = {}): Promise<TransferResult> {
   const started = Date.now();
@@ -88,7 +111,7 @@ export async function getFile(host: ChannelHost, remotePath: string, localPath: 
   const report = progressReporter(opts.onProgress, started);
 
   // The master's checksum and size run as their own channels, beside the download.
-  const sumP = runExec(host, `sha256sum -- ${q}`, { become: opts.become });
+  const sumP = runExec(host, remoteSha256Command(remotePath), { become: opts.become });
   const sizeP = runExec(host, `stat -c %s -- ${q}`, { become: opts.become });
   sumP.catch(() => undefined);
   sizeP.catch(() => undefined);
@@ -97,10 +120,12 @@ export async function getFile(host: ChannelHost, remotePath: string, localPath: 
     if (r.exitCode === 0) total = Number(r.stdout.trim());
   }, () => undefined);
 
-  let fh: Awaited<ReturnType<typeof open>>;
+  // A stale .part may have a wider mode: remove it so the new one is created 0600 from the start.
+  let ws: WriteStream;
   try {
-    fh = await open(part, 'w', mode);
-    await fh.chmod(mode);
+    await unlink(part).catch(() => undefined);
+    ws = createWriteStream(part, { flags: 'wx', mode, highWaterMark: 4 * 1024 * 1024 });
+    await once(ws, 'open');
   } catch (err) {
     throw new TransportError('local', host.master.name, `cannot write ${part}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err, hint: 'check the backup directory exists and is writable' });
   }
@@ -121,7 +146,6 @@ export async function getFile(host: ChannelHost, remotePath: string, localPath: 
     const channel = ch;
     const done = channelDone(channel);
     channel.end();
-    const ws = fh.createWriteStream({ autoClose: false, highWaterMark: 4 * 1024 * 1024 });
     await new Promise<void>((resolve, reject) => {
       onCancel = reject;
       ws.on('error', (err) => {
@@ -138,28 +162,27 @@ export async function getFile(host: ChannelHost, remotePath: string, localPath: 
         }
       });
       channel.on('end', () => ws.end());
-      ws.on('finish', () => resolve());
+      ws.on('close', () => resolve());
     });
     const { code, stderr } = await done;
     if (cancelled) throw cancelled;
     if (code !== 0) {
       throw remoteFailure(host, `cannot read ${remotePath}`, { stderr, stdout: '', exitCode: code } as ExecResult, opts.become);
     }
-    await fh.sync();
-    await fh.close();
+    await syncFile(part, mode);
     const sum = await sumP;
     if (cancelled) throw cancelled;
     const remoteSha256 = parseSha256sum(sum.stdout);
-    if (sum.exitCode !== 0 || remoteSha256 === undefined) throw remoteFailure(host, `sha256sum ${remotePath} failed`, sum, opts.become);
+    if (sum.exitCode !== 0 || remoteSha256 === undefined) throw remoteFailure(host, `sha256 of ${remotePath} failed`, sum, opts.become);
     const sha256 = hash.digest('hex');
     report(bytes, total ?? bytes, true);
     if (sha256 !== remoteSha256) {
-      throw sessionError('checksum', host.ep, `checksum mismatch for ${remotePath}: downloaded ${bytes} bytes with sha256 ${sha256}, the master's sha256sum says ${remoteSha256}`, undefined, 'the file changed during the download or the transfer was corrupted; nothing was kept, run it again');
+      throw sessionError('checksum', host.ep, `checksum mismatch for ${remotePath}: downloaded ${bytes} bytes with sha256 ${sha256}, the master's sha256 is ${remoteSha256}`, undefined, 'the file changed during the download or the transfer was corrupted; nothing was kept, run it again');
     }
     await rename(part, localPath);
     return { bytes, sha256, remoteSha256, durationMs: Date.now() - started };
   } catch (err) {
-    await fh.close().catch(() => undefined);
+    ws.destroy();
     await unlink(part).catch(() => undefined);
     if (ch) killChannel(ch);
     throw err instanceof TransportError ? err : sessionError('local', host.ep, `${what} failed: ${String(err)}`, err);
@@ -197,7 +220,7 @@ export async function putFile(host: ChannelHost, localPath: string, remotePath: 
   const cleanupRemote = (): Promise<unknown> => runExec(host, `rm -f -- ${qp}`, { become: opts.become, timeoutMs: 30_000 }).catch(() => undefined);
   try {
     // One channel writes the .part and reports the master's checksum of what landed on disk.
-    ch = await openExec(host, wrapCommand(`umask 077 && cat > ${qp} && sha256sum -- ${qp}`, opts.become, host.master));
+    ch = await openExec(host, wrapCommand(`umask 077 && cat > ${qp} && { ${remoteSha256Command(part)}; }`, opts.become, host.master));
     if (cancelled) throw cancelled;
     const channel = ch;
     let stdout = '';
@@ -232,11 +255,11 @@ export async function putFile(host: ChannelHost, localPath: string, remotePath: 
     if (cancelled) throw cancelled;
     if (code !== 0) throw remoteFailure(host, `cannot write ${part}`, { stderr, stdout, exitCode: code } as ExecResult, opts.become);
     const remoteSha256 = parseSha256sum(stdout);
-    if (remoteSha256 === undefined) throw sessionError('remote', host.ep, `sha256sum ${part} printed no checksum`);
+    if (remoteSha256 === undefined) throw sessionError('remote', host.ep, `the sha256 of ${part} on the master printed no checksum`);
     const sha256 = hash.digest('hex');
     report(bytes, total, true);
     if (sha256 !== remoteSha256) {
-      throw sessionError('checksum', host.ep, `checksum mismatch for ${remotePath}: sent ${bytes} bytes with sha256 ${sha256}, the master's sha256sum says ${remoteSha256}`, undefined, 'the upload was corrupted; the partial file was removed, run it again');
+      throw sessionError('checksum', host.ep, `checksum mismatch for ${remotePath}: sent ${bytes} bytes with sha256 ${sha256}, the master's sha256 is ${remoteSha256}`, undefined, 'the upload was corrupted; the partial file was removed, run it again');
     }
     const chmod = opts.mode !== undefined ? `chmod ${opts.mode.toString(8)} -- ${qp} && ` : '';
     const mv = await runExec(host, `${chmod}mv -f -- ${qp} ${shellQuote(remotePath)}`, { become: opts.become, timeoutMs: 60_000 });

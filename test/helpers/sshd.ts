@@ -3,7 +3,7 @@
 // stopped by pid. Nothing is mocked: zkops talks to these exactly as to a master.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,8 @@ export interface Sshd {
   /** SHA256 fingerprint of the current host key, as ssh-keygen -lf prints it. */
   fingerprint(): string;
   readonly pid: number | undefined;
+  /** The last few KB sshd wrote to stderr (for failure messages). */
+  logs(): string;
   /** Stop and start again; with newHostKey a fresh host key (the "changed key" case). */
   restart(opts?: { newHostKey?: boolean }): Promise<void>;
   /** SIGKILL the per-connection sshd processes and their commands (a dropped connection). */
@@ -48,11 +50,13 @@ function keygen(file: string, type = 'ed25519'): void {
   execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', 'zkops-test', '-f', file]);
 }
 
-async function waitForPort(address: string, port: number, timeoutMs: number, child: ChildProcess, log: () => string): Promise<void> {
+/** Ready: our sshd wrote its pid file (after binding) and the port accepts TCP. */
+async function waitReady(address: string, port: number, pidFile: string, timeoutMs: number, child: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`sshd on ${address}:${port} exited ${child.exitCode}: ${log()}`);
     const ok = await new Promise<boolean>((resolve) => {
+      if (!existsSync(pidFile) || readFileSync(pidFile, 'utf8').trim() !== String(child.pid)) return resolve(false);
       const s = connect({ host: address, port });
       s.once('connect', () => {
         s.destroy();
@@ -116,13 +120,14 @@ export async function startSshd(opts: SshdOptions): Promise<Sshd> {
   keygen(clientKey);
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${clientKey}.pub`), { mode: 0o600 });
   const configFile = join(dir, 'sshd_config');
+  const pidFile = join(dir, 'sshd.pid');
   writeFileSync(
     configFile,
     [
       `ListenAddress ${address}:${port}`,
       `HostKey ${hostKey}`,
       `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-      `PidFile ${join(dir, 'sshd.pid')}`,
+      `PidFile ${pidFile}`,
       'PermitRootLogin prohibit-password',
       'PasswordAuthentication no',
       'KbdInteractiveAuthentication no',
@@ -147,12 +152,13 @@ export async function startSshd(opts: SshdOptions): Promise<Sshd> {
   let log = '';
   const start = async (): Promise<void> => {
     log = '';
+    rmSync(pidFile, { force: true });
     const c = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     c.stderr?.on('data', (d: Buffer) => {
       log = (log + d.toString()).slice(-4000);
     });
     child = c;
-    await waitForPort(address, port, 10_000, c, () => log);
+    await waitReady(address, port, pidFile, 10_000, c, () => log);
   };
   const stop = async (): Promise<void> => {
     const c = child;
@@ -178,6 +184,7 @@ export async function startSshd(opts: SshdOptions): Promise<Sshd> {
     knownHostsLine: () => `${name} ${hostPub()}`,
     hostKeyBlob: () => Buffer.from(hostPub().split(' ')[1] ?? '', 'base64'),
     fingerprint: () => execFileSync('ssh-keygen', ['-lf', `${hostKey}.pub`], { encoding: 'utf8' }).split(' ')[1] ?? '',
+    logs: () => log,
     get pid() {
       return child?.pid;
     },
