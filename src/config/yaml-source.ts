@@ -21,7 +21,8 @@ export function parseYamlSource(file: string, text: string): YamlSource {
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const problems = doc.errors.map((e) => {
-      const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+      // linePos is only filled with prettyErrors; compute it from the offset instead.
+      const pos = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
       return { file, line: pos.line, column: pos.col, path: '', message: e.message.split('\n')[0] ?? e.message };
     });
     throw new ValidationError(problems, { hint: `fix the YAML syntax in ${file}` });
@@ -75,6 +76,17 @@ export function problemAt(src: YamlSource, path: ReadonlyArray<PropertyKey>, mes
   return { file: src.file, ...positionOf(src, path), path: formatPath(path), message };
 }
 
+/** True when the last key of a path is absent from its (existing) parent mapping. */
+function isMissingKey(value: unknown, path: ReadonlyArray<PropertyKey>): boolean {
+  if (path.length === 0) return false;
+  let parent: unknown = value;
+  for (const key of path.slice(0, -1)) {
+    if (parent === null || typeof parent !== 'object') return false;
+    parent = (parent as Record<PropertyKey, unknown>)[key];
+  }
+  return parent !== null && typeof parent === 'object' && !Array.isArray(parent) && !Object.hasOwn(parent, path.at(-1) as PropertyKey);
+}
+
 /** Map zod issues to problems; unknown keys point at the offending key itself. */
 export function problemsFromZod(src: YamlSource, error: z.ZodError): Problem[] {
   const problems: Problem[] = [];
@@ -85,7 +97,8 @@ export function problemsFromZod(src: YamlSource, error: z.ZodError): Problem[] {
       }
       continue;
     }
-    problems.push(problemAt(src, issue.path, issue.message));
+    const missing = issue.code === 'invalid_type' && isMissingKey(src.value, issue.path);
+    problems.push(problemAt(src, issue.path, missing ? `missing required key "${String(issue.path.at(-1))}"` : issue.message));
   }
   return problems.sort((a, b) => a.line - b.line || a.column - b.column);
 }

@@ -160,7 +160,7 @@ function lookup(config: SSHConfig | undefined, host: string): SshConfigEntry {
   };
 }
 
-function masterProblems(src: YamlSource, raw: RawInventory): Problem[] {
+function masterProblems(src: YamlSource, raw: RawInventory, sshConfig: SSHConfig | undefined): Problem[] {
   const problems: Problem[] = [];
   const names = new Map<string, number>();
   const endpoints = new Map<string, number>();
@@ -170,7 +170,8 @@ function masterProblems(src: YamlSource, raw: RawInventory): Problem[] {
     if (prevName !== undefined) {
       problems.push(problemAt(src, ['masters', i, m.name ? 'name' : 'host'], `duplicate master "${name}" (also masters[${prevName}])`));
     } else names.set(name, i);
-    const ep = `${m.host}:${m.port ?? raw.ssh?.port ?? ''}`;
+    // The port the connection will use, so `port: 22` written out equals the default.
+    const ep = `${m.host}:${m.port ?? raw.ssh?.port ?? lookup(sshConfig, m.host).port ?? 22}`;
     const prevEp = endpoints.get(ep);
     if (prevEp !== undefined && prevName === undefined) {
       problems.push(problemAt(src, ['masters', i, 'host'], `duplicate master: host ${m.host} is also masters[${prevEp}]`));
@@ -193,7 +194,7 @@ export function parseInventory(file: string, text: string, sshConfig?: SSHConfig
     throw new ValidationError([{ file, line: 1, column: 1, path: '', message: 'an inventory is a YAML mapping with cluster: and masters:' }]);
   }
   const raw = validateWith(src, inventorySchema, `see inventory.example.yaml for every key`);
-  const problems = masterProblems(src, raw);
+  const problems = masterProblems(src, raw, sshConfig);
   if (problems.length > 0) throw new ValidationError(problems);
 
   const base = dirname(file);
