@@ -52,7 +52,7 @@ function runtimeNames(playbook: Playbook): Set<string> {
 
 /** Replace {{ x.y }} of run-time names with ⟨x.y⟩ so the rest renders concretely. */
 function deferRuntime(template: string, runtime: Set<string>): string {
-  return template.replace(/\{\{\s*(.*?)\s*\}\}/g, (whole) => {
+  return template.replace(/\{\{\s*(.*?)\s*\}\}/gs, (whole) => {
     const ref = references(whole)[0];
     return ref && (runtime.has(ref.root) || ref.root === 'steps' || ref.root === 'result') ? `⟨${ref.path}⟩` : whole;
   });

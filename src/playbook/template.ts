@@ -25,7 +25,8 @@ export type Vars = Record<string, unknown>;
 /** How substitutions are written out. */
 export type RenderMode = 'text' | 'shell';
 
-const EXPR = /\{\{\s*(.*?)\s*\}\}/g;
+// `s`: a {{ }} may span a line break (a default('…') with a newline); unmatched, it would reach the shell verbatim.
+const EXPR = /\{\{\s*(.*?)\s*\}\}/gs;
 const PATH = /^[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+|\[\d+\])*$/;
 const FILTERS = new Set(['raw', 'quote', 'json', 'default', 'join']);
 
@@ -36,7 +37,8 @@ interface Expr {
 
 /** Parse the inside of {{ }}: a dotted path and `| filter` or `| default('x')`. */
 function parseExpr(inner: string, template: string): Expr {
-  const parts = inner.split('|').map((p) => p.trim());
+  // Split on | outside quotes, so default('a|b') stays one filter.
+  const parts = inner.split(/\|(?=(?:[^'"]*(?:'[^']*'|"[^"]*"))*[^'"]*$)/).map((p) => p.trim());
   const path = parts[0] ?? '';
   if (!PATH.test(path)) throw new TemplateError(`"{{ ${inner} }}" is not a variable reference (in "${template}")`);
   const filters = parts.slice(1).map((f) => {
@@ -92,13 +94,16 @@ export function render(template: string, vars: Vars, mode: RenderMode = 'text'):
       const text = JSON.stringify(value);
       return mode === 'shell' && !names.includes('raw') ? shellQuote(text) : text;
     }
+    const quote = names.includes('quote') || (mode === 'shell' && !names.includes('raw'));
     if (Array.isArray(value)) {
       const items = value.map((v) => scalarText(v, expr.path));
-      if (mode === 'shell' && !names.includes('raw')) return items.map(shellQuote).join(' ');
-      return items.join(names.includes('join') ? (expr.filters.find((f) => f.name === 'join')?.arg ?? ',') : ',');
+      const join = expr.filters.find((f) => f.name === 'join');
+      // A list is one quoted word per item; `| join(',')` makes it one word.
+      if (quote && !join) return items.map(shellQuote).join(' ');
+      const text = items.join(join?.arg ?? ',');
+      return quote ? shellQuote(text) : text;
     }
     const text = scalarText(value, expr.path);
-    const quote = names.includes('quote') || (mode === 'shell' && !names.includes('raw'));
     return quote ? shellQuote(text) : text;
   });
 }
