@@ -1,10 +1,156 @@
-// Placeholder while the sandbox lands (replaced in this session).
-import type { CommandModule } from 'yargs';
-import { UsageError } from '../../errors.js';
-export const sandboxCommand: CommandModule = {
-  command: 'sandbox',
-  describe: 'practice cluster on this machine',
-  handler: () => {
-    throw new UsageError('the sandbox is not built yet');
+// zkops sandbox up|down|status|seed|digest|wipe|fault: the practice cluster of SPEC section 6.
+
+import type { Argv, CommandModule } from 'yargs';
+import { OperationFailed, UsageError } from '../../errors.js';
+import { DEFAULT_BASE_IP, DEFAULT_DIR, down, fault, FAULT_KINDS, memoryOf, requireRunning, status, up, zkHosts } from '../../sandbox/sandbox.js';
+import { digest, scribble, seed, wipe, withZk } from '../../sandbox/znodes.js';
+import { printJson, say, type GlobalOptions } from '../options.js';
+import { formatTable } from '../table.js';
+
+interface SandboxArgs extends GlobalOptions {
+  dir: string;
+}
+
+const mb = (bytes: number): string => `${Math.round(bytes / 1024 / 1024)} MB`;
+const secs = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
+
+function sub<T extends SandboxArgs>(command: string, describe: string, builder: (y: Argv<SandboxArgs>) => Argv<T>, handler: (a: T) => Promise<void>): CommandModule<SandboxArgs, T> {
+  return { command, describe, builder, handler: (a) => handler(a as unknown as T) };
+}
+
+const upCmd = sub(
+  'up',
+  'start N masters (sshd, ZooKeeper, status endpoint) on loopback and write DIR/inventory.yaml',
+  (y) =>
+    y.options({
+      masters: { type: 'number', default: 3, describe: 'how many masters: 1, 3, 5 or 7' },
+      'base-ip': { type: 'string', default: DEFAULT_BASE_IP, describe: 'address of master-1; the others follow' },
+      'ssh-port': { type: 'number', default: 22, describe: "the masters' sshd port" },
+      'zk-heap-mb': { type: 'number', default: 96, describe: 'ZooKeeper heap per master' },
+    }),
+  async (a) => {
+    const r = await up({
+      masters: a.masters,
+      dir: a.dir,
+      baseIp: a['base-ip'],
+      sshPort: a['ssh-port'],
+      zkHeapMb: a['zk-heap-mb'],
+      log: a.json ? undefined : say,
+    });
+    if (a.json) {
+      printJson({ dir: r.state.dir, inventory: r.inventory, alreadyRunning: r.alreadyRunning, healthyAfterMs: r.healthyAfterMs, rssBytes: r.rssBytes, masters: r.state.masters.map((m) => ({ name: m.name, address: m.address })) });
+      return;
+    }
+    if (r.alreadyRunning) {
+      say(`inventory: ${r.inventory}`);
+      return;
+    }
+    say(`sandbox up: ${r.state.masters.length} masters healthy (all serving, one leader) after ${secs(r.healthyAfterMs)}; memory ${mb(r.rssBytes)} RSS`);
+    say(`inventory: ${r.inventory}`);
+    say(`try: zkops status -i ${r.inventory}`);
   },
+);
+
+const downCmd = sub(
+  'down',
+  'stop every sandbox process by pid (their mount namespaces go with them)',
+  (y) => y,
+  async (a) => {
+    const r = await down(a.dir);
+    if (a.json) printJson(r);
+    else say(r.wasRunning ? `sandbox down: ${r.stopped} processes stopped` : `no sandbox in ${a.dir}`);
+  },
+);
+
+const statusCmd = sub(
+  'status',
+  "each master's sshd, unit, ZooKeeper mode and status endpoint",
+  (y) => y,
+  async (a) => {
+    const s = await status(a.dir);
+    if (!s) {
+      if (a.json) printJson({ running: false });
+      else say(`no sandbox is running in ${a.dir}`);
+      throw new OperationFailed(`no sandbox is running in ${a.dir}`, { hint: 'zkops sandbox up' });
+    }
+    const rss = memoryOf(s.state);
+    if (a.json) {
+      printJson({ running: true, dir: s.state.dir, healthy: s.health?.healthy ?? false, rssBytes: rss, masters: s.masters });
+      return;
+    }
+    process.stdout.write(`${formatTable(s.masters.map((m) => ({ master: m.name, address: m.address, sshd: m.sshd, unit: m.unit, zookeeper: m.zookeeper, zxid: m.zxid ?? '', endpoint: m.endpoint })))}\n`);
+    say(s.health?.healthy ? `healthy: all serving, one leader; memory ${mb(rss)} RSS` : `not healthy: ${s.health?.reason ?? 'no status endpoint answers'}; memory ${mb(rss)} RSS`);
+  },
+);
+
+const seedCmd = sub(
+  'seed',
+  'write a known tree of znodes under /zkops-sandbox (replacing it)',
+  (y) => y.options({ znodes: { type: 'number', default: 100, describe: 'how many znodes' } }),
+  async (a) => {
+    if (!Number.isInteger(a.znodes) || a.znodes < 1 || a.znodes > 1_000_000) throw new UsageError(`--znodes ${a.znodes}: a whole number from 1 to 1000000`);
+    const d = await withZk(zkHosts(requireRunning(a.dir)), 20_000, (c) => seed(c, a.znodes));
+    if (a.json) printJson(d);
+    else process.stdout.write(`seeded ${d.znodes} znodes (${a.znodes} leaves); digest ${d.sha256}\n`);
+  },
+);
+
+const digestCmd = sub(
+  'digest',
+  'sha256 over every znode path and data under /zkops-sandbox',
+  (y) => y,
+  async (a) => {
+    const d = await withZk(zkHosts(requireRunning(a.dir)), 20_000, (c) => digest(c));
+    if (a.json) printJson(d);
+    else process.stdout.write(`${d.sha256} ${d.znodes} znodes\n`);
+  },
+);
+
+const wipeCmd = sub(
+  'wipe',
+  'delete the /zkops-sandbox tree (or, with --change, alter one znode)',
+  (y) => y.options({ change: { type: 'boolean', default: false, describe: 'change one znode instead of deleting the tree' } }),
+  async (a) => {
+    const hosts = zkHosts(requireRunning(a.dir));
+    if (a.change) {
+      await withZk(hosts, 20_000, (c) => scribble(c));
+      say('changed one znode');
+      return;
+    }
+    const n = await withZk(hosts, 20_000, (c) => wipe(c));
+    if (a.json) printJson({ deleted: n });
+    else say(`deleted ${n} znodes`);
+  },
+);
+
+const faultCmd = sub(
+  'fault <master> <kind> [arg]',
+  `inject a fault on one master: ${Object.keys(FAULT_KINDS).join(', ')}`,
+  (y) =>
+    y
+      .positional('master', { type: 'string', demandOption: true, describe: 'master-N, its address or N' })
+      .positional('kind', { type: 'string', demandOption: true, choices: Object.keys(FAULT_KINDS), describe: Object.entries(FAULT_KINDS).map(([k, v]) => `${k}: ${v}`).join('; ') })
+      .positional('arg', { type: 'string', describe: 'seconds or size, per kind' }) as never,
+  async (a: SandboxArgs & { master: string; kind: string; arg?: string }) => {
+    const msg = await fault(a.dir, a.master, a.kind, a.arg);
+    if (a.json) printJson({ done: msg });
+    else say(msg);
+  },
+);
+
+export const sandboxCommand: CommandModule<GlobalOptions, SandboxArgs> = {
+  command: 'sandbox <command>',
+  describe: 'a practice cluster on this machine (root): up, down, status, seed, digest, wipe, fault',
+  builder: (y) =>
+    y
+      .option('dir', { type: 'string', default: process.env.ZKOPS_SANDBOX_DIR ?? DEFAULT_DIR, describe: 'sandbox directory (state, keys, inventory.yaml)' })
+      .command(upCmd as never)
+      .command(downCmd as never)
+      .command(statusCmd as never)
+      .command(seedCmd as never)
+      .command(digestCmd as never)
+      .command(wipeCmd as never)
+      .command(faultCmd as never)
+      .demandCommand(1, 'which sandbox command? up, down, status, seed, digest, wipe or fault') as never,
+  handler: () => undefined,
 };
