@@ -97,6 +97,11 @@ export function problemsFromZod(src: YamlSource, error: z.ZodError): Problem[] {
       }
       continue;
     }
+    if (issue.code === 'invalid_key') {
+      // zod says only "Invalid key in record"; the key's own issue says why.
+      problems.push(problemAt(src, issue.path, `invalid key "${String(issue.path.at(-1))}": ${issue.issues[0]?.message ?? issue.message}`));
+      continue;
+    }
     const missing = issue.code === 'invalid_type' && isMissingKey(src.value, issue.path);
     problems.push(problemAt(src, issue.path, missing ? `missing required key "${String(issue.path.at(-1))}"` : issue.message));
   }

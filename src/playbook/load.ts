@@ -138,7 +138,7 @@ function parseStep(src: YamlSource, raw: unknown, i: number, problems: Problem[]
   const kind = (raw as { kind?: unknown }).kind;
   if (typeof kind !== 'string' || !(STEP_KINDS as string[]).includes(kind)) {
     const what = kind === undefined ? 'missing "kind"' : `unknown step kind "${String(kind)}"`;
-    problems.push(problemAt(src, ['steps', i, kind === undefined ? '' : 'kind'].filter(Boolean), `${what} (known: ${STEP_KINDS.join(', ')})`));
+    problems.push(problemAt(src, kind === undefined ? ['steps', i] : ['steps', i, 'kind'], `${what} (known: ${STEP_KINDS.join(', ')})`));
     return undefined;
   }
   const result = stepSchemas[kind as StepKind].safeParse(raw);
