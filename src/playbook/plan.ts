@@ -125,10 +125,14 @@ function commandsOf(step: Step, vars: Vars, r: Renderer, inv: Inventory): string
       return [`put ${r(step.src, vars)} → ${r(step.dest, vars)} (sha256 in the stream, compared with the master's sha256sum)`];
     case 'wait_healthy':
       return [
-        `poll ${inv.exhibitor.statusUrl} (via ${inv.exhibitor.via}) until ${inv.masters.length} serving and 1 leader, ${step.stable_polls ?? inv.exhibitor.stablePolls} polls in a row`,
+        `poll ${inv.exhibitor.statusUrl} (via ${inv.exhibitor.via}) until ${inv.masters.length} serving and 1 leader, ${plural(step.stable_polls ?? inv.exhibitor.stablePolls, 'poll')} in a row`,
       ];
-    case 'choose':
-      return [step.master ? `choose ${r(step.master, vars)} if given, else ${step.prefer}` : `choose a ${step.prefer}${step.prefer === 'follower' ? ' (highest zxid; never the leader unless one master)' : ''}`];
+    case 'choose': {
+      // As the engine does: a named master is taken as it is; one that renders empty means "by prefer".
+      const given = step.master ? r(step.master, vars).trim() : '';
+      if (given) return [`choose ${given} (named)`];
+      return [`choose a ${step.prefer}${step.prefer === 'follower' ? ' (highest zxid; never the leader unless one master)' : ''}`];
+    }
     case 'verify':
       return [`verify ${r(step.src, vars)}: sha256${step.sha256 ? ` = ${r(step.sha256, vars)}` : ''}, gzip tar readable, ./zookeeper/ members, a snapshot, no myid`];
     case 'fail':
@@ -138,4 +142,8 @@ function commandsOf(step: Step, vars: Vars, r: Renderer, inv: Inventory): string
     case 'set':
       return Object.entries(step.vars).map(([k, v]) => `${k} = ${typeof v === 'string' ? r(v, vars) : JSON.stringify(v)}`);
   }
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
