@@ -5,23 +5,14 @@ import { homedir, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import SSHConfig from 'ssh-config';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { ExitCode, UsageError, ValidationError, type Problem } from '../../src/errors.js';
+import { ExitCode, UsageError, ValidationError } from '../../src/errors.js';
 import { DEFAULTS, loadInventory, parseInventory, parseJump } from '../../src/inventory/load.js';
+import { problemsOf as problemsOfParse } from './problems-of.js';
 
 const FILE = '/etc/zkops/prod/masters.yaml';
 const DIR = '/etc/zkops/prod';
 
-/** The problems a ValidationError carries; fails the test when parsing succeeds. */
-function problemsOf(text: string, sshConfig?: SSHConfig): Problem[] {
-  try {
-    parseInventory(FILE, text, sshConfig);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ValidationError);
-    expect((err as ValidationError).exitCode).toBe(ExitCode.usage);
-    return (err as ValidationError).problems;
-  }
-  throw new Error(`expected a ValidationError for:\n${text}`);
-}
+const problemsOf = (text: string, sshConfig?: SSHConfig) => problemsOfParse(() => parseInventory(FILE, text, sshConfig), text);
 
 const oneMaster = (extra = '') => `cluster: c1\n${extra}masters:\n  - host: 10.0.0.11\n`;
 

@@ -1,21 +1,13 @@
 // Playbook validation on load (SPEC section 8): unknown kinds or keys, duplicate ids, unknown
 // dependencies, cycles and undefined variables are each a ValidationError with file and line.
 import { describe, expect, it } from 'vitest';
-import { ExitCode, UsageError, ValidationError, type Problem } from '../../src/errors.js';
+import { ExitCode, UsageError, ValidationError } from '../../src/errors.js';
 import { loadPlaybook, parsePlaybook } from '../../src/playbook/load.js';
+import { problemsOf as problemsOfParse } from './problems-of.js';
 
 const FILE = 'playbooks/mine.yaml';
 
-function problemsOf(text: string, extraVars: string[] = []): Problem[] {
-  try {
-    parsePlaybook(FILE, text, extraVars);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ValidationError);
-    expect((err as ValidationError).exitCode).toBe(ExitCode.usage);
-    return (err as ValidationError).problems;
-  }
-  throw new Error(`expected a ValidationError for:\n${text}`);
-}
+const problemsOf = (text: string) => problemsOfParse(() => parsePlaybook(FILE, text), text);
 
 /** A playbook from step blocks; each block is YAML lines of one step, without the leading "- ". */
 const playbook = (...steps: string[]) =>
