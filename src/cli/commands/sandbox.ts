@@ -70,7 +70,6 @@ const statusCmd = sub(
     const s = await status(a.dir);
     if (!s) {
       if (a.json) printJson({ running: false });
-      else say(`no sandbox is running in ${a.dir}`);
       throw new OperationFailed(`no sandbox is running in ${a.dir}`, { hint: 'zkops sandbox up' });
     }
     const rss = memoryOf(s.state);

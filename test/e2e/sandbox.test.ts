@@ -1,0 +1,238 @@
+// The sandbox (SPEC section 6) behaves like DC/OS masters: own files per master, systemctl that
+// really stops ZooKeeper and the endpoint, dcos-zk with DC/OS's refusals, faults, and nothing
+// left behind by `down`. Addresses: 127.0.20.x (3 masters) and 127.0.21.x (5 masters).
+
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { json, zkops } from '../helpers/cli.js';
+import { eventually, exhibitorStatus, mountsUnder, pidAlive, sandboxPids, startSandbox, stopSandbox, type TestSandbox } from '../helpers/sandbox.js';
+
+const run = promisify(execFile);
+
+const healthyFrom = async (address: string): Promise<boolean> => {
+  const s = await exhibitorStatus(address);
+  return !!s && s.every((e) => e.code === 3) && s.filter((e) => e.isLeader).length === 1;
+};
+
+async function waitHealthy(sb: TestSandbox): Promise<void> {
+  await eventually('cluster healthy', () => healthyFrom(sb.masters[0]?.address as string), (v) => v, 90_000);
+}
+
+/** Is anything listening on address:2181? (ss in the shared network namespace) */
+async function zkListening(sb: TestSandbox, master: number): Promise<boolean> {
+  const addr = sb.masters[master - 1]?.address as string;
+  const { stdout } = await run('ss', ['-Hltn']);
+  // Java listens on an IPv6 socket: the address shows as [::ffff:127.0.20.1]:2181
+  return stdout.split('\n').some((l) => [`${addr}:2181`, `[::ffff:${addr}]:2181`].includes(l.split(/\s+/)[3] ?? ''));
+}
+
+describe('sandbox with 3 masters', () => {
+  let sb: TestSandbox;
+
+  beforeAll(async () => {
+    sb = await startSandbox({ masters: 3, baseIp: '127.0.20.1', name: 'sandbox3' });
+  });
+  afterAll(async () => {
+    await stopSandbox(sb);
+  });
+
+  it('gives each master its own /var/lib/dcos, /var/tmp and /opt/mesosphere over SSH', async () => {
+    for (let i = 1; i <= 3; i++) {
+      const r = await sb.ssh(i, 'cat /var/lib/dcos/exhibitor/zookeeper/snapshot/myid; cat /opt/mesosphere/etc/master_count; stat -c %a /var/lib/dcos/exhibitor/zookeeper /var/lib/dcos/exhibitor/zookeeper/snapshot /var/lib/dcos/exhibitor/zookeeper/transactions');
+      expect(r.code).toBe(0);
+      expect(r.stdout.split('\n').slice(0, 5)).toEqual([String(i), '3', '700', '700', '700']);
+    }
+    expect((await sb.ssh(1, 'echo one > /var/tmp/only-on-1 && echo one > /var/lib/dcos/only-on-1')).code).toBe(0);
+    const other = await sb.ssh(2, 'ls /var/tmp/only-on-1 /var/lib/dcos/only-on-1 2>&1; echo rc=$?');
+    expect(other.stdout).toMatch(/No such file/);
+    expect(other.stdout).toMatch(/rc=2/);
+    expect(existsSync('/var/lib/dcos/only-on-1')).toBe(false);
+    await sb.ssh(1, 'rm -f /var/tmp/only-on-1 /var/lib/dcos/only-on-1');
+  });
+
+  it('answers the Exhibitor status on both paths: all serving, one leader, hostnames as the inventory', async () => {
+    for (const path of ['/exhibitor/v1/cluster/status', '/exhibitor/exhibitor/v1/cluster/status']) {
+      const res = await fetch(`http://127.0.20.2:8181${path}`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { code: number; description: string; hostname: string; isLeader: boolean }[];
+      expect(body.map((e) => e.hostname)).toEqual(['127.0.20.1', '127.0.20.2', '127.0.20.3']);
+      expect(body.every((e) => e.code === 3 && e.description === 'serving')).toBe(true);
+      expect(body.filter((e) => e.isLeader)).toHaveLength(1);
+    }
+    const status = await zkops(['status', '-i', sb.inventory, '--json']);
+    expect(status.code).toBe(0);
+    expect(json<{ healthy: boolean }>(status).healthy).toBe(true);
+  });
+
+  it('systemctl stop: the endpoint refuses and the others report the master down; start: serving again with one leader', async () => {
+    const stop = await sb.ssh(2, 'systemctl stop dcos-exhibitor; systemctl is-active dcos-exhibitor; echo rc=$?');
+    expect(stop.stdout).toMatch(/inactive\nrc=3/);
+    expect(await exhibitorStatus('127.0.20.2')).toBeUndefined();
+    expect(await zkListening(sb, 2)).toBe(false);
+    const view = await eventually('master-2 reported down by master-1', () => exhibitorStatus('127.0.20.1'), (s) => s?.find((e) => e.hostname === '127.0.20.2')?.code === 1);
+    expect(view?.find((e) => e.hostname === '127.0.20.2')?.description).toBe('down');
+    const start = await sb.ssh(2, 'systemctl start dcos-exhibitor && systemctl is-active --quiet dcos-exhibitor; echo rc=$?');
+    expect(start.stdout.trim()).toBe('rc=0');
+    await waitHealthy(sb);
+  });
+
+  it('dcos-zk backup refuses while Exhibitor runs, refuses an existing path and writes ./zookeeper/… without myid', async () => {
+    const running = await sb.ssh(1, '/opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/b1.tar.gz -v');
+    expect(running.code).toBe(1);
+    expect(running.stderr).toContain('dcos-exhibitor must not be running. Aborting.');
+    expect((await sb.ssh(1, 'test -e /var/tmp/b1.tar.gz; echo $?')).stdout.trim()).toBe('1');
+
+    const r = await sb.ssh(1, 'systemctl stop dcos-exhibitor && /opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/b1.tar.gz -v; echo rc=$?');
+    expect(r.stdout).toMatch(/rc=0/);
+    const again = await sb.ssh(1, '/opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/b1.tar.gz -v');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('already exists');
+    const noParent = await sb.ssh(1, '/opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/no/such/dir/b.tar.gz');
+    expect(noParent.code).toBe(1);
+    expect(noParent.stderr).toContain('does not exist');
+
+    const list = await sb.ssh(1, 'tar tzf /var/tmp/b1.tar.gz; systemctl start dcos-exhibitor');
+    const members = list.stdout.trim().split('\n');
+    expect(members.every((m) => m.startsWith('./zookeeper/') || m === './zookeeper')).toBe(true);
+    expect(members).toContain('./zookeeper/snapshot/version-2/');
+    expect(members).toContain('./zookeeper/transactions/version-2/');
+    expect(members.some((m) => m.endsWith('myid'))).toBe(false);
+    await sb.ssh(1, 'rm -f /var/tmp/b1.tar.gz');
+    await waitHealthy(sb);
+  });
+
+  it('dcos-zk restore on every master brings back the znodes of the archive', async () => {
+    const seeded = await sb.sandbox('seed', '--znodes', '300');
+    expect(seeded.code).toBe(0);
+    const before = await sb.digest();
+    expect(before).toMatch(/^[0-9a-f]{64} 304 znodes$/);
+
+    // The DC/OS procedure by hand: back up one master, copy the tar everywhere, restore all.
+    expect((await sb.ssh(3, 'systemctl stop dcos-exhibitor && /opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/r.tar.gz && systemctl start dcos-exhibitor')).code).toBe(0);
+    await waitHealthy(sb);
+    expect((await sb.sandbox('wipe')).code).toBe(0);
+    expect(await sb.digest()).toBe('absent 0 znodes');
+    const tarB64 = (await sb.ssh(3, 'base64 -w0 /var/tmp/r.tar.gz')).stdout.trim();
+    for (const i of [1, 2]) expect((await sb.ssh(i, `echo ${tarB64} | base64 -d > /var/tmp/r.tar.gz`)).code).toBe(0);
+    await Promise.all([1, 2, 3].map((i) => sb.ssh(i, 'systemctl stop dcos-exhibitor')));
+    for (const i of [1, 2, 3]) {
+      const r = await sb.ssh(i, '/opt/mesosphere/bin/dcos-shell dcos-zk restore /var/tmp/r.tar.gz -v && rm /var/tmp/r.tar.gz');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('restored');
+    }
+    await Promise.all([1, 2, 3].map((i) => sb.ssh(i, 'systemctl start dcos-exhibitor')));
+    await waitHealthy(sb);
+    expect(await sb.digest()).toBe(before);
+    // start recreated myid, which the archive does not carry
+    expect((await sb.ssh(2, 'cat /var/lib/dcos/exhibitor/zookeeper/snapshot/myid')).stdout.trim()).toBe('2');
+  });
+
+  it('fault zk-kill: ZooKeeper dies behind systemctl, the unit stays active, the endpoint reports the master down', async () => {
+    const f = await sb.sandbox('fault', 'master-3', 'zk-kill');
+    expect(f.code).toBe(0);
+    expect((await sb.ssh(3, 'systemctl is-active dcos-exhibitor')).stdout.trim()).toBe('active');
+    const s = await eventually('master-3 down in its own endpoint', () => exhibitorStatus('127.0.20.3'), (v) => v?.find((e) => e.hostname === '127.0.20.3')?.code === 1);
+    expect(s?.filter((e) => e.code === 3)).toHaveLength(2);
+    expect((await sb.ssh(3, 'systemctl restart dcos-exhibitor')).code).toBe(0);
+    await waitHealthy(sb);
+  });
+
+  it('fault zk-linger: after systemctl stop the unit is inactive but ZooKeeper still listens for a while (DCOS-57231)', async () => {
+    expect((await sb.sandbox('fault', 'master-1', 'zk-linger', '3')).code).toBe(0);
+    const r = await sb.ssh(1, 'systemctl stop dcos-exhibitor; systemctl is-active dcos-exhibitor');
+    expect(r.stdout.trim()).toBe('inactive');
+    expect(await zkListening(sb, 1)).toBe(true);
+    await eventually('the lingering ZooKeeper gone', () => zkListening(sb, 1), (v) => !v, 30_000);
+    expect((await sb.ssh(1, 'systemctl start dcos-exhibitor')).code).toBe(0);
+    await waitHealthy(sb);
+  });
+
+  it('faults dcos-zk-fail, small-tmp, sshd-stop and sshd-start act on one master only', async () => {
+    expect((await sb.sandbox('fault', '2', 'dcos-zk-fail')).code).toBe(0);
+    const failed = await sb.ssh(2, '/opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/x.tar.gz');
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('fault dcos-zk-fail');
+    // consumed: the next one is the ordinary refusal
+    expect((await sb.ssh(2, '/opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/x.tar.gz')).stderr).toContain('must not be running');
+
+    expect((await sb.sandbox('fault', 'master-2', 'small-tmp', '1m')).code).toBe(0);
+    const small = Number((await sb.ssh(2, "df -Pk /var/tmp | awk 'NR==2 {print $2}'")).stdout.trim());
+    const big = Number((await sb.ssh(1, "df -Pk /var/tmp | awk 'NR==2 {print $2}'")).stdout.trim());
+    expect(small).toBeLessThanOrEqual(1024);
+    expect(big).toBeGreaterThan(100_000);
+    expect((await sb.sandbox('fault', 'master-2', 'clear')).code).toBe(0);
+    expect(Number((await sb.ssh(2, "df -Pk /var/tmp | awk 'NR==2 {print $2}'")).stdout.trim())).toBeGreaterThan(100_000);
+
+    expect((await sb.sandbox('fault', 'master-3', 'sshd-stop')).code).toBe(0);
+    expect((await sb.ssh(3, 'true', 15_000)).code).toBe(255);
+    expect((await sb.ssh(1, 'true')).code).toBe(0);
+    expect(await healthyFrom('127.0.20.1')).toBe(true);
+    expect((await sb.sandbox('fault', 'master-3', 'sshd-start')).code).toBe(0);
+    expect((await sb.ssh(3, 'cat /var/lib/dcos/exhibitor/zookeeper/snapshot/myid')).stdout.trim()).toBe('3');
+  });
+
+  it('an unknown fault or master is a usage error (exit 2)', async () => {
+    const r = await sb.sandbox('fault', 'master-9', 'zk-kill');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no sandbox master "master-9"');
+    const k = await sb.sandbox('fault', 'master-1', 'melt');
+    expect(k.code).toBe(2);
+  });
+
+  it('up on a running sandbox says so and changes nothing', async () => {
+    const pids = sandboxPids(sb.dir);
+    const r = await zkops(['sandbox', 'up', '--masters', '3', '--base-ip', '127.0.20.1', '--dir', sb.dir]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('already running');
+    expect(sandboxPids(sb.dir)).toEqual(pids);
+  });
+
+  it('down stops every process by pid and leaves no mount behind', async () => {
+    const pids = sandboxPids(sb.dir);
+    expect(pids.length).toBeGreaterThanOrEqual(3 * 4);
+    expect(pids.every(pidAlive)).toBe(true);
+    const r = await sb.down();
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/sandbox down: \d+ processes stopped/);
+    expect(pids.filter(pidAlive)).toEqual([]);
+    expect(mountsUnder(sb.dir)).toEqual([]);
+    // no process of this machine still sees the sandbox's mounts
+    const { stdout } = await run('sh', ['-c', `grep -l ${JSON.stringify(sb.dir)} /proc/[0-9]*/mounts 2>/dev/null || true`]);
+    expect(stdout.trim()).toBe('');
+    expect(existsSync(join(sb.dir, 'state.json'))).toBe(false);
+    for (const a of ['127.0.20.1', '127.0.20.2', '127.0.20.3']) expect(await exhibitorStatus(a)).toBeUndefined();
+    const status = await sb.sandbox('status');
+    expect(status.code).toBe(1);
+  });
+});
+
+describe('sandbox with 5 masters', () => {
+  let sb: TestSandbox;
+
+  beforeAll(async () => {
+    sb = await startSandbox({ masters: 5, baseIp: '127.0.21.1', name: 'sandbox5' });
+  });
+  afterAll(async () => {
+    await stopSandbox(sb);
+  });
+
+  it('comes up healthy with 5 members, each its own myid, and goes down clean', async () => {
+    const st = await sb.sandbox('status', '--json');
+    expect(st.code).toBe(0);
+    const doc = json<{ healthy: boolean; masters: { zookeeper: string; endpoint: string; sshd: string }[] }>(st);
+    expect(doc.healthy).toBe(true);
+    expect(doc.masters.map((m) => m.zookeeper).sort()).toEqual(['follower', 'follower', 'follower', 'follower', 'leader']);
+    expect(doc.masters.every((m) => m.endpoint === 'answering' && m.sshd === 'running')).toBe(true);
+    for (let i = 1; i <= 5; i++) expect((await sb.ssh(i, 'cat /var/lib/dcos/exhibitor/zookeeper/snapshot/myid')).stdout.trim()).toBe(String(i));
+    const inv = readFileSync(sb.inventory, 'utf8');
+    expect(inv.match(/host: 127\.0\.21\.\d/g)).toHaveLength(5);
+
+    const pids = sandboxPids(sb.dir);
+    expect((await sb.down()).code).toBe(0);
+    expect(pids.filter(pidAlive)).toEqual([]);
+    expect(mountsUnder(sb.dir)).toEqual([]);
+  });
+});

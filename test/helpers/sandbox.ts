@@ -1,0 +1,132 @@
+// A sandbox for an e2e test file: `zkops sandbox up` through the real CLI on the file's own
+// loopback range, OpenSSH's `ssh` client for looking at a master from outside zkops, and
+// `down` (by pid) at the end. The test directory lives under the OS temp dir.
+
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { json, zkops, type CliResult } from './cli.js';
+
+export interface SshResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface TestSandbox {
+  dir: string;
+  /** The sandbox's own inventory.yaml. */
+  inventory: string;
+  /** Parent temp dir: put catalogs and fixtures here. */
+  work: string;
+  masters: { name: string; address: string }[];
+  /** Run a shell command on a master as root over OpenSSH. */
+  ssh(master: number | string, command: string, timeoutMs?: number): Promise<SshResult>;
+  /** zkops sandbox SUBCOMMAND ... --dir DIR */
+  sandbox(...args: string[]): Promise<CliResult>;
+  digest(): Promise<string>;
+  /** The pids and mounts the sandbox has (state.json pids alive, mounts under its dir). */
+  down(): Promise<CliResult>;
+}
+
+export async function startSandbox(opts: { masters: number; baseIp: string; name: string }): Promise<TestSandbox> {
+  const work = mkdtempSync(join(tmpdir(), `zkops-${opts.name}-`));
+  const dir = join(work, 'sandbox');
+  const up = await zkops(['sandbox', 'up', '--masters', String(opts.masters), '--base-ip', opts.baseIp, '--dir', dir, '--json'], { timeoutMs: 600_000 });
+  if (up.code !== 0) {
+    rmSync(work, { recursive: true, force: true });
+    throw new Error(`zkops sandbox up failed (exit ${up.code}):\n${up.stderr}`);
+  }
+  const info = json<{ inventory: string; masters: { name: string; address: string }[] }>(up);
+  const sb: TestSandbox = {
+    dir,
+    work,
+    inventory: info.inventory,
+    masters: info.masters,
+    ssh(master, command, timeoutMs = 120_000) {
+      const m = typeof master === 'number' ? info.masters[master - 1] : info.masters.find((x) => x.name === master || x.address === master);
+      if (!m) throw new Error(`no master ${master}`);
+      const args = ['-q', '-i', join(dir, 'client_key'), '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', `root@${m.address}`, command];
+      return new Promise((resolve) => {
+        execFile('ssh', args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+          const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 255) : 0;
+          resolve({ code, stdout, stderr });
+        });
+      });
+    },
+    sandbox: (...args) => zkops(['sandbox', ...args, '--dir', dir], { timeoutMs: 300_000 }),
+    async digest() {
+      const r = await zkops(['sandbox', 'digest', '--dir', dir]);
+      if (r.code !== 0) throw new Error(`digest failed: ${r.stderr}`);
+      return r.stdout.trim();
+    },
+    async down() {
+      const r = await zkops(['sandbox', 'down', '--dir', dir]);
+      return r;
+    },
+  };
+  return sb;
+}
+
+/** Stop the sandbox and remove its directory (afterAll). */
+export async function stopSandbox(sb: TestSandbox | undefined): Promise<void> {
+  if (!sb) return;
+  await sb.down();
+  rmSync(sb.work, { recursive: true, force: true });
+}
+
+/** The state.json pids of a sandbox dir (read before down). */
+export function sandboxPids(dir: string): number[] {
+  const s = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { masters: { anchorPid: number; sshdPid: number; home: string }[] };
+  const pids: number[] = [];
+  for (const m of s.masters) {
+    pids.push(m.anchorPid, m.sshdPid);
+    for (const f of ['zk.pid', 'endpoint.pid']) {
+      try {
+        pids.push(Number(readFileSync(join(m.home, 'opt', 'zkops-sandbox', 'run', f), 'utf8').trim()));
+      } catch {
+        // not running
+      }
+    }
+  }
+  return pids.filter((p) => Number.isInteger(p) && p > 0);
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Mounts of the sandbox visible from here or in any process's namespace under the dir. */
+export function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(dir));
+}
+
+/** Poll until fn() is true, or throw with what it last saw. */
+export async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await fn();
+  while (!ok(last)) {
+    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(last)} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+    last = await fn();
+  }
+  return last;
+}
+
+/** The Exhibitor status as seen from this machine on a master's endpoint (undefined: refused). */
+export async function exhibitorStatus(address: string): Promise<{ hostname: string; code: number; description: string; isLeader: boolean }[] | undefined> {
+  try {
+    const res = await fetch(`http://${address}:8181/exhibitor/v1/cluster/status`, { signal: AbortSignal.timeout(5000) });
+    return (await res.json()) as { hostname: string; code: number; description: string; isLeader: boolean }[];
+  } catch {
+    return undefined;
+  }
+}
