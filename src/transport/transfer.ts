@@ -1,6 +1,7 @@
 // get and put over exec channels (TRANSFER.md): the bytes stream through `cat` (with
 // `sudo -n` for root-owned archives), sha256 is computed while they stream, the master's
-// own `sha256sum` must agree, and only then does the file get its final name.
+// own sha256 (openssl dgst, else sha256sum) must agree, a download must match the file's
+// size and stat before and after, and only then does the file get its final name (0600).
 //
 // Figures (bench/transfer.ts, 1 GiB random file over loopback, 2 cores, medians of 3, same run;
 // ratio = zkops MB/s / scp MB/s):
@@ -8,8 +9,8 @@
 
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { open, rename, stat, unlink } from 'node:fs/promises';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import type { ClientChannel } from 'ssh2';
 import { TransportError } from '../errors.js';
 import { killChannel, openExec, runExec, wrapCommand, type ChannelHost } from './exec.js';
@@ -47,6 +48,19 @@ export function remoteSha256Command(path: string): string {
   return `if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r < ${q}; else sha256sum < ${q}; fi`;
 }
 
+/**
+ * Size, inode and modification time of a remote file as one tagged line on stderr (the shell
+ * may print other things there). The download channel runs it before and after `cat`: the
+ * same line twice means the file was not written to or replaced while it was read (the
+ * checksum reads it concurrently, so the checksum alone can agree with a file that grew
+ * under both readers). Same channel, so no extra round trip.
+ */
+function remoteStatCommand(path: string): string {
+  return `stat -L -c '${STAT_TAG} %s %i %y' -- ${shellQuote(path)} >&2`;
+}
+const STAT_TAG = 'zkops-stat';
+const STAT_LINE = new RegExp(`^${STAT_TAG} (\\d+) .*$`, 'gm');
+
 /** The sha256 in `sha256sum` / `openssl dgst -r` output, or undefined. */
 function parseSha256sum(stdout: string): string | undefined {
   return /^\\?([0-9a-f]{64})\b/m.exec(stdout)?.[1];
@@ -55,7 +69,9 @@ function parseSha256sum(stdout: string): string | undefined {
 function remoteFailure(host: ChannelHost, what: string, r: ExecResult, become: boolean | undefined): TransportError {
   const detail = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-5).join('; ') || `exit ${r.exitCode ?? r.signal}`;
   const denied = /permission denied/i.test(detail);
-  return sessionError('remote', host.ep, `${what}: ${detail}`, undefined, denied && !become ? 'the file needs root: run the transfer with become (sudo -n)' : undefined);
+  const missing = /no such file|nonexistent|not a directory/i.test(detail);
+  const hint = denied && !become ? 'the file needs root: run the transfer with become (sudo -n)' : missing ? 'check the path on the master: the file or its directory does not exist' : undefined;
+  return sessionError('remote', host.ep, `${what}: ${detail}`, undefined, hint);
 }
 
 /** Timeout and abort for a transfer: runs `cancel` and yields the error to throw. */
@@ -104,70 +120,80 @@ async function syncFile(file: string, mode: number): Promise<void> {
 /** Download remotePath to localPath (see Session.get). */
 export async function getFile(host: ChannelHost, remotePath: string, localPath: string, opts: TransferOptions = {}): Promise<TransferResult> {
   const started = Date.now();
-  const q = shellQuote(remotePath);
   const what = `download of ${remotePath}`;
   const part = `${localPath}.part`;
   const mode = opts.mode ?? 0o600;
   const report = progressReporter(opts.onProgress, started);
 
-  // The master's checksum and size run as their own channels, beside the download.
-  const sumP = runExec(host, remoteSha256Command(remotePath), { become: opts.become });
-  const sizeP = runExec(host, `stat -c %s -- ${q}`, { become: opts.become });
-  sumP.catch(() => undefined);
-  sizeP.catch(() => undefined);
-  let total: number | undefined;
-  void sizeP.then((r) => {
-    if (r.exitCode === 0) total = Number(r.stdout.trim());
-  }, () => undefined);
-
-  // A stale .part may have a wider mode: remove it so the new one is created 0600 from the start.
-  let ws: WriteStream;
-  try {
-    await unlink(part).catch(() => undefined);
-    ws = createWriteStream(part, { flags: 'wx', mode, highWaterMark: 4 * 1024 * 1024 });
-    await once(ws, 'open');
-  } catch (err) {
-    throw new TransportError('local', host.master.name, `cannot write ${part}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err, hint: 'check the backup directory exists and is writable' });
-  }
-
   const hash = createHash('sha256');
   let bytes = 0;
   let ch: ClientChannel | undefined;
+  let ws: WriteStream | undefined;
   let cancelled: TransportError | undefined;
   let onCancel: (err: TransportError) => void = () => undefined;
+  // The checksum command beside the download ends with it.
+  const side = new AbortController();
+  const sideExec = (command: string): Promise<ExecResult> => runExec(host, command, { become: opts.become, signal: side.signal });
   const unguard = guard(host, what, opts, (err) => {
     cancelled ??= err;
+    side.abort();
     if (ch) killChannel(ch);
     onCancel(err);
   });
   try {
-    ch = await openExec(host, wrapCommand(`cat -- ${q}`, opts.become, host.master));
+    // The master's checksum runs as its own channel, beside the download.
+    const sumP = sideExec(remoteSha256Command(remotePath));
+    sumP.catch(() => undefined);
+
+    // A stale .part may have a wider mode (or be a planted symlink): remove it, then create
+    // the new one exclusively, 0600 from the start.
+    await unlink(part).catch(() => undefined);
+    const out = createWriteStream(part, { flags: 'wx', mode, highWaterMark: 4 * 1024 * 1024 });
+    try {
+      await once(out, 'open');
+    } catch (err) {
+      throw new TransportError('local', host.master.name, `cannot write ${part}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err, hint: 'check the backup directory exists and is writable' });
+    }
+    ws = out;
+
+    const stat = remoteStatCommand(remotePath);
+    ch = await openExec(host, wrapCommand(`${stat} && cat -- ${shellQuote(remotePath)} && ${stat}`, opts.become, host.master));
     if (cancelled) throw cancelled;
     const channel = ch;
     const done = channelDone(channel);
     channel.end();
+    // The first stat line (size for progress); channelDone keeps stderr's tail, with the last.
+    let first: RegExpExecArray | undefined;
+    let head = '';
+    channel.stderr.on('data', (d: Buffer) => {
+      if (first !== undefined || head.length > 65536) return;
+      head += d.toString('utf8');
+      first = new RegExp(STAT_LINE.source, 'm').exec(head) ?? undefined;
+    });
     await new Promise<void>((resolve, reject) => {
       onCancel = reject;
-      ws.on('error', (err) => {
+      out.on('error', (err) => {
         killChannel(channel);
         reject(new TransportError('local', host.master.name, `cannot write ${part}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
       });
       channel.on('data', (d: Buffer) => {
         hash.update(d);
         bytes += d.length;
-        report(bytes, total);
-        if (!ws.write(d)) {
+        report(bytes, first ? Number(first[1]) : undefined);
+        if (!out.write(d)) {
           channel.pause();
-          ws.once('drain', () => channel.resume());
+          out.once('drain', () => channel.resume());
         }
       });
-      channel.on('end', () => ws.end());
-      ws.on('close', () => resolve());
+      channel.on('end', () => out.end());
+      // 'close', not 'finish': the descriptor is closed, so syncFile below sees every byte.
+      out.on('close', () => resolve());
     });
     const { code, stderr } = await done;
     if (cancelled) throw cancelled;
     if (code !== 0) {
-      throw remoteFailure(host, `cannot read ${remotePath}`, { stderr, stdout: '', exitCode: code } as ExecResult, opts.become);
+      const why = stderr.replace(STAT_LINE, '').trim();
+      throw remoteFailure(host, `cannot read ${remotePath}`, { stderr: why, stdout: '', exitCode: code } as ExecResult, opts.become);
     }
     await syncFile(part, mode);
     const sum = await sumP;
@@ -175,16 +201,25 @@ export async function getFile(host: ChannelHost, remotePath: string, localPath: 
     const remoteSha256 = parseSha256sum(sum.stdout);
     if (sum.exitCode !== 0 || remoteSha256 === undefined) throw remoteFailure(host, `sha256 of ${remotePath} failed`, sum, opts.become);
     const sha256 = hash.digest('hex');
-    report(bytes, total ?? bytes, true);
+    // Exit 0: both stats ran, the first before `cat`, the last after it.
+    const before = first;
+    const after = [...stderr.matchAll(STAT_LINE)].at(-1);
+    report(bytes, before ? Number(before[1]) : bytes, true);
+    if (before === undefined || after === undefined || before[0] !== after[0] || bytes !== Number(before[1])) {
+      throw sessionError('checksum', host.ep, `${remotePath} changed on the master during the download: ${before?.[1] ?? '?'} bytes at the start, ${bytes} downloaded, ${after?.[1] ?? '?'} bytes at the end`, undefined, 'something wrote to the file while it was copied; nothing was kept, run it again once the file is complete');
+    }
     if (sha256 !== remoteSha256) {
-      throw sessionError('checksum', host.ep, `checksum mismatch for ${remotePath}: downloaded ${bytes} bytes with sha256 ${sha256}, the master's sha256 is ${remoteSha256}`, undefined, 'the file changed during the download or the transfer was corrupted; nothing was kept, run it again');
+      throw sessionError('checksum', host.ep, `checksum mismatch for ${remotePath}: downloaded ${bytes} bytes with sha256 ${sha256}, the master's sha256 is ${remoteSha256}`, undefined, 'the transfer was corrupted; nothing was kept, run it again');
     }
     await rename(part, localPath);
     return { bytes, sha256, remoteSha256, durationMs: Date.now() - started };
   } catch (err) {
-    ws.destroy();
-    await unlink(part).catch(() => undefined);
+    side.abort();
     if (ch) killChannel(ch);
+    if (ws) {
+      ws.destroy();
+      await unlink(part).catch(() => undefined);
+    }
     throw err instanceof TransportError ? err : sessionError('local', host.ep, `${what} failed: ${String(err)}`, err);
   } finally {
     unguard();
@@ -198,10 +233,19 @@ export async function putFile(host: ChannelHost, localPath: string, remotePath: 
   const qp = shellQuote(part);
   const what = `upload of ${localPath} to ${remotePath}`;
   const report = progressReporter(opts.onProgress, started);
+  // Opened (not just stat'ed) before any channel: an unreadable file fails here, and the read
+  // stream never emits an open error with no listener yet.
+  let fh: FileHandle;
   let total: number;
   try {
-    total = (await stat(localPath)).size;
+    fh = await open(localPath, 'r');
   } catch (err) {
+    throw new TransportError('local', host.master.name, `cannot read ${localPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+  try {
+    total = (await fh.stat()).size;
+  } catch (err) {
+    await fh.close();
     throw new TransportError('local', host.master.name, `cannot read ${localPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
 
@@ -210,7 +254,7 @@ export async function putFile(host: ChannelHost, localPath: string, remotePath: 
   let ch: ClientChannel | undefined;
   let cancelled: TransportError | undefined;
   let onCancel: (err: TransportError) => void = () => undefined;
-  const rs = createReadStream(localPath, { highWaterMark: 1024 * 1024 });
+  const rs = fh.createReadStream({ highWaterMark: 1024 * 1024 });
   const unguard = guard(host, what, opts, (err) => {
     cancelled ??= err;
     rs.destroy();
@@ -220,7 +264,8 @@ export async function putFile(host: ChannelHost, localPath: string, remotePath: 
   const cleanupRemote = (): Promise<unknown> => runExec(host, `rm -f -- ${qp}`, { become: opts.become, timeoutMs: 30_000 }).catch(() => undefined);
   try {
     // One channel writes the .part and reports the master's checksum of what landed on disk.
-    ch = await openExec(host, wrapCommand(`umask 077 && cat > ${qp} && { ${remoteSha256Command(part)}; }`, opts.become, host.master));
+    // A stale .part is removed first: `cat >` would keep its mode (and follow a symlink).
+    ch = await openExec(host, wrapCommand(`rm -f -- ${qp} && umask 077 && cat > ${qp} && { ${remoteSha256Command(part)}; }`, opts.become, host.master));
     if (cancelled) throw cancelled;
     const channel = ch;
     let stdout = '';
@@ -261,8 +306,8 @@ export async function putFile(host: ChannelHost, localPath: string, remotePath: 
     if (sha256 !== remoteSha256) {
       throw sessionError('checksum', host.ep, `checksum mismatch for ${remotePath}: sent ${bytes} bytes with sha256 ${sha256}, the master's sha256 is ${remoteSha256}`, undefined, 'the upload was corrupted; the partial file was removed, run it again');
     }
-    const chmod = opts.mode !== undefined ? `chmod ${opts.mode.toString(8)} -- ${qp} && ` : '';
-    const mv = await runExec(host, `${chmod}mv -f -- ${qp} ${shellQuote(remotePath)}`, { become: opts.become, timeoutMs: 60_000 });
+    const mode = (opts.mode ?? 0o600).toString(8);
+    const mv = await runExec(host, `chmod ${mode} -- ${qp} && mv -f -- ${qp} ${shellQuote(remotePath)}`, { become: opts.become, timeoutMs: 60_000 });
     if (mv.exitCode !== 0) throw remoteFailure(host, `cannot move ${part} to ${remotePath}`, mv, opts.become);
     return { bytes, sha256, remoteSha256, durationMs: Date.now() - started };
   } catch (err) {

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { connect } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { TransportError } from '../../src/errors.js';
 import type { MasterConn } from '../../src/transport/types.js';
 
 export interface SshdOptions {
@@ -121,6 +122,8 @@ export async function startSshd(opts: SshdOptions): Promise<Sshd> {
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${clientKey}.pub`), { mode: 0o600 });
   const configFile = join(dir, 'sshd_config');
   const pidFile = join(dir, 'sshd.pid');
+  const extra = opts.config ?? [];
+  const isSetEnv = (l: string): boolean => /^\s*SetEnv\s/i.test(l);
   writeFileSync(
     configFile,
     [
@@ -138,7 +141,13 @@ export async function startSshd(opts: SshdOptions): Promise<Sshd> {
       'MaxStartups 64',
       'LogLevel ERROR',
       'Subsystem sftp internal-sftp',
-      ...(opts.config ?? []),
+      // bash sources ~/.bashrc for ssh commands only at SHLVL < 2. The test user's rc belongs
+      // to the machine running the tests, not to a master (root's here runs `pyenv init`:
+      // 0.5-2 s per channel, and a rehash lock that a killed connection leaves behind stalls
+      // every later command for 60 s with a warning on stderr).
+      // sshd takes only the first SetEnv line, so the caller's variables join this one.
+      ['SetEnv SHLVL=1', ...extra.filter(isSetEnv).map((l) => l.trim().replace(/^SetEnv\s+/i, ''))].join(' '),
+      ...extra.filter((l) => !isSetEnv(l)),
       '',
     ].join('\n'),
   );
@@ -215,4 +224,15 @@ export function masterFor(s: Sshd, name: string, over: Partial<MasterConn> = {})
     become: 'none',
     ...over,
   };
+}
+
+/** The TransportError `p` rejects with; throws if it resolves or rejects with anything else. */
+export async function transportFailure(p: Promise<unknown>): Promise<TransportError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof TransportError) return err;
+    throw new Error(`expected a TransportError, got: ${String(err)}`, { cause: err });
+  }
+  throw new Error('expected a TransportError, but it succeeded');
 }
