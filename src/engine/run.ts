@@ -315,10 +315,14 @@ export class PlaybookRun {
       now: this.now,
       confirm: this.o.confirm ?? (async () => 'no-tty' as const),
     };
-    const run = (executors[step.kind] as (c: TaskContext, s: Step) => Promise<TaskOutput>)(ctx, step);
+    const executor = executors[step.kind] as (c: TaskContext, s: Step) => Promise<TaskOutput>;
     // Jobs and health waits enforce their own timeouts (they must clean up first).
-    if (step.kind === 'job' || step.kind === 'wait_healthy' || step.kind === 'set' || timeoutMs <= 0) return run;
-    return withTimeout(run, timeoutMs, `timed out after ${formatDuration(timeoutMs)}`);
+    if (step.kind === 'job' || step.kind === 'wait_healthy' || step.kind === 'set' || timeoutMs <= 0) return executor(ctx, step);
+    // A timed-out task is cancelled, not abandoned: the abort kills its channel before the run
+    // moves on (and maybe closes the connection under it).
+    const expired = new AbortController();
+    const run = executor({ ...ctx, signal: AbortSignal.any([signal, expired.signal]) }, step);
+    return withTimeout(run, timeoutMs, `timed out after ${formatDuration(timeoutMs)}`, () => expired.abort());
   }
 
   private register(step: Step, master: Master | undefined, value: unknown): void {
@@ -359,10 +363,13 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+function withTimeout<T>(p: Promise<T>, ms: number, message: string, onTimeout: () => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TaskFailure(message, null, '', undefined, true)), ms);
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new TaskFailure(message, null, '', undefined, true));
+    }, ms);
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
