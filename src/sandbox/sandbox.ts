@@ -676,6 +676,7 @@ function askSrvrDirect(host: string): Promise<string | undefined> {
 export const FAULT_KINDS = {
   'sshd-stop': "stop the master's sshd; its open SSH connections drop",
   'sshd-start': "start the master's sshd again",
+  'ssh-drop': 'cut every open SSH connection to the master (its sshd keeps listening)',
   'zk-kill': 'SIGKILL its ZooKeeper behind systemctl (the unit still says active)',
   'zk-linger': 'the next `systemctl stop` leaves ZooKeeper running for ARG seconds (default 20; DCOS-57231)',
   'dcos-zk-fail': 'the next dcos-zk backup or restore fails with exit 1',
@@ -707,6 +708,11 @@ export async function fault(dir: string, which: string, kind: string, arg?: stri
       const sshds = processesIn(m.anchorPid).filter((p) => comm(p) === 'sshd');
       await killAndWait([...new Set([m.sshdPid, ...sshds])].filter(alive));
       return `${m.name}: sshd stopped (${sshds.length} sshd processes)`;
+    }
+    case 'ssh-drop': {
+      const conns = processesIn(m.anchorPid).filter((p) => p !== m.sshdPid && comm(p) === 'sshd');
+      await killAndWait(conns);
+      return `${m.name}: ${conns.length} SSH connection processes killed`;
     }
     case 'sshd-start':
       if (alive(m.sshdPid)) return `${m.name}: sshd already running (pid ${m.sshdPid})`;

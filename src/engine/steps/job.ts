@@ -54,6 +54,9 @@ export function launchCommand(dir: string, unit: string, launcher: 'auto' | 'sys
   return `if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then ${viaSystemd}; else ${viaSetsid} fi`;
 }
 
+/** How long zkops keeps trying to reach a master whose job it follows before it gives up. */
+export const LOST_CONTACT_MS = 90_000;
+
 export const runJob: Executor<JobStep> = async (ctx, step) => {
   const dir = `${String((ctx.vars.run as { tmp: string }).tmp)}/jobs/${step.id}`;
   const main = render(step.command, ctx.vars, 'shell');
@@ -73,17 +76,36 @@ export const runJob: Executor<JobStep> = async (ctx, step) => {
   }
   const deadline = ctx.now() + ctx.timeoutMs;
   let interrupted = false;
+  let lostSince: number | undefined;
   for (;;) {
     if (ctx.signal.aborted && !interrupted) {
       interrupted = true;
       await stopJob(ctx, dir, step.become);
     }
+    let lost = false;
     const done = await poll(ctx, dir, step.become).catch((err: unknown) => {
       if (err instanceof TransportError && ctx.master) ctx.sessions.drop(ctx.master);
-      ctx.warn(`following job ${step.id} on ${ctx.master?.name}: ${(err as Error).message}; retrying`);
+      lost = true;
+      if (lostSince === undefined) {
+        lostSince = ctx.now();
+        ctx.warn(`following job ${step.id} on ${ctx.master?.name}: ${(err as Error).message}; the job goes on there; reconnecting`);
+      }
       return undefined;
     });
     if (done) return finishJob(ctx, dir, step, done, main, interrupted);
+    if (!lost && lostSince !== undefined) {
+      ctx.warn(`following job ${step.id} on ${ctx.master?.name}: reconnected after ${formatDuration(ctx.now() - lostSince)}`);
+      lostSince = undefined;
+    }
+    if (lostSince !== undefined && ctx.now() - lostSince > LOST_CONTACT_MS) {
+      throw new TaskFailure(
+        `lost contact with ${ctx.master?.name} for ${formatDuration(LOST_CONTACT_MS)} while job ${step.id} ran there; the job goes on without zkops and runs its finally-command (${tail(fin, 1)}) whatever happens; its files are in ${dir} on the master`,
+        null,
+        '',
+        { dir },
+        true,
+      );
+    }
     if (ctx.now() > deadline + (interrupted ? 60_000 : 0)) {
       throw new TaskFailure(
         `job still running after ${formatDuration(ctx.timeoutMs)}; its finally-command will still run on the master; follow it with: cat ${dir}/rc`,
