@@ -77,8 +77,10 @@ function shortCommand(command: string): string {
   return one.length > 60 ? `\`${one.slice(0, 57)}…\`` : `\`${one}\``;
 }
 
-/** Open an exec channel; errors (drop, refused channel) are TransportErrors. */
-export function openExec(host: ChannelHost, command: string): Promise<ClientChannel> {
+/** Open an exec channel; errors (drop, refused channel) are TransportErrors. `attach` runs in
+ * ssh2's callback, before any event of the channel can fire (data, exit and close can arrive in
+ * the same packet batch as the open confirmation: a listener added after an await misses them). */
+export function openExec(host: ChannelHost, command: string, attach?: (ch: ClientChannel) => void): Promise<ClientChannel> {
   const gone = host.dropped();
   if (gone) return Promise.reject(gone);
   return new Promise((resolve, reject) => {
@@ -93,6 +95,7 @@ export function openExec(host: ChannelHost, command: string): Promise<ClientChan
         }
         ch.on('error', () => undefined);
         ch.stderr.on('error', () => undefined);
+        attach?.(ch);
         resolve(ch);
       });
     } catch (err) {
@@ -102,72 +105,141 @@ export function openExec(host: ChannelHost, command: string): Promise<ClientChan
   });
 }
 
+/** First line on stderr of every command runExec sends: the pid of the master's shell. */
+const PID_MARK = 'zkops-pid ';
+
+/** The command sent: it first reports its shell's pid (stderr, stripped again by runExec). */
+export function withPidReport(command: string): string {
+  return `printf '${PID_MARK}%s\\n' "$$" >&2; ${command}`;
+}
+
+/**
+ * Kill a command's process tree on the master. OpenSSH refuses the SSH "signal" request in many
+ * setups (root logins without privilege separation, sessions under sudo), so a timed-out or
+ * aborted command is killed from a second channel, with the same become as the command had.
+ * Jobs detached with setsid are not in the tree once their launcher returned.
+ */
+export function killTreeCommand(pid: number): string {
+  return `t() { for c in $(pgrep -P "$1"); do t "$c"; done; kill -KILL "$1" 2>/dev/null; }; t ${pid}; true`;
+}
+
 /** Run one command; resolves for any exit code, timeout or abort; rejects on a dropped connection. */
 export async function runExec(host: ChannelHost, command: string, opts: ExecOptions = {}): Promise<ExecResult> {
   const started = Date.now();
   const full = wrapCommand(command, opts.become, host.master);
-  const ch = await openExec(host, full);
-  return new Promise<ExecResult>((resolve, reject) => {
-    const out = new TailBuffer(MAX_CAPTURE);
-    const err = new TailBuffer(MAX_CAPTURE);
-    let exitCode: number | null = null;
-    let signal: string | null = null;
-    let gotExit = false;
-    let settled = false;
+  const out = new TailBuffer(MAX_CAPTURE);
+  const err = new TailBuffer(MAX_CAPTURE);
+  let exitCode: number | null = null;
+  let signal: string | null = null;
+  let gotExit = false;
+  let settled = false;
+  let remotePid: number | undefined;
+  let pidLine: Buffer | undefined = Buffer.alloc(0);
+  let ch: ClientChannel | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let resolveP: (r: ExecResult) => void = () => undefined;
+  let rejectP: (e: TransportError) => void = () => undefined;
+  const done = new Promise<ExecResult>((resolve, reject) => {
+    resolveP = resolve;
+    rejectP = reject;
+  });
 
-    const result = (timedOut: boolean): ExecResult => ({
-      master: host.master.name,
-      command: full,
-      exitCode,
-      signal,
-      stdout: out.text(),
-      stderr: err.text(),
-      durationMs: Date.now() - started,
-      timedOut,
-    });
-    const settle = (value: ExecResult | TransportError): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      offDrop();
-      opts.signal?.removeEventListener('abort', onAbort);
-      if (value instanceof TransportError) reject(value);
-      else resolve(value);
-    };
-    const stop = (timedOut: boolean): void => {
-      if (settled) return;
-      killChannel(ch);
-      exitCode = null;
-      signal = 'SIGKILL';
-      settle(result(timedOut));
-    };
-    const onAbort = (): void => stop(false);
-    const offDrop = host.onDrop((e) => {
-      if (!gotExit) settle(droppedError(host.ep, shortCommand(command), e.cause));
-    });
-    const timer = opts.timeoutMs !== undefined && opts.timeoutMs > 0 ? setTimeout(() => stop(true), opts.timeoutMs) : undefined;
+  const result = (timedOut: boolean): ExecResult => ({
+    master: host.master.name,
+    command: full,
+    exitCode,
+    signal,
+    stdout: out.text(),
+    stderr: err.text(),
+    durationMs: Date.now() - started,
+    timedOut,
+  });
+  const settle = (value: ExecResult | TransportError): void => {
+    if (settled) return;
+    settled = true;
+    if (timer) clearTimeout(timer);
+    offDrop();
+    opts.signal?.removeEventListener('abort', onAbort);
+    if (value instanceof TransportError) rejectP(value);
+    else resolveP(value);
+  };
+  const stop = (timedOut: boolean): void => {
+    if (settled) return;
+    if (ch) killChannel(ch);
+    if (remotePid !== undefined && !host.dropped()) {
+      // fire and forget: the caller learns of the timeout now, the kill follows
+      const k = wrapCommand(killTreeCommand(remotePid), opts.become, host.master);
+      openExec(host, k, (kc) => {
+        kc.on('data', () => undefined);
+        kc.stderr.on('data', () => undefined);
+        kc.end();
+      }).catch(() => undefined);
+    }
+    exitCode = null;
+    signal = 'SIGKILL';
+    settle(result(timedOut));
+  };
+  const onAbort = (): void => stop(false);
+  const offDrop = host.onDrop((e) => {
+    if (!gotExit) settle(droppedError(host.ep, shortCommand(command), e.cause));
+  });
 
-    ch.on('data', (d: Buffer) => {
+  const onStderr = (d: Buffer): void => {
+    if (pidLine !== undefined) {
+      pidLine = Buffer.concat([pidLine, d]);
+      const nl = pidLine.indexOf(10);
+      if (nl < 0 && pidLine.length < 64) return; // the whole first line first
+      const buf = pidLine;
+      pidLine = undefined;
+      const first = nl < 0 ? '' : buf.subarray(0, nl).toString('utf8');
+      if (first.startsWith(PID_MARK)) {
+        remotePid = Number(first.slice(PID_MARK.length)) || undefined;
+        d = buf.subarray(nl + 1);
+      } else d = buf;
+      if (d.length === 0) return;
+    }
+    err.push(d);
+    opts.onStderr?.(d);
+  };
+  const attach = (c: ClientChannel): void => {
+    ch = c;
+    c.on('data', (d: Buffer) => {
       out.push(d);
       opts.onStdout?.(d);
     });
-    ch.stderr.on('data', (d: Buffer) => {
-      err.push(d);
-      opts.onStderr?.(d);
-    });
-    ch.on('exit', (code: number | null, sig?: string) => {
+    c.stderr.on('data', onStderr);
+    c.on('exit', (code: number | null, sig?: string) => {
       gotExit = true;
       if (typeof code === 'number') exitCode = code;
       else signal = sig ?? null;
     });
-    ch.on('close', () => {
+    c.on('close', () => {
+      if (pidLine !== undefined && pidLine.length > 0) {
+        // stderr ended before a full first line: keep what came
+        err.push(pidLine);
+        pidLine = undefined;
+      }
       const d = host.dropped();
       if (d && !gotExit) settle(droppedError(host.ep, shortCommand(command), d.cause));
       else settle(result(false));
     });
-    if (opts.signal?.aborted) return onAbort();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    if (opts.stdin !== undefined) ch.end(opts.stdin);
-    else ch.end();
-  });
+  };
+
+  try {
+    await openExec(host, withPidReport(full), attach);
+  } catch (e) {
+    offDrop();
+    throw e;
+  }
+  if (settled) return done;
+  if (opts.timeoutMs !== undefined && opts.timeoutMs > 0) timer = setTimeout(() => stop(true), opts.timeoutMs);
+  if (opts.signal?.aborted) {
+    onAbort();
+    return done;
+  }
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const c = ch as ClientChannel;
+  if (opts.stdin !== undefined) c.end(opts.stdin);
+  else c.end();
+  return done;
 }
