@@ -28,6 +28,33 @@ export function statusUrlFor(template: string, master: Pick<Master, 'host'>): UR
   return new URL(template.replaceAll('{host}', master.host));
 }
 
+/** A status URL's TLS certificate did not verify: refused, never retried insecurely. */
+export class CertificateError extends Error {
+  constructor(message: string, readonly code: string) {
+    super(message);
+    this.name = 'CertificateError';
+  }
+}
+
+/** No master's Exhibitor answered; each master's reason. */
+export class StatusFetchError extends Error {
+  constructor(readonly failures: { master: string; error: Error }[]) {
+    super(`no Exhibitor answered: ${failures.map((f) => `${f.master}: ${f.error.message}`).join('; ')}`);
+    this.name = 'StatusFetchError';
+  }
+}
+
+// OpenSSL's verify results as node reports them (err.code), and node's own name check.
+const CERT_CODES = /^(ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_[A-Z_]+|INVALID_CA|HOSTNAME_MISMATCH)$/;
+
+/** A TLS verification failure in words: which URL, against which CA, what OpenSSL said. */
+export function certificateError(err: unknown, url: URL, caFile: string | undefined): CertificateError | undefined {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== 'string' || !CERT_CODES.test(code)) return undefined;
+  const against = caFile ? `against caFile ${caFile}` : 'against the system CAs (no exhibitor.caFile)';
+  return new CertificateError(`the TLS certificate of ${url.origin}/ does not verify ${against}: ${(err as Error).message} (${code})`, code);
+}
+
 export class StatusFetcher {
   private next = 0;
   private readonly tlsFiles: { ca?: Buffer; cert?: Buffer; key?: Buffer };
@@ -48,7 +75,7 @@ export class StatusFetcher {
   /** One poll: ask the next master in rotation; on failure, the following ones. */
   async fetch(signal?: AbortSignal): Promise<FetchedStatus> {
     const masters = this.inventory.masters;
-    const errors: string[] = [];
+    const errors: { master: string; error: Error }[] = [];
     for (let i = 0; i < masters.length; i++) {
       const master = masters[(this.next + i) % masters.length] as Master;
       try {
@@ -57,11 +84,11 @@ export class StatusFetcher {
         return { entries: parseStatus(body), from: master.name };
       } catch (err) {
         if (signal?.aborted) throw err;
-        errors.push(`${master.name}: ${(err as Error).message}`);
+        errors.push({ master: master.name, error: err instanceof Error ? err : new Error(String(err)) });
       }
     }
     this.next = (this.next + 1) % masters.length;
-    throw new Error(`no Exhibitor answered: ${errors.join('; ')}`);
+    throw new StatusFetchError(errors);
   }
 
   /** GET the status from one master's Exhibitor. */
@@ -108,7 +135,7 @@ export class StatusFetcher {
       req.on('timeout', () => req.destroy(new Error(`timed out after ${this.timeoutMs}ms asking ${url.href}`)));
       req.on('error', (err) => {
         tunnel?.destroy();
-        reject(err);
+        reject(certificateError(err, url, this.inventory.exhibitor.caFile) ?? err);
       });
       req.end();
     });

@@ -1,9 +1,12 @@
 // `zkops restore ID|FILE`: verify the archive here, then run playbooks/restore.yaml with the
 // facts it needs (sha256, age, ZooKeeper version) and the operator's confirmation.
 
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import { Catalog } from '../catalog/store.js';
 import { parseBackupId } from '../catalog/labels.js';
 import { verifyArchive } from '../catalog/verify.js';
@@ -67,6 +70,25 @@ export function makeConfirm(yes: boolean): (q: string) => Promise<'yes' | 'no' |
   };
 }
 
+/**
+ * The archive's size once extracted (the gunzipped tar): the room check needs it, because
+ * ZooKeeper preallocates its transaction logs and 64 MB of zeros compress to almost nothing.
+ */
+export async function unpackedBytes(file: string): Promise<number> {
+  let n = 0;
+  await pipeline(
+    createReadStream(file),
+    createGunzip(),
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        n += chunk.length;
+        cb();
+      },
+    }),
+  );
+  return n;
+}
+
 export async function prepareRestore(o: RestoreOptions): Promise<Loaded> {
   const a = await resolveArchive(o.target, o.dir);
   // Verify here first: a corrupt archive is refused before any connection is made.
@@ -80,6 +102,7 @@ export async function prepareRestore(o: RestoreOptions): Promise<Loaded> {
     backup_id: a.id,
     backup_age: ageOf(a.created),
     archive_zk_version: a.zkVersion,
+    archive_unpacked_bytes: String(await unpackedBytes(a.file)),
     force: String(o.force),
   });
 }
@@ -88,15 +111,32 @@ export async function runRestore(o: RestoreOptions, loaded: Loaded): Promise<Run
   return executeRun(loaded, { global: o.global, dir: o.dir, command: `restore ${o.target}`, confirm: makeConfirm(o.yes) });
 }
 
-/** Per-master table of the restore's steps, for failures (exit 1 and 4). */
+/** Per-master table of the restore's steps, for failures (exit 1, 4 and 130). */
 export function restoreTable(result: RunResult, masters: string[]): { master: string; [step: string]: string }[] {
   const steps = ['upload', 'stop-all', 'confirm-stopped', 'precopy', 'restore', 'rollback', 'start-all'];
+  // The restore step goes on after a failure (every master is rolled back), so its own
+  // outcome names no failed master: each master's registered exit code does.
+  const restored = (result.registered.restored ?? {}) as Record<string, { rc?: number | null } | undefined>;
   return masters.map((m) => {
     const row: { master: string; [step: string]: string } = { master: m };
     for (const s of steps) {
       const o = result.steps[s];
-      row[s] = !o ? '-' : o.failed.includes(m) ? 'FAILED' : o.masters.includes(m) ? 'ok' : o.status === 'skipped' ? 'skipped' : '-';
+      if (!o || o.status === 'pending') row[s] = '-';
+      else if (o.failed.includes(m)) row[s] = 'FAILED';
+      else if (s === 'restore' && o.masters.includes(m)) row[s] = restoreCell(restored[m]?.rc);
+      else if (o.masters.includes(m)) row[s] = 'ok';
+      else row[s] = o.status === 'skipped' ? 'skipped' : '-';
     }
     return row;
   });
+}
+
+function restoreCell(rc: number | null | undefined): string {
+  if (rc === 0) return 'ok';
+  return typeof rc === 'number' ? 'FAILED' : 'cut short';
+}
+
+/** The masters whose dcos-zk restore did not succeed. */
+export function failedRestores(table: { master: string; [step: string]: string }[]): string[] {
+  return table.filter((r) => r.restore === 'FAILED' || r.restore === 'cut short').map((r) => r.master);
 }

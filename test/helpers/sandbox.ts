@@ -3,9 +3,10 @@
 // `down` (by pid) at the end. The test directory lives under the OS temp dir.
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { json, zkops, type CliResult } from './cli.js';
 
 export interface SshResult {
@@ -129,4 +130,43 @@ export async function exhibitorStatus(address: string): Promise<{ hostname: stri
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A copy of the sandbox's inventory, written beside it (so its relative key paths still
+ * work), with `edit` applied to the parsed YAML; returns its path.
+ */
+export function inventoryCopy(sb: TestSandbox, name: string, edit: (doc: Record<string, Record<string, unknown>>) => void): string {
+  const doc = parseYaml(readFileSync(sb.inventory, 'utf8')) as Record<string, Record<string, unknown>>;
+  edit(doc);
+  const file = join(dirname(sb.inventory), `${name}.yaml`);
+  writeFileSync(file, stringifyYaml(doc));
+  return file;
+}
+
+/** `systemctl is-active dcos-exhibitor` on every master, in inventory order. */
+export async function exhibitorUnits(sb: TestSandbox): Promise<string[]> {
+  return Promise.all(sb.masters.map(async (_m, i) => (await sb.ssh(i + 1, 'systemctl is-active dcos-exhibitor')).stdout.trim()));
+}
+
+/** Each master's ZooKeeper pid (0 when none runs): equal pids mean nobody restarted it. */
+export function zkPids(dir: string): number[] {
+  const s = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { masters: { home: string }[] };
+  return s.masters.map((m) => {
+    try {
+      const pid = Number(readFileSync(join(m.home, 'opt', 'zkops-sandbox', 'run', 'zk.pid'), 'utf8').trim());
+      return pidAlive(pid) ? pid : 0;
+    } catch {
+      return 0;
+    }
+  });
+}
+
+/** Poll Exhibitor from this machine until all masters serve and exactly one leads. */
+export async function waitClusterHealthy(sb: TestSandbox, timeoutMs = 120_000): Promise<void> {
+  const healthy = async (): Promise<boolean> => {
+    const s = await exhibitorStatus(sb.masters[0]?.address as string);
+    return !!s && s.length === sb.masters.length && s.every((e) => e.code === 3) && s.filter((e) => e.isLeader).length === 1;
+  };
+  await eventually('cluster healthy', healthy, (v) => v, timeoutMs);
 }

@@ -1,7 +1,9 @@
 // zkops restore ID|FILE -i INV [--yes] [--force] [--dry-run]
 
 import type { CommandModule } from 'yargs';
-import { prepareRestore, restoreTable, runRestore } from '../../restore/restore.js';
+import { failedRestores, prepareRestore, restoreTable, runRestore } from '../../restore/restore.js';
+import type { RunResult } from '../../engine/run.js';
+import type { Loaded } from '../playbook-run.js';
 import type { MasterHealth } from '../../exhibitor/status.js';
 import { formatPlan, planOf } from '../playbook-run.js';
 import { printJson, requireInventory, say, type GlobalOptions } from '../options.js';
@@ -40,8 +42,9 @@ export const restoreCommand: CommandModule<GlobalOptions, RestoreArgs> = {
     const masters = loaded.inventory.masters.map((m) => m.name);
     const table = restoreTable(result, masters);
     const health = (result.error?.details as { rows?: MasterHealth[] } | undefined)?.rows;
+    if (result.error) explainFailure(result, table, loaded);
     if (argv.json) {
-      printJson({ ok: result.ok, exitCode: result.error?.exitCode ?? 0, error: result.error?.message ?? null, masters: table, health: health ?? null });
+      printJson({ ok: result.ok, exitCode: result.error?.exitCode ?? 0, error: result.error?.message ?? null, hint: result.error?.hint ?? null, masters: table, health: health ?? null });
     } else if (result.ok) {
       say(`restored ${loaded.extra.backup_id} on ${masters.length} masters; cluster healthy`);
     } else if (result.steps['stop-all']?.masters.length) {
@@ -51,3 +54,17 @@ export const restoreCommand: CommandModule<GlobalOptions, RestoreArgs> = {
     if (result.error) throw Object.assign(result.error, { jsonPrinted: argv.json });
   },
 };
+
+/** Name the masters whose restore failed, and where the kept pre-restore copies are. */
+function explainFailure(result: RunResult, table: ReturnType<typeof restoreTable>, loaded: Loaded): void {
+  const error = result.error;
+  if (!error) return;
+  const failed = failedRestores(table);
+  if (failed.length > 0) error.message += `\ndcos-zk restore did not succeed on ${failed.join(', ')}`;
+  const cleanup = result.registered.cleanup_out as Record<string, { stdout?: string }> | undefined;
+  const kept = Object.entries(cleanup ?? {}).filter(([, v]) => v?.stdout?.includes('kept ')).map(([m]) => m);
+  if (kept.length > 0) {
+    const copy = `${loaded.inventory.dcos.zkDir}.zkops-pre-${loaded.runId}`;
+    Object.assign(error, { hint: `the pre-restore copies ${copy} are kept on ${kept.join(', ')}; remove them once the cluster is healthy (zkops status -i ${loaded.inventory.file} --wait)` });
+  }
+}

@@ -4,12 +4,12 @@ import type { CommandModule } from 'yargs';
 import { loadInventory } from '../../inventory/load.js';
 import { createSshTransport } from '../../transport/index.js';
 import { SessionPool } from '../../engine/sessions.js';
-import { StatusFetcher } from '../../exhibitor/fetch.js';
+import { CertificateError, StatusFetcher, StatusFetchError } from '../../exhibitor/fetch.js';
 import { judgeHealth, type HealthVerdict } from '../../exhibitor/status.js';
 import { hostsOf } from '../../engine/steps/wait-healthy.js';
 import { parsePlaybook } from '../../playbook/load.js';
 import { parseDuration } from '../../config/duration.js';
-import { HealthTimeout, OperationFailed, UsageError } from '../../errors.js';
+import { HealthTimeout, OperationFailed, SafetyRefusal, UsageError } from '../../errors.js';
 import { executeRun, type Loaded } from '../playbook-run.js';
 import { newRunId, printJson, requireInventory, say, type GlobalOptions } from '../options.js';
 import { formatTable } from '../table.js';
@@ -40,6 +40,13 @@ export const statusCommand: CommandModule<GlobalOptions, StatusArgs> = {
       verdict = judgeHealth(got.entries, hostsOf(inventory));
       from = got.from;
     } catch (err) {
+      const failures = err instanceof StatusFetchError ? err.failures : [];
+      const cert = failures.find((f) => f.error instanceof CertificateError)?.error;
+      if (cert && failures.every((f) => f.error instanceof CertificateError)) {
+        throw new SafetyRefusal(`refused Exhibitor's TLS certificate on every master: ${cert.message}`, {
+          hint: 'set exhibitor.caFile to the CA that signed Exhibitor\'s certificate (on DC/OS: https://<master>/ca/dcos-ca.crt)',
+        });
+      }
       throw new OperationFailed(`cannot read Exhibitor's status: ${(err as Error).message}`, { hint: `run \`zkops check -i ${inventory.file}\`` });
     } finally {
       await pool.closeAll();

@@ -1,0 +1,257 @@
+// zkops restore against a 3-master sandbox (SPEC rules 4.5 and 4.6): the refusals change
+// nothing, the rehearsal brings back the backup's znodes and leaves nothing behind, a whole
+// cluster that is already down comes back, a dcos-zk failure on one master rolls every
+// master back, and a cluster that stays unhealthy exits 4. Addresses: 127.0.32.1-3.
+
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { json, zkops, type CliResult } from '../helpers/cli.js';
+import { exhibitorStatus, exhibitorUnits, inventoryCopy, startSandbox, stopSandbox, waitClusterHealthy, zkPids, type TestSandbox } from '../helpers/sandbox.js';
+
+interface JournalRecord {
+  run: string;
+  step?: string;
+  master?: string;
+  status?: string;
+  event?: string;
+  exitCode?: number | null;
+  at?: string;
+  start?: string;
+  end?: string;
+  outputTail?: string;
+}
+
+interface RestoreDoc {
+  ok: boolean;
+  exitCode: number;
+  error: string | null;
+  masters: Record<string, string>[];
+  health: { master: string; state: string; leader: boolean }[] | null;
+}
+
+let sb: TestSandbox;
+let catalog: string;
+let backupId: string;
+/** The digest of the znodes when the backup was taken. */
+let backedUp: string;
+
+const restore = (target: string, ...more: string[]): Promise<CliResult> => zkops(['restore', target, '-i', sb.inventory, '--dir', catalog, ...more], { timeoutMs: 300_000 });
+
+/** The journal records of the last run (the catalog's journal.jsonl). */
+function lastRun(): JournalRecord[] {
+  const records = readFileSync(join(catalog, 'journal.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as JournalRecord);
+  const run = records.filter((r) => r.event === 'run-start').at(-1)?.run;
+  return records.filter((r) => r.run === run);
+}
+
+/** Task statuses of one step in the last run, by master. */
+function stepStatus(records: JournalRecord[], step: string): Record<string, string> {
+  return Object.fromEntries(records.filter((r) => r.step === step).map((r) => [r.master, r.status]));
+}
+
+/** What zkops may leave on a master: nothing in /var/tmp, only zookeeper/ beside the ZooKeeper dir. */
+async function leftovers(): Promise<string[]> {
+  return Promise.all(
+    [1, 2, 3].map(async (i) => {
+      const r = await sb.ssh(i, 'ls -A /var/tmp /var/lib/dcos/exhibitor');
+      return `master-${i}: ${r.code === 0 ? r.stdout.replace(/\s+/g, ' ').trim() : `ls failed: ${r.stderr}`}`;
+    }),
+  );
+}
+const CLEAN = [1, 2, 3].map((i) => `master-${i}: /var/lib/dcos/exhibitor: zookeeper /var/tmp:`);
+
+/** Every master serves (as Exhibitor says, asked from here) and exactly one leads. */
+async function expectHealthy(): Promise<void> {
+  const s = await exhibitorStatus('127.0.32.1');
+  expect(s?.map((e) => e.description)).toEqual(['serving', 'serving', 'serving']);
+  expect(s?.filter((e) => e.isLeader)).toHaveLength(1);
+  expect(await exhibitorUnits(sb)).toEqual(['active', 'active', 'active']);
+}
+
+/** A refusal: exit 3, no ZooKeeper restarted, the znodes as they were, no lock or file left. */
+async function expectNothingChanged(r: CliResult, pids: number[], digest: string): Promise<void> {
+  expect(r.code, r.stderr).toBe(3);
+  expect(await exhibitorUnits(sb)).toEqual(['active', 'active', 'active']);
+  expect(zkPids(sb.dir)).toEqual(pids);
+  expect(await sb.digest()).toBe(digest);
+  expect(await leftovers()).toEqual(CLEAN);
+}
+
+beforeAll(async () => {
+  sb = await startSandbox({ masters: 3, baseIp: '127.0.32.1', name: 'restore' });
+  catalog = join(sb.work, 'backups');
+  expect((await sb.sandbox('seed', '--znodes', '200')).code).toBe(0);
+  backedUp = await sb.digest();
+  const b = await zkops(['backup', '-i', sb.inventory, '--dir', catalog], { timeoutMs: 300_000 });
+  if (b.code !== 0) throw new Error(`backup failed (exit ${b.code}):\n${b.stderr}`);
+  backupId = b.stdout.trim();
+  await waitClusterHealthy(sb);
+});
+
+afterAll(async () => {
+  await stopSandbox(sb);
+});
+
+describe('restore refuses before anything is stopped (exit 3)', () => {
+  it('without a TTY and without --yes', async () => {
+    const pids = zkPids(sb.dir);
+    const r = await restore(backupId);
+    expect(r.stderr).toContain(`Restore cluster sandbox from backup ${backupId} (taken `);
+    expect(r.stderr).toContain('pass --yes to confirm');
+    await expectNothingChanged(r, pids, backedUp);
+    expect(stepStatus(lastRun(), 'upload')).toEqual({});
+  });
+
+  it('when one master is unreachable', async () => {
+    expect((await sb.sandbox('fault', 'master-2', 'sshd-stop')).code).toBe(0);
+    const pids = zkPids(sb.dir);
+    let r: CliResult;
+    try {
+      r = await restore(backupId, '--yes');
+    } finally {
+      expect((await sb.sandbox('fault', 'master-2', 'sshd-start')).code).toBe(0);
+    }
+    expect(r.stderr).toMatch(/master-2/);
+    expect(r.stderr).toMatch(/refused|connect/i);
+    await expectNothingChanged(r, pids, backedUp);
+    expect(stepStatus(lastRun(), 'reachable')['master-2']).toBe('failed');
+  });
+
+  it('a corrupt archive (one flipped byte), before connecting anywhere', async () => {
+    const bad = join(sb.work, 'corrupt.tar.gz');
+    const bytes = readFileSync(join(catalog, `${backupId}.tar.gz`));
+    const at = Math.floor(bytes.length / 2);
+    bytes[at] = (bytes[at] as number) ^ 0xff;
+    writeFileSync(bad, bytes);
+    const pids = zkPids(sb.dir);
+    const journalBefore = readFileSync(join(catalog, 'journal.jsonl'), 'utf8');
+    const r = await restore(bad, '--yes');
+    expect(r.stderr).toContain(`${bad} does not verify`);
+    await expectNothingChanged(r, pids, backedUp);
+    expect(readFileSync(join(catalog, 'journal.jsonl'), 'utf8')).toBe(journalBefore);
+  });
+
+  it('when one master has no room for the archive in /var/tmp', async () => {
+    const size = readFileSync(join(catalog, `${backupId}.tar.gz`)).length;
+    expect(size).toBeGreaterThan(40 * 1024);
+    expect((await sb.sandbox('fault', 'master-3', 'small-tmp', '32k')).code).toBe(0);
+    const pids = zkPids(sb.dir);
+    let r: CliResult;
+    let onSmallTmp: string;
+    try {
+      r = await restore(backupId, '--yes');
+      onSmallTmp = (await sb.ssh(3, 'ls -A /var/tmp')).stdout.trim();
+    } finally {
+      expect((await sb.sandbox('fault', 'master-3', 'clear')).code).toBe(0);
+    }
+    expect(r.stderr).toMatch(/only \d+ KiB free in .*\/var\/tmp.* on .*master-3.*; the restore needs \d+ KiB/);
+    expect(onSmallTmp).toBe('');
+    await expectNothingChanged(r, pids, backedUp);
+    expect(stepStatus(lastRun(), 'room')).toEqual({ 'master-1': 'ok', 'master-2': 'ok', 'master-3': 'failed' });
+  });
+
+  it('an archive from another ZooKeeper major.minor, unless --force', async () => {
+    const other = join(sb.work, 'other-catalog');
+    const meta = JSON.parse(readFileSync(join(catalog, `${backupId}.json`), 'utf8')) as Record<string, unknown>;
+    mkdirSync(other, { mode: 0o700 });
+    copyFileSync(join(catalog, `${backupId}.tar.gz`), join(other, `${backupId}.tar.gz`));
+    writeFileSync(join(other, `${backupId}.json`), JSON.stringify({ ...meta, zookeeperVersion: '3.4.14' }));
+    const pids = zkPids(sb.dir);
+    const r = await zkops(['restore', backupId, '-i', sb.inventory, '--dir', other, '--yes']);
+    expect(r.stderr).toContain('the archive comes from ZooKeeper 3.4.14 but the cluster runs 3.8');
+    expect(r.stderr).toContain('--force');
+    await expectNothingChanged(r, pids, backedUp);
+  });
+});
+
+describe('restore', () => {
+  it('the rehearsal: changed znodes come back as backed up, one leader, nothing left on the masters', async () => {
+    expect((await sb.sandbox('wipe', '--change')).code).toBe(0);
+    const changed = await sb.digest();
+    expect(changed).not.toBe(backedUp);
+
+    const r = await restore(backupId, '--yes', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const doc = json<RestoreDoc>(r);
+    expect(doc.ok).toBe(true);
+    expect(doc.masters.map((m) => [m.master, m.upload, m['stop-all'], m.precopy, m.restore, m.rollback, m['start-all']])).toEqual(
+      [1, 2, 3].map((i) => [`master-${i}`, 'ok', 'ok', 'ok', 'ok', 'skipped', 'ok']),
+    );
+    expect(await sb.digest()).toBe(backedUp);
+    await expectHealthy();
+    expect(await leftovers()).toEqual(CLEAN);
+    // myid comes from the master, never from the archive
+    for (let i = 1; i <= 3; i++) expect((await sb.ssh(i, 'cat /var/lib/dcos/exhibitor/zookeeper/snapshot/myid')).stdout.trim()).toBe(String(i));
+    const run = lastRun();
+    expect(stepStatus(run, 'healthy')).toEqual({ local: 'ok' });
+    expect(run.at(-1)).toMatchObject({ event: 'run-end', exitCode: 0 });
+  });
+
+  it('the disaster case: every ZooKeeper already down, from an archive outside the catalog', async () => {
+    const loose = join(sb.work, 'elsewhere.tar.gz');
+    copyFileSync(join(catalog, `${backupId}.tar.gz`), loose);
+    expect((await sb.sandbox('wipe')).code).toBe(0);
+    await Promise.all([1, 2, 3].map((i) => sb.ssh(i, 'systemctl stop dcos-exhibitor')));
+    expect(await exhibitorUnits(sb)).toEqual(['inactive', 'inactive', 'inactive']);
+    expect(await exhibitorStatus('127.0.32.1')).toBeUndefined();
+
+    const r = await restore(loose, '--yes');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('restored elsewhere on 3 masters; cluster healthy');
+    expect(await sb.digest()).toBe(backedUp);
+    await expectHealthy();
+    expect(await leftovers()).toEqual(CLEAN);
+  });
+
+  it('dcos-zk restore failing on one master: every master rolled back, exit 1 with a per-master table', async () => {
+    expect((await sb.sandbox('wipe', '--change')).code).toBe(0);
+    const before = await sb.digest();
+    expect(before).not.toBe(backedUp);
+    expect((await sb.sandbox('fault', 'master-2', 'dcos-zk-fail')).code).toBe(0);
+
+    const r = await restore(backupId, '--yes');
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^MASTER\s+UPLOAD\s+STOP-ALL\s+CONFIRM-STOPPED\s+PRECOPY\s+RESTORE\s+ROLLBACK\s+START-ALL$/m);
+    expect(r.stderr).toMatch(/^master-2\s+ok\s+ok\s+ok\s+ok\s+FAILED\s+ok\s+ok$/m);
+    expect(r.stderr).toMatch(/^master-1\s+ok\s+ok\s+ok\s+ok\s+ok\s+ok\s+ok$/m);
+    expect(r.stderr).toContain('dcos-zk restore did not succeed on master-2');
+    const run = lastRun();
+    expect(stepStatus(run, 'restore')).toEqual({ 'master-1': 'ok', 'master-2': 'ignored', 'master-3': 'ok' });
+    expect(stepStatus(run, 'rollback')).toEqual({ 'master-1': 'ok', 'master-2': 'ok', 'master-3': 'ok' });
+    // the rollbacks all end before the first start
+    const lastRollback = Math.max(...run.filter((x) => x.step === 'rollback').map((x) => Date.parse(x.end as string)));
+    const firstStart = Math.min(...run.filter((x) => x.step === 'start-all').map((x) => Date.parse(x.start as string)));
+    expect(lastRollback).toBeLessThanOrEqual(firstStart);
+
+    expect(await sb.digest()).toBe(before);
+    await expectHealthy();
+    expect(await leftovers()).toEqual(CLEAN);
+  });
+
+  it('a cluster that does not become healthy in time: exit 4 with the per-master tables', async () => {
+    const slow = inventoryCopy(sb, 'inventory-10s', (doc) => {
+      (doc.exhibitor as Record<string, unknown>).timeout = '10s';
+    });
+    for (const m of ['master-1', 'master-3']) expect((await sb.sandbox('fault', m, 'slow-start', '25')).code).toBe(0);
+    const r = await zkops(['restore', backupId, '-i', slow, '--dir', catalog, '--yes', '--json'], { timeoutMs: 300_000 });
+    expect(r.code, r.stderr).toBe(4);
+    const doc = json<RestoreDoc>(r);
+    expect(doc.error).toContain('did not become healthy within 10s');
+    expect(doc.masters.every((m) => m.restore === 'ok' && m['start-all'] === 'ok' && m.rollback === 'skipped')).toBe(true);
+    expect(doc.health?.map((h) => h.master)).toEqual(['master-1', 'master-2', 'master-3']);
+    expect(doc.health?.filter((h) => h.state === 'serving')).toHaveLength(0);
+
+    // the cluster comes up late with the backup's znodes; the pre-restore copies were kept and said where
+    await waitClusterHealthy(sb, 120_000);
+    expect(await sb.digest()).toBe(backedUp);
+    const kept = (await sb.ssh(1, 'ls -d /var/lib/dcos/exhibitor/zookeeper.zkops-pre-*')).stdout.trim();
+    expect(kept).toMatch(/^\/var\/lib\/dcos\/exhibitor\/zookeeper\.zkops-pre-\S+$/);
+    expect(r.stderr).toContain(kept);
+    for (let i = 1; i <= 3; i++) expect((await sb.ssh(i, `rm -rf ${kept}`)).code).toBe(0);
+    expect(await leftovers()).toEqual(CLEAN);
+  });
+});
