@@ -144,7 +144,7 @@ describe('zkops backup on 3 masters', () => {
     await sb.sandbox('fault', 'master-3', 'sshd-stop');
     try {
       const r = await backup(sb, catalog);
-      expect(r.code).toBe(3);
+      expect(r.code, r.stderr).toBe(3);
       expect(r.stderr).toContain('master-3');
     } finally {
       await sb.sandbox('fault', 'master-3', 'sshd-start');
@@ -156,8 +156,8 @@ describe('zkops backup on 3 masters', () => {
     await sb.sandbox('fault', 'master-1', 'zk-kill');
     const before = await zkView(sb);
     const r = await backup(sb, catalog);
-    expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/master-1 (down|not serving)/);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr, r.stderr).toMatch(/master-1 (down|not serving)/);
     // nobody else was stopped
     const after = await zkView(sb);
     expect(after.filter((m) => m.name !== 'master-1').map((m) => m.pid)).toEqual(before.filter((m) => m.name !== 'master-1').map((m) => m.pid));
@@ -171,8 +171,8 @@ describe('zkops backup on 3 masters', () => {
     await sb.sandbox('fault', follower, 'small-tmp', '64k');
     try {
       const r = await backup(sb, catalog, '--master', follower);
-      expect(r.code).toBe(3);
-      expect(r.stderr).toMatch(/KiB free in \/var\/tmp/);
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr, r.stderr).toMatch(/KiB free in \/var\/tmp/);
     } finally {
       await sb.sandbox('fault', follower, 'clear');
     }
@@ -184,9 +184,9 @@ describe('zkops backup on 3 masters', () => {
     await sb.ssh('master-2', "mkdir /var/tmp/zkops.lock && printf 'owner=alice\\nrun=other-run\\n' > /var/tmp/zkops.lock/info");
     try {
       const r = await backup(sb, catalog);
-      expect(r.code).toBe(3);
+      expect(r.code, r.stderr).toBe(3);
       expect(r.stderr).toContain('lock');
-      expect(r.stderr).toContain('owner=alice');
+      expect(r.stderr, r.stderr).toContain('owner=alice');
     } finally {
       await sb.ssh('master-2', 'rm -rf /var/tmp/zkops.lock');
     }

@@ -1,0 +1,102 @@
+// Backup bench: `zkops backup` against the DC/OS procedure run by hand over OpenSSH, on the same
+// sandbox in the same run (compare ratios; the machine is shared and noisy).
+//   npm run build && node dist/bench/backup.js [--masters 5] [--znodes 2000] [--runs 3]
+// By hand = what the DC/OS documentation says, as fast as a person with a script can do it:
+// one ssh running `systemctl stop; dcos-zk backup; systemctl start` on a follower, then scp
+// of the archive, then ssh rm. The stop window is measured on the master with date +%s%N.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packageRoot } from '../src/version.js';
+
+const CLI = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+
+interface Args {
+  masters: number;
+  znodes: number;
+  runs: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { masters: 5, znodes: 2000, runs: 3 };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const v = Number(argv[++i]);
+    if (k === '--masters') a.masters = v;
+    else if (k === '--znodes') a.znodes = v;
+    else if (k === '--runs') a.runs = v;
+    else throw new Error(`unknown argument ${k}; usage: backup.js [--masters N] [--znodes N] [--runs N]`);
+  }
+  return a;
+}
+
+function zkops(args: string[]): string {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, CI: '1' }, maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`zkops ${args.join(' ')} exited ${r.status}:\n${r.stderr}`);
+  return r.stdout;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const work = mkdtempSync(join(tmpdir(), 'zkops-bench-backup-'));
+  const dir = join(work, 'sandbox');
+  const inv = join(dir, 'inventory.yaml');
+  try {
+    const up = JSON.parse(zkops(['sandbox', 'up', '--masters', String(args.masters), '--base-ip', '127.0.70.1', '--dir', dir, '--json'])) as { healthyAfterMs: number; rssBytes: number };
+    console.error(`sandbox: ${args.masters} masters healthy after ${(up.healthyAfterMs / 1000).toFixed(1)}s, ${Math.round(up.rssBytes / 1048576)} MB RSS`);
+    zkops(['sandbox', 'seed', '--znodes', String(args.znodes), '--dir', dir]);
+    const sshOpts = ['-q', '-i', join(dir, 'client_key'), '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes'];
+    const wait = (): void => void zkops(['status', '-i', inv, '--wait', '--timeout', '120s', '--dir', join(work, 'status')]);
+
+    const hand = { wall: [] as number[], window: [] as number[] };
+    const tool = { wall: [] as number[], window: [] as number[] };
+    for (let run = 1; run <= args.runs; run++) {
+      // by hand, on a follower (ask the sandbox which)
+      const st = JSON.parse(zkops(['sandbox', 'status', '--dir', dir, '--json'])) as { masters: { address: string; zookeeper: string }[] };
+      const follower = st.masters.find((m) => m.zookeeper === 'follower')?.address as string;
+      const t0 = Date.now();
+      const out = execFileSync(
+        'ssh',
+        [...sshOpts, `root@${follower}`, 'a=$(date +%s%N); systemctl stop dcos-exhibitor && /opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/hand.tar.gz -v >/dev/null; systemctl start dcos-exhibitor; b=$(date +%s%N); echo $(( (b - a) / 1000000 ))'],
+        { encoding: 'utf8' },
+      );
+      execFileSync('scp', [...sshOpts, `root@${follower}:/var/tmp/hand.tar.gz`, join(work, 'hand.tar.gz')]);
+      execFileSync('ssh', [...sshOpts, `root@${follower}`, 'rm -f /var/tmp/hand.tar.gz']);
+      wait();
+      hand.wall.push(Date.now() - t0);
+      hand.window.push(Number(out.trim()));
+      rmSync(join(work, 'hand.tar.gz'), { force: true });
+
+      const t1 = Date.now();
+      const doc = JSON.parse(zkops(['backup', '-i', inv, '--dir', join(work, 'catalog'), '--json'])) as { backup: { stopWindowMs: number; status: string } };
+      tool.wall.push(Date.now() - t1);
+      if (doc.backup.status !== 'STATUS_READY') throw new Error(`backup ended ${doc.backup.status}`);
+      tool.window.push(doc.backup.stopWindowMs);
+      wait();
+      console.error(`run ${run}/${args.runs}: by hand ${hand.wall.at(-1)} ms (window ${hand.window.at(-1)} ms), zkops ${tool.wall.at(-1)} ms (window ${tool.window.at(-1)} ms)`);
+    }
+    const f = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+    console.log(`backup bench: ${args.masters}-master sandbox, ${args.znodes} znodes, median of ${args.runs} run(s)`);
+    console.log(`  by hand (ssh stop+backup+start, scp, rm, wait healthy): wall ${f(median(hand.wall))}, stop window ${f(median(hand.window))}`);
+    console.log(`  zkops backup (preflight, job, download, verify, healthy): wall ${f(median(tool.wall))}, stop window ${f(median(tool.window))}`);
+    console.log(`  ratio zkops/by hand: wall ${(median(tool.wall) / median(hand.wall)).toFixed(2)}, stop window ${(median(tool.window) / median(hand.window)).toFixed(2)}`);
+    const journal = readFileSync(join(work, 'catalog', 'journal.jsonl'), 'utf8').split('\n').length;
+    console.log(`  journal lines written: ${journal}`);
+  } finally {
+    spawnSync(process.execPath, [CLI, 'sandbox', 'down', '--dir', dir], { stdio: 'ignore' });
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});
