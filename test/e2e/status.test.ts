@@ -156,12 +156,17 @@ describe('zkops status', () => {
     expect(doc.healthy).toBe(true);
     expect(doc.from).toBe('master-1');
 
-    const wrong = await status('-i', direct('inventory-wrong-ca', other.ca));
+    const wrongCa = direct('inventory-wrong-ca', other.ca);
+    const wrong = await status('-i', wrongCa);
     expect(wrong.code).toBe(3);
     expect(wrong.stdout).toBe('');
-    expect(wrong.stderr).toMatch(/certificate/i);
-    expect(wrong.stderr).toContain('https://127.0.33.1:8443/');
-    expect(wrong.stderr).toContain(other.ca);
+    expect(wrong.stderr).toContain(`refused Exhibitor's TLS certificate on every master: the TLS certificate of https://127.0.33.1:8443/ does not verify against caFile ${other.ca}`);
+    expect(wrong.stderr).toMatch(/\((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
+    expect(wrong.stderr).toContain('hint: set exhibitor.caFile');
+    // --wait does not poll a certificate that cannot verify until its timeout
+    const waited = await status('-i', wrongCa, '--wait', '--timeout', '10m', '--json');
+    expect(waited.code).toBe(3);
+    expect(json<{ healthy: boolean; error: string }>(waited).error).toContain('does not verify against caFile');
 
     // without caFile the system CAs do not know this CA either
     const none = await status('-i', inventoryCopy(sb, 'inventory-no-ca', (d) => {

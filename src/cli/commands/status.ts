@@ -4,9 +4,9 @@ import type { CommandModule } from 'yargs';
 import { loadInventory } from '../../inventory/load.js';
 import { createSshTransport } from '../../transport/index.js';
 import { SessionPool } from '../../engine/sessions.js';
-import { CertificateError, StatusFetcher, StatusFetchError } from '../../exhibitor/fetch.js';
+import { CertificateError, StatusFetcher } from '../../exhibitor/fetch.js';
 import { judgeHealth, type HealthVerdict } from '../../exhibitor/status.js';
-import { hostsOf } from '../../engine/steps/wait-healthy.js';
+import { CERT_HINT, hostsOf, refusedCertificate } from '../../engine/steps/wait-healthy.js';
 import { parsePlaybook } from '../../playbook/load.js';
 import { parseDuration } from '../../config/duration.js';
 import { HealthTimeout, OperationFailed, SafetyRefusal, UsageError } from '../../errors.js';
@@ -40,13 +40,8 @@ export const statusCommand: CommandModule<GlobalOptions, StatusArgs> = {
       verdict = judgeHealth(got.entries, hostsOf(inventory));
       from = got.from;
     } catch (err) {
-      const failures = err instanceof StatusFetchError ? err.failures : [];
-      const cert = failures.find((f) => f.error instanceof CertificateError)?.error;
-      if (cert && failures.every((f) => f.error instanceof CertificateError)) {
-        throw new SafetyRefusal(`refused Exhibitor's TLS certificate on every master: ${cert.message}`, {
-          hint: 'set exhibitor.caFile to the CA that signed Exhibitor\'s certificate (on DC/OS: https://<master>/ca/dcos-ca.crt)',
-        });
-      }
+      const cert = refusedCertificate(err);
+      if (cert) throw refusal(cert);
       throw new OperationFailed(`cannot read Exhibitor's status: ${(err as Error).message}`, { hint: `run \`zkops check -i ${inventory.file}\`` });
     } finally {
       await pool.closeAll();
@@ -68,5 +63,11 @@ async function waitHealthy(argv: StatusArgs, inventory: Loaded['inventory']): Pr
   const health = result.registered.health as { rows?: unknown; polls?: number; ms?: number } | undefined;
   if (argv.json) printJson({ healthy: result.ok, error: result.error?.message ?? null, ...(health ?? {}), details: result.error?.details ?? null });
   else if (result.ok) say(`healthy after ${health?.polls} polls (${health?.ms} ms)`);
+  if (result.error?.cause instanceof CertificateError) throw Object.assign(refusal(result.error.cause), { jsonPrinted: argv.json });
   if (result.error) throw Object.assign(result.error, { jsonPrinted: argv.json });
+}
+
+/** A certificate that does not verify is refused (exit 3), as an unknown host key is. */
+function refusal(cert: CertificateError): SafetyRefusal {
+  return new SafetyRefusal(`refused Exhibitor's TLS certificate on every master: ${cert.message}`, { hint: CERT_HINT, cause: cert });
 }
