@@ -109,6 +109,9 @@ function facts(result: RunResult): Partial<BackupMeta> {
   const fin = job?.finally_at as number | null | undefined;
   const archiveKept = r.kept as Record<string, { stdout?: string }> | undefined;
   const keptLine = archiveKept ? Object.entries(archiveKept).find(([, v]) => v.stdout?.startsWith('kept ')) : undefined;
+  // The job wrote the archive; when the cleanup could not even reach that master, it is still there.
+  const written = job?.rc === 0 ? /^archive=(.+)$/m.exec(String(job.stdout ?? ''))?.[1] : undefined;
+  const unreached = written && chosen?.name && archiveKept?.[chosen.name] === undefined ? `${chosen.name}:${written} (the cleanup could not reach ${chosen.name})` : null;
   return {
     sourceMaster: chosen?.name ?? null,
     masterZxid: chosen?.zxid ?? null,
@@ -120,6 +123,6 @@ function facts(result: RunResult): Partial<BackupMeta> {
     size: verified?.bytes ?? null,
     files: verified?.files ?? [],
     zxidRange: verified?.zxid_range ?? null,
-    remoteArchive: keptLine ? `${keptLine[0]}:${keptLine[1].stdout?.slice('kept '.length)}` : null,
+    remoteArchive: keptLine ? `${keptLine[0]}:${keptLine[1].stdout?.slice('kept '.length)}` : unreached,
   };
 }

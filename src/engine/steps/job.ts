@@ -92,11 +92,11 @@ export const runJob: Executor<JobStep> = async (ctx, step) => {
       }
       return undefined;
     });
-    if (done) return finishJob(ctx, dir, step, done, main, interrupted);
     if (!lost && lostSince !== undefined) {
       ctx.warn(`following job ${step.id} on ${ctx.master?.name}: reconnected after ${formatDuration(ctx.now() - lostSince)}`);
       lostSince = undefined;
     }
+    if (done) return finishJob(ctx, dir, step, done, main, interrupted);
     if (lostSince !== undefined && ctx.now() - lostSince > LOST_CONTACT_MS) {
       throw new TaskFailure(
         `lost contact with ${ctx.master?.name} for ${formatDuration(LOST_CONTACT_MS)} while job ${step.id} ran there; the job goes on without zkops and runs its finally-command (${tail(fin, 1)}) whatever happens; its files are in ${dir} on the master`,
