@@ -106,7 +106,8 @@ function facts(result: RunResult): Partial<BackupMeta> {
   const versions = r.versions as Record<string, { stdout?: string }> | undefined;
   const dcosVersion = versions ? Object.values(versions).map((v) => v.stdout).find((s) => s) : undefined;
   const start = job?.started_at as number | null | undefined;
-  const fin = job?.finally_at as number | null | undefined;
+  // until `systemctl start` returned: the whole time this master's Exhibitor was not running
+  const fin = (job?.ended_at ?? job?.finally_at) as number | null | undefined;
   const archiveKept = r.kept as Record<string, { stdout?: string }> | undefined;
   const keptLine = archiveKept ? Object.entries(archiveKept).find(([, v]) => v.stdout?.startsWith('kept ')) : undefined;
   // The job wrote the archive; when the cleanup could not even reach that master, it is still there.

@@ -29,7 +29,7 @@ export interface BackupMeta {
   masterZxid: string | null;
   zookeeperVersion: string | null;
   dcosVersion: string | null;
-  /** Milliseconds between `systemctl stop` and `systemctl start` on the backup master. */
+  /** Milliseconds from `systemctl stop` until `systemctl start` returned on the backup master. */
   stopWindowMs: number | null;
   zkopsVersion: string;
   runId: string | null;

@@ -15,6 +15,8 @@ import { executeRun, loadForRun, type Loaded } from '../cli/playbook-run.js';
 import type { GlobalOptions } from '../cli/options.js';
 import type { RunResult } from '../engine/run.js';
 import { bundledPlaybook } from '../version.js';
+import { baseVars } from '../engine/context.js';
+import { render } from '../playbook/template.js';
 
 export const RESTORE_PLAYBOOK = bundledPlaybook('restore.yaml');
 
@@ -107,8 +109,29 @@ export async function prepareRestore(o: RestoreOptions): Promise<Loaded> {
   });
 }
 
+/** The playbook's confirmation question, rendered before the run (undefined: it needs run results). */
+export function questionOf(loaded: Loaded): string | undefined {
+  const step = loaded.playbook.steps.find((s) => s.kind === 'confirm');
+  if (!step || step.kind !== 'confirm') return undefined;
+  const run = { id: loaded.runId, tmp: `${loaded.inventory.dcos.remoteTmpDir}/zkops-${loaded.runId}`, started: new Date().toISOString() };
+  try {
+    return render(step.message, baseVars(loaded.inventory, loaded.playbook, loaded.extra, run));
+  } catch {
+    return undefined;
+  }
+}
+
 export async function runRestore(o: RestoreOptions, loaded: Loaded): Promise<RunResult> {
-  return executeRun(loaded, { global: o.global, dir: o.dir, command: `restore ${o.target}`, confirm: makeConfirm(o.yes) });
+  let confirm = makeConfirm(o.yes);
+  const question = o.yes || !process.stdin.isTTY || !process.stderr.isTTY ? undefined : questionOf(loaded);
+  if (question !== undefined) {
+    // On a terminal, ask before the live display starts: listr2 redraws over (and holds back)
+    // anything written under it, so a question asked from the confirm step is never seen.
+    const answer = await confirm(question);
+    if (answer !== 'yes') throw new SafetyRefusal('not confirmed; nothing was changed');
+    confirm = async () => answer;
+  }
+  return executeRun(loaded, { global: o.global, dir: o.dir, command: `restore ${o.target}`, confirm });
 }
 
 /** Per-master table of the restore's steps, for failures (exit 1, 4 and 130). */

@@ -12,7 +12,7 @@
 //   master-<i>/{root,tmp,vartmp,sbin} → /root, /tmp, /var/tmp, /usr/local/sbin (systemctl)
 
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -29,7 +29,11 @@ const run = promisify(execFile);
 export const MASTER_COUNTS = [1, 3, 5, 7] as const;
 export const DEFAULT_BASE_IP = '127.0.50.1';
 export const DEFAULT_DIR = 'zkops-sandbox';
-/** Host directories the binds need as mount points; made (and later removed) when missing. */
+/**
+ * Host directories the binds need as mount points; made when missing and never removed: since
+ * Linux 3.18 removing a directory detaches whatever is mounted on it in every other namespace,
+ * which would pull the files out from under another sandbox running beside this one.
+ */
 const MOUNT_POINTS = ['/opt/mesosphere', '/var/lib/dcos'];
 const ZK_JARS = ['/usr/share/java/zookeeper.jar', '/usr/share/java/slf4j-simple.jar'];
 
@@ -47,7 +51,6 @@ export interface SandboxState {
   version: 1;
   dir: string;
   sshPort: number;
-  createdMountPoints: string[];
   masters: SandboxMaster[];
   startedAt: string;
 }
@@ -534,21 +537,21 @@ export async function up(opts: UpOptions): Promise<UpResult> {
   for (const a of addresses) {
     for (const port of [sshPort, 2181, 2888, 3888, 8181]) {
       if (await portOpen(a, port, 300)) {
-        throw new UsageError(`${a}:${port} is already in use`, { hint: 'pick other addresses with --base-ip, or stop what listens there' });
+        throw new UsageError(`${a}:${port} is already in use`, {
+          hint: port === sshPort ? 'pick other addresses with --base-ip, or another sshd port with --ssh-port (an sshd on 0.0.0.0:22 holds every address)' : 'pick other addresses with --base-ip, or stop what listens there',
+        });
       }
     }
   }
 
   mkdirSync(dir, { recursive: true });
-  const createdMountPoints = MOUNT_POINTS.filter((p) => !existsSync(p));
-  for (const p of createdMountPoints) mkdirSync(p, { recursive: true });
+  for (const p of MOUNT_POINTS) mkdirSync(p, { recursive: true });
   keygen(join(dir, 'client_key'));
   const clientPub = readFileSync(join(dir, 'client_key.pub'), 'utf8');
   const state: SandboxState = {
     version: 1,
     dir,
     sshPort,
-    createdMountPoints: [...new Set([...(existing?.createdMountPoints ?? []), ...createdMountPoints])],
     masters: addresses.map((a, i) => layoutMaster(dir, i + 1, a, addresses, clientPub, opts.zkHeapMb ?? 96)),
     startedAt: new Date().toISOString(),
   };
@@ -602,13 +605,6 @@ export async function down(dir: string): Promise<DownResult> {
     if (alive(m.anchorPid)) await killAndWait([m.anchorPid]);
     stopped += pids.length + (m.anchorPid ? 1 : 0);
     for (const f of ['zk.pid', 'endpoint.pid', 'sshd.pid', 'active', 'anchor.ready']) rmSync(join(run, f), { force: true });
-  }
-  for (const p of state.createdMountPoints) {
-    try {
-      if (readdirSync(p).length === 0) rmdirSync(p);
-    } catch {
-      // left in place: not empty or already gone
-    }
   }
   rmSync(stateFile(dir), { force: true });
   return { stopped, wasRunning: true };

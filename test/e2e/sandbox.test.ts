@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { json, zkops } from '../helpers/cli.js';
+import { CLI, json, zkops } from '../helpers/cli.js';
 import { eventually, exhibitorStatus, mountsUnder, pidAlive, sandboxPids, startSandbox, stopSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
 const run = promisify(execFile);
@@ -206,6 +206,21 @@ describe('sandbox with 3 masters', () => {
     for (const a of ['127.0.20.1', '127.0.20.2', '127.0.20.3']) expect(await exhibitorStatus(a)).toBeUndefined();
     const status = await sb.sandbox('status');
     expect(status.code).toBe(1);
+  });
+});
+
+describe('sandbox prerequisites', () => {
+  it('refuses to start without root, saying why (exit 2), and starts nothing', async () => {
+    const dir = `/tmp/zkops-sandbox-nobody-${process.pid}`;
+    const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile('runuser', ['-u', 'nobody', '--', process.execPath, CLI, 'sandbox', 'up', '--masters', '3', '--base-ip', '127.0.21.101', '--dir', dir], { env: { ...process.env, CI: '1' } }, (err, _out, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stderr }),
+      );
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('the sandbox needs root');
+    expect(existsSync(join(dir, 'state.json'))).toBe(false);
+    expect(await exhibitorStatus('127.0.21.101')).toBeUndefined();
   });
 });
 
