@@ -1,5 +1,5 @@
 // SIGINT during `zkops restore` (SPEC rule 4.7, with rule 4.6's "never mixed histories"):
-// after the stops, every Exhibitor runs again before zkops exits 130; while dcos-zk restore
+// after the stops, every Exhibitor runs again before zkops exits 130 (SIGHUP too); while dcos-zk restore
 // runs, zkops lets it end, puts every master back from its pre-restore copy, then starts
 // them. A 3-master sandbox on 127.0.32.101-103.
 
@@ -81,6 +81,18 @@ describe('SIGINT during restore', () => {
     expect(stepStatus(records, 'confirm-stopped')).toEqual({ 'master-1': 'ok', 'master-2': 'ok', 'master-3': 'ok' });
     expect(stepStatus(records, 'restore')).toEqual({});
     expect(stepStatus(records, 'start-all')).toEqual({ 'master-1': 'ok', 'master-2': 'ok', 'master-3': 'ok' });
+    expect(await sb.digest()).toBe(before);
+    await expectRunningAndClean();
+  });
+
+  it('SIGHUP after the stops (the operator\'s SSH session to the bastion drops) is taken as SIGTERM: every Exhibitor running again', async () => {
+    const before = await sb.digest();
+    const run = startZkops(['restore', backupId, '-i', sb.inventory, '--dir', catalog, '--yes']);
+    await run.waitFor(/^▶ precopy:/m);
+    run.child.kill('SIGHUP');
+    const r = await run.result;
+    expect(r.code, r.stderr).toBe(130);
+    expect(stepStatus(lastRun(), 'start-all')).toEqual({ 'master-1': 'ok', 'master-2': 'ok', 'master-3': 'ok' });
     expect(await sb.digest()).toBe(before);
     await expectRunningAndClean();
   });

@@ -3,10 +3,11 @@
 // cluster that is already down comes back, a dcos-zk failure on one master rolls every
 // master back, and a cluster that stays unhealthy exits 4. Addresses: 127.0.32.1-3.
 
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { json, zkops, type CliResult } from '../helpers/cli.js';
+import { CLI, json, zkops, type CliResult } from '../helpers/cli.js';
 import { exhibitorStatus, exhibitorUnits, inventoryCopy, startSandbox, stopSandbox, waitClusterHealthy, zkPids, type TestSandbox } from '../helpers/sandbox.js';
 
 interface JournalRecord {
@@ -96,7 +97,39 @@ afterAll(async () => {
   await stopSandbox(sb);
 });
 
+/** zkops on a terminal (util-linux `script` gives it a pty), answering `answer` to its question. */
+function onTerminal(args: string[], answer: string): Promise<CliResult> {
+  const command = `stty cols 150 rows 50; exec ${[process.execPath, CLI, ...args].map((a) => `'${a}'`).join(' ')}`;
+  const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm', NO_COLOR: '1' };
+  delete env.CI;
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let answered = false;
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+    if (!answered && out.includes('[y/N]')) {
+      answered = true;
+      child.stdin.write(`${answer}\n`);
+    }
+  });
+  const timer = setTimeout(() => child.kill('SIGTERM'), 60_000);
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout: out, stderr: out });
+    });
+  });
+}
+
 describe('restore refuses before anything is stopped (exit 3)', () => {
+  it('on a terminal: asks, naming the cluster, the backup id and its age, and takes "n" for no', async () => {
+    const pids = zkPids(sb.dir);
+    const r = await onTerminal(['restore', backupId, '-i', sb.inventory, '--dir', catalog], 'n');
+    expect(r.stdout).toMatch(new RegExp(`Restore cluster sandbox from backup ${backupId} \\(taken (\\d+[smhd] )+ago, [0-9T:.-]+Z\\) on 3 masters\\? Every ZooKeeper will be stopped \\[y/N\\]`));
+    expect(r.stdout).toContain('not confirmed; nothing was changed');
+    await expectNothingChanged(r, pids, backedUp);
+  });
+
   it('without a TTY and without --yes', async () => {
     const pids = zkPids(sb.dir);
     const r = await restore(backupId);
@@ -119,6 +152,23 @@ describe('restore refuses before anything is stopped (exit 3)', () => {
     expect(r.stderr).toMatch(/refused|connect/i);
     await expectNothingChanged(r, pids, backedUp);
     expect(stepStatus(lastRun(), 'reachable')['master-2']).toBe('failed');
+  });
+
+  it("while another run holds the cluster lock on one master, which is left to its owner", async () => {
+    const lock = 'mkdir /var/tmp/zkops.lock && printf "owner=ops\\npid=4242\\nhost=bastion-2\\ntime=2026-01-01T00:00:00Z\\nrun=other-run\\n" > /var/tmp/zkops.lock/info';
+    expect((await sb.ssh(2, lock)).code).toBe(0);
+    const pids = zkPids(sb.dir);
+    let r: CliResult;
+    let left: string[];
+    try {
+      r = await restore(backupId, '--yes');
+      left = await leftovers();
+    } finally {
+      await sb.ssh(2, 'rm -rf /var/tmp/zkops.lock');
+    }
+    expect(r.stderr).toMatch(/the cluster lock .*\/var\/tmp\/zkops\.lock.* on .*master-2.* is held \(owner=ops pid=4242 host=bastion-2 .*run=other-run/);
+    expect(left).toEqual([CLEAN[0], 'master-2: /var/lib/dcos/exhibitor: zookeeper /var/tmp: zkops.lock', CLEAN[2]]);
+    await expectNothingChanged(r, pids, backedUp);
   });
 
   it('a corrupt archive (one flipped byte), before connecting anywhere', async () => {
