@@ -79,25 +79,31 @@ export function journalFile(dir: string): string {
 }
 
 /**
- * SIGINT/SIGTERM: the first aborts (the engine runs the always steps), the second says what
- * is still running, the third exits at once.
+ * SIGINT/SIGTERM/SIGHUP: the first aborts (the engine runs the always steps), the second says
+ * what is still running, the third exits at once. A hangup (the operator's SSH session to the
+ * bastion drops) must not kill zkops while a ZooKeeper is stopped, so it counts as a TERM, and
+ * output to the dead terminal is let go.
  */
 export function trapSignals(onSignal: (signal: string, count: number) => void): { signal: AbortSignal; release(): void } {
   const controller = new AbortController();
   let count = 0;
+  const ignore = (): void => undefined;
   const handler = (sig: NodeJS.Signals) => {
+    if (sig === 'SIGHUP') {
+      process.stdout.on('error', ignore);
+      process.stderr.on('error', ignore);
+    }
     count++;
     if (count === 1) controller.abort(new Error(sig));
     onSignal(sig, count);
     if (count >= 3) process.exit(130);
   };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, handler);
   return {
     signal: controller.signal,
     release() {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
+      for (const s of signals) process.off(s, handler);
     },
   };
 }

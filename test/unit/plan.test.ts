@@ -121,11 +121,11 @@ describe('buildPlan: playbooks/backup.yaml', () => {
     expect(stepOf(plan, 'reachable').tasks).toEqual(['m1', 'm2', 'm3'].map((master) => ({ master, commands: ['true'] })));
     const count = stepOf(plan, 'master-count').tasks.find((t) => t.master === 'm2')?.commands[0];
     expect(count).toContain('[ "$n" = 3 ] ||');
-    expect(count).toContain('master_count is $n on m2 but the inventory lists 3 masters');
+    expect(count).toContain('master_count is $n on "m2" but the inventory lists "3" masters');
     const lock = stepOf(plan, 'lock').tasks;
     expect(lock.map((t) => t.master)).toEqual(['m1', 'm2', 'm3']);
     expect(lock[1]?.commands[0]).toMatch(/^if mkdir \/var\/tmp\/zkops\.lock 2>\/dev\/null; then\n/);
-    expect(lock[1]?.commands[0]).toContain('on m2 is held');
+    expect(lock[1]?.commands[0]).toContain('on "m2" is held');
   });
 
   it('a master chosen at run time is shown as such, the rest of its command concrete', () => {
@@ -147,7 +147,7 @@ describe('buildPlan: playbooks/backup.yaml', () => {
     // backup_master defaults to "": the engine then chooses by prefer, and the plan says so.
     expect(stepOf(plan, 'choose').tasks[0]?.commands).toEqual(['choose a follower (highest zxid; never the leader unless one master)']);
     expect(stepOf(plan, 'verify').tasks[0]?.commands[0]).toMatch(/^verify \/backups\/pre upgrade\.tar\.gz: sha256 = ⟨downloaded\.remote_sha256⟩,/);
-    expect(stepOf(plan, 'healthy-before')).toMatchObject({ when: 'not {{ force }}', timeout: '30s' });
+    expect(stepOf(plan, 'healthy-before')).toMatchObject({ when: 'not {{ force }}', timeout: '15s' });
     expect(stepOf(plan, 'healthy-before').tasks[0]?.commands[0]).toMatch(/1 poll in a row$/);
   });
 

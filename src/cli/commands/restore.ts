@@ -38,13 +38,9 @@ export const restoreCommand: CommandModule<GlobalOptions, RestoreArgs> = {
       else process.stdout.write(`${formatPlan(plan)}\n`);
       return;
     }
-    const releaseHangup = surviveHangup();
-    let result: RunResult;
-    try {
-      result = await runRestore(o, loaded);
-    } finally {
-      releaseHangup();
-    }
+    // SIGHUP (the operator's SSH session to the bastion drops) is taken as SIGTERM by
+    // trapSignals for every command: the start steps run, then exit 130.
+    const result: RunResult = await runRestore(o, loaded);
     const masters = loaded.inventory.masters.map((m) => m.name);
     const table = restoreTable(result, masters);
     const health = (result.error?.details as { rows?: MasterHealth[] } | undefined)?.rows;
@@ -73,20 +69,4 @@ function explainFailure(result: RunResult, table: ReturnType<typeof restoreTable
     const copy = `${loaded.inventory.dcos.zkDir}.zkops-pre-${loaded.runId}`;
     Object.assign(error, { hint: `the pre-restore copies ${copy} are kept on ${kept.join(', ')}; remove them once the cluster is healthy (zkops status -i ${loaded.inventory.file} --wait)` });
   }
-}
-
-/**
- * A hangup (the operator's SSH session to the bastion drops) would kill zkops with every
- * ZooKeeper stopped: take it as SIGTERM, so the always steps start them again (exit 130),
- * and let output to the dead terminal go.
- */
-function surviveHangup(): () => void {
-  const ignore = (): void => undefined;
-  const onHangup = (): void => {
-    process.stdout.on('error', ignore);
-    process.stderr.on('error', ignore);
-    process.kill(process.pid, 'SIGTERM');
-  };
-  process.on('SIGHUP', onHangup);
-  return () => process.off('SIGHUP', onHangup);
 }
