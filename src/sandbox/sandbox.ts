@@ -389,7 +389,7 @@ async function startAnchor(m: SandboxMaster): Promise<void> {
   rmSync(ready, { force: true });
   const log = join(m.home, 'opt', 'zkops-sandbox', 'log', 'anchor.log');
   m.anchorPid = spawnDetached(['unshare', '-m', '--propagation', 'private', '--', 'sh', '-c', anchorScript(m.home)], log);
-  await waitFor(`${m.name}'s mount namespace`, 10_000, () => {
+  await waitFor(`${m.name}'s mount namespace`, 30_000, () => {
     if (!alive(m.anchorPid)) throw new OperationFailed(`${m.name}: making its mount namespace failed: ${tail(log)}`);
     return existsSync(ready);
   });
@@ -404,7 +404,7 @@ export async function startSshd(m: SandboxMaster, port: number): Promise<void> {
   m.sshdPid = spawnDetached(['nsenter', '-t', String(m.anchorPid), '-m', '--', '/usr/sbin/sshd', '-D', '-e', '-f', `${NS.home}/ssh/sshd_config`], log);
   await waitFor(
     `${m.name}'s sshd on ${m.address}:${port}`,
-    10_000,
+    30_000,
     async () => {
       if (!alive(m.sshdPid)) throw new OperationFailed(`${m.name}: sshd exited: ${tail(log)}`);
       return readPid(pidFile) === m.sshdPid && (await portOpen(m.address, port));

@@ -138,12 +138,12 @@ do_start() {
   if ! alive $RUN/zk.pid; then
     rm -f $RUN/zk.pid
     setsid /bin/sh ${NS.home}/zk-run.sh "$delay" </dev/null >>$LOG/zookeeper.log 2>&1 &
-    wait_file $RUN/zk.pid 10 || { echo "Job for ${NS.unit}.service failed: ZooKeeper did not start (see $LOG/zookeeper.log)" >&2; exit 1; }
+    wait_file $RUN/zk.pid 30 || { echo "Job for ${NS.unit}.service failed: ZooKeeper did not start (see $LOG/zookeeper.log)" >&2; exit 1; }
   fi
   if ! alive $RUN/endpoint.pid; then
     rm -f $RUN/endpoint.pid
     setsid "$NODE" ${NS.home}/endpoint.mjs </dev/null >>$LOG/endpoint.log 2>&1 &
-    wait_file $RUN/endpoint.pid 10 || { echo "Job for ${NS.unit}.service failed: the status endpoint did not start (see $LOG/endpoint.log)" >&2; exit 1; }
+    wait_file $RUN/endpoint.pid 30 || { echo "Job for ${NS.unit}.service failed: the status endpoint did not start (see $LOG/endpoint.log)" >&2; exit 1; }
   fi
   touch $RUN/active
 }
