@@ -2,7 +2,7 @@
 // sandbox in the same run (compare ratios; the machine is shared and noisy).
 //   npm run build && node dist/bench/backup.js [--masters 5] [--znodes 2000] [--runs 3]
 // By hand = what the DC/OS documentation says, as fast as a person with a script can do it:
-// one ssh running `systemctl stop; dcos-zk backup; systemctl start` on a follower, then scp
+// one ssh running `systemctl stop; dcos-zk backup; systemctl start` on the follower zkops chose, then scp
 // of the archive, then ssh rm. The stop window is measured on the master with date +%s%N.
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -59,28 +59,28 @@ async function main(): Promise<void> {
     const hand = { wall: [] as number[], window: [] as number[] };
     const tool = { wall: [] as number[], window: [] as number[] };
     for (let run = 1; run <= args.runs; run++) {
-      // by hand, on a follower (ask the sandbox which)
-      const st = JSON.parse(zkops(['sandbox', 'status', '--dir', dir, '--json'])) as { masters: { address: string; zookeeper: string }[] };
-      const follower = st.masters.find((m) => m.zookeeper === 'follower')?.address as string;
-      const t0 = Date.now();
-      const out = execFileSync(
-        'ssh',
-        [...sshOpts, `root@${follower}`, 'a=$(date +%s%N); systemctl stop dcos-exhibitor && /opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/hand.tar.gz -v >/dev/null; systemctl start dcos-exhibitor; b=$(date +%s%N); echo $(( (b - a) / 1000000 ))'],
-        { encoding: 'utf8' },
-      );
-      execFileSync('scp', [...sshOpts, `root@${follower}:/var/tmp/hand.tar.gz`, join(work, 'hand.tar.gz')]);
-      execFileSync('ssh', [...sshOpts, `root@${follower}`, 'rm -f /var/tmp/hand.tar.gz']);
-      wait();
-      hand.wall.push(Date.now() - t0);
-      hand.window.push(Number(out.trim()));
-      rmSync(join(work, 'hand.tar.gz'), { force: true });
-
+      // zkops first; then by hand on the same master, so both stop the same ZooKeeper
       const t1 = Date.now();
-      const doc = JSON.parse(zkops(['backup', '-i', inv, '--dir', join(work, 'catalog'), '--json'])) as { backup: { stopWindowMs: number; status: string } };
+      const doc = JSON.parse(zkops(['backup', '-i', inv, '--dir', join(work, 'catalog'), '--json'])) as { backup: { stopWindowMs: number; status: string; sourceMaster: string } };
       tool.wall.push(Date.now() - t1);
       if (doc.backup.status !== 'STATUS_READY') throw new Error(`backup ended ${doc.backup.status}`);
       tool.window.push(doc.backup.stopWindowMs);
       wait();
+
+      const st = JSON.parse(zkops(['sandbox', 'status', '--dir', dir, '--json'])) as { masters: { name: string; address: string }[] };
+      const target = st.masters.find((m) => m.name === doc.backup.sourceMaster)?.address as string;
+      const t0 = Date.now();
+      const out = execFileSync(
+        'ssh',
+        [...sshOpts, `root@${target}`, 'a=$(date +%s%N); systemctl stop dcos-exhibitor && /opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/hand.tar.gz -v >/dev/null; systemctl start dcos-exhibitor; b=$(date +%s%N); echo $(( (b - a) / 1000000 ))'],
+        { encoding: 'utf8' },
+      );
+      execFileSync('scp', [...sshOpts, `root@${target}:/var/tmp/hand.tar.gz`, join(work, 'hand.tar.gz')]);
+      execFileSync('ssh', [...sshOpts, `root@${target}`, 'rm -f /var/tmp/hand.tar.gz']);
+      wait();
+      hand.wall.push(Date.now() - t0);
+      hand.window.push(Number(out.trim()));
+      rmSync(join(work, 'hand.tar.gz'), { force: true });
       console.error(`run ${run}/${args.runs}: by hand ${hand.wall.at(-1)} ms (window ${hand.window.at(-1)} ms), zkops ${tool.wall.at(-1)} ms (window ${tool.window.at(-1)} ms)`);
     }
     const f = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;

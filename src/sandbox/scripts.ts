@@ -74,7 +74,9 @@ export const ZK_RUN = `#!/bin/sh
 . ${NS.home}/env
 echo $$ > ${NS.run}/zk.pid
 if [ "\${1:-0}" -gt 0 ]; then sleep "$1"; fi
-exec "$JAVA" -Xmx\${ZK_HEAP_MB}m -Xms16m -Xss512k -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData \\
+# Signals start at their defaults, as under systemd: a caller that ignores TERM (a job's
+# finally-command runs with TERM ignored) must not leave a JVM that systemctl stop cannot stop.
+exec env --default-signal "$JAVA" -Xmx\${ZK_HEAP_MB}m -Xms16m -Xss512k -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData \\
   -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dzookeeper.admin.enableServer=false \\
   -cp "$ZK_CP" org.apache.zookeeper.server.quorum.QuorumPeerMain ${NS.home}/zoo.cfg
 `;
@@ -142,7 +144,7 @@ do_start() {
   fi
   if ! alive $RUN/endpoint.pid; then
     rm -f $RUN/endpoint.pid
-    setsid "$NODE" ${NS.home}/endpoint.mjs </dev/null >>$LOG/endpoint.log 2>&1 &
+    setsid env --default-signal "$NODE" ${NS.home}/endpoint.mjs </dev/null >>$LOG/endpoint.log 2>&1 &
     wait_file $RUN/endpoint.pid 30 || { echo "Job for ${NS.unit}.service failed: the status endpoint did not start (see $LOG/endpoint.log)" >&2; exit 1; }
   fi
   touch $RUN/active
