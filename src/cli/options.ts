@@ -55,8 +55,8 @@ export interface Display extends EventSink {
 }
 
 /** listr2 on a TTY, plain lines otherwise; plus the journal. */
-export function makeDisplay(o: GlobalOptions, steps: { id: string; name: string }[], journal: { file: string; runId: string; command: string } | undefined): Display {
-  const tty = process.stderr.isTTY === true && !o.json && !o.quiet && !o.verbose && process.env.CI === undefined;
+export function makeDisplay(o: GlobalOptions, steps: { id: string; name: string }[], journal: { file: string; runId: string; command: string } | undefined, interactive = false): Display {
+  const tty = process.stderr.isTTY === true && !interactive && !o.json && !o.quiet && !o.verbose && process.env.CI === undefined;
   const sinks: EventSink[] = [];
   let live: ListrSink | undefined;
   if (tty) {

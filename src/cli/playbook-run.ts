@@ -67,6 +67,8 @@ export interface ExecuteOptions {
   command: string;
   /** Answers `confirm` steps. */
   confirm?: (question: string) => Promise<'yes' | 'no' | 'no-tty'>;
+  /** A step may ask on the terminal: plain lines, since a live display would draw over the question. */
+  interactive?: boolean;
 }
 
 /** Run a loaded playbook with displays, journal and signals. */
@@ -76,6 +78,7 @@ export async function executeRun(l: Loaded, o: ExecuteOptions): Promise<RunResul
     o.global,
     plan.steps.map((s) => ({ id: s.id, name: s.name })),
     { file: journalFile(o.dir), runId: l.runId, command: o.command },
+    o.interactive === true,
   );
   let run: PlaybookRun | undefined;
   const signals = trapSignals((sig, count) =>

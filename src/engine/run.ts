@@ -188,7 +188,8 @@ export class PlaybookRun {
         results.push(s.status);
         if (s.error !== undefined) errors.push(s.error);
         if (s.status !== 'skipped' && s.master) outcome.masters.push(s.master);
-        if (s.status === 'failed' && s.master) outcome.failed.push(s.master);
+        // failed: every master whose task failed, also where on_failure: continue let the run go on
+        if ((s.status === 'failed' || s.status === 'ignored') && s.master) outcome.failed.push(s.master);
       }
       if (errors.length > 0 && step.on_failure !== 'continue') break;
       if (step.healthy_between && i + batch < targets.length) {

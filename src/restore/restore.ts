@@ -3,7 +3,7 @@
 
 import { createReadStream, existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { createInterface } from 'node:readline/promises';
+import { makeConfirm } from '../ui/confirm.js';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -55,21 +55,6 @@ export function ageOf(iso: string | undefined, now = Date.now()): string {
   const m = Math.floor((s % 3600) / 60);
   const text = d > 0 ? `${d}d ${h}h` : h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m` : `${s}s`;
   return `taken ${text} ago, ${iso}`;
-}
-
-/** The confirmation prompt (node's own readline: a yes/no question needs no package). */
-export function makeConfirm(yes: boolean): (q: string) => Promise<'yes' | 'no' | 'no-tty'> {
-  return async (question) => {
-    if (yes) return 'yes';
-    if (!process.stdin.isTTY || !process.stderr.isTTY) return 'no-tty';
-    const rl = createInterface({ input: process.stdin, output: process.stderr });
-    try {
-      const answer = await rl.question(`${question} [y/N] `);
-      return /^y(es)?$/i.test(answer.trim()) ? 'yes' : 'no';
-    } finally {
-      rl.close();
-    }
-  };
 }
 
 /**

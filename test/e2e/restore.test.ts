@@ -3,11 +3,10 @@
 // cluster that is already down comes back, a dcos-zk failure on one master rolls every
 // master back, and a cluster that stays unhealthy exits 4. Addresses: 127.0.32.1-3.
 
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, json, zkops, type CliResult } from '../helpers/cli.js';
+import { json, onTerminal, zkops, type CliResult } from '../helpers/cli.js';
 import { exhibitorStatus, exhibitorUnits, inventoryCopy, startSandbox, stopSandbox, waitClusterHealthy, zkPids, type TestSandbox } from '../helpers/sandbox.js';
 
 interface JournalRecord {
@@ -96,30 +95,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopSandbox(sb);
 });
-
-/** zkops on a terminal (util-linux `script` gives it a pty), answering `answer` to its question. */
-function onTerminal(args: string[], answer: string): Promise<CliResult> {
-  const command = `stty cols 150 rows 50; exec ${[process.execPath, CLI, ...args].map((a) => `'${a}'`).join(' ')}`;
-  const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm', NO_COLOR: '1' };
-  delete env.CI;
-  const child = spawn('script', ['-qfec', command, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let answered = false;
-  child.stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-    if (!answered && out.includes('[y/N]')) {
-      answered = true;
-      child.stdin.write(`${answer}\n`);
-    }
-  });
-  const timer = setTimeout(() => child.kill('SIGTERM'), 60_000);
-  return new Promise((resolve) => {
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout: out, stderr: out });
-    });
-  });
-}
 
 describe('restore refuses before anything is stopped (exit 3)', () => {
   it('on a terminal: asks, naming the cluster, the backup id and its age, and takes "n" for no', async () => {

@@ -75,3 +75,27 @@ export function json<T = Record<string, unknown>>(r: CliResult): T {
     throw new Error(`stdout is not one JSON document:\n${r.stdout}\nstderr:\n${r.stderr}`);
   }
 }
+
+/** zkops on a terminal (util-linux `script` gives it a pty), answering `answer` to its question. */
+export function onTerminal(args: string[], answer: string): Promise<CliResult> {
+  const command = `stty cols 150 rows 50; exec ${[process.execPath, CLI, ...args].map((a) => `'${a}'`).join(' ')}`;
+  const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm', NO_COLOR: '1' };
+  delete env.CI;
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let answered = false;
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+    if (!answered && out.includes('[y/N]')) {
+      answered = true;
+      child.stdin.write(`${answer}\n`);
+    }
+  });
+  const timer = setTimeout(() => child.kill('SIGTERM'), 60_000);
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout: out, stderr: out });
+    });
+  });
+}

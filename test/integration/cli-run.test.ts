@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { json, startZkops, zkops, type CliResult, type CliRun } from '../helpers/cli.js';
+import { json, onTerminal, startZkops, zkops, type CliResult, type CliRun } from '../helpers/cli.js';
 import { interruptiblePlaybook, killMarked, mastersOf, processRunning, startCluster, strangerKey, writeInventory, writePlaybook, type SshCluster } from '../helpers/inventory.js';
 
 const DEAD = '127.0.12.9';
@@ -340,5 +340,48 @@ describe('zkops check', SLOW, () => {
     expect(checks.find((c) => c.name === 'dcos-zk')?.detail).toContain('not found via /opt/mesosphere/bin/dcos-shell');
     expect(checks.find((c) => c.name === 'exhibitor')?.detail).toMatch(/^unreachable: /);
     expect(r.stderr).toMatch(/error: \d+ check\(s\) failed: .*master-1: dcos-zk.*dead-master: reachable/);
+  });
+});
+
+describe('zkops run: confirm steps', () => {
+  const confirmPlaybook = `name: confirm
+requires: [out]
+steps:
+  - id: ask
+    kind: confirm
+    message: "Touch the marker on every master of {{ cluster | raw }}?"
+  - id: touch
+    kind: shell
+    needs: ask
+    target: all
+    command: touch {{ out }}/{{ master.name }}
+`;
+
+  it('without a terminal and without --yes: refused (exit 3), nothing run', async () => {
+    const out = outDir();
+    const r = await cli(runArgs(confirmPlaybook, out));
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain('no answer possible (no TTY); pass --yes');
+    expect(existsSync(join(out, 'master-1'))).toBe(false);
+  });
+
+  it('--yes answers it: the later step runs on every master', async () => {
+    const out = outDir();
+    const r = await cli([...runArgs(confirmPlaybook, out), '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    for (const m of ['master-1', 'master-2', 'master-3']) expect(existsSync(join(out, m))).toBe(true);
+  });
+
+  it('on a terminal the question is shown (not drawn over) and "y" lets the run go on; "n" refuses', async () => {
+    const yes = outDir();
+    const r = await onTerminal(runArgs(confirmPlaybook, yes), 'y');
+    expect(r.stdout).toMatch(/Touch the marker on every master of \S+\? \[y\/N\]/);
+    expect(r.code, r.stdout).toBe(0);
+    expect(existsSync(join(yes, 'master-2'))).toBe(true);
+    const no = outDir();
+    const n = await onTerminal(runArgs(confirmPlaybook, no), 'n');
+    expect(n.code).toBe(3);
+    expect(n.stdout).toContain('not confirmed; nothing was changed');
+    expect(existsSync(join(no, 'master-2'))).toBe(false);
   });
 });

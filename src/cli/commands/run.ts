@@ -1,6 +1,7 @@
 // zkops run PLAYBOOK / zkops plan PLAYBOOK.
 
 import type { CommandModule } from 'yargs';
+import { makeConfirm } from '../../ui/confirm.js';
 import { executeRun, formatPlan, loadForRun, planOf } from '../playbook-run.js';
 import { parseExtraVars, printJson, requireInventory, say, type GlobalOptions } from '../options.js';
 
@@ -8,6 +9,7 @@ interface RunArgs extends GlobalOptions {
   playbook: string;
   e?: string[];
   'dry-run'?: boolean;
+  yes?: boolean;
   dir: string;
 }
 
@@ -22,11 +24,17 @@ export const runCommand: CommandModule<GlobalOptions, RunArgs> = {
   builder: (y) =>
     y
       .positional('playbook', { type: 'string', demandOption: true, describe: 'playbook YAML file' })
-      .options({ ...playbookOptions, 'dry-run': { type: 'boolean', default: false, describe: 'print the plan; run nothing' } }) as never,
+      .options({
+        ...playbookOptions,
+        'dry-run': { type: 'boolean', default: false, describe: 'print the plan; run nothing' },
+        yes: { alias: 'y', type: 'boolean', default: false, describe: 'answer yes to the playbook\'s confirm steps' },
+      }) as never,
   handler: async (argv) => {
     const loaded = await loadForRun(requireInventory(argv), argv.playbook, parseExtraVars(argv.e));
     if (argv['dry-run']) return printPlan(argv, loaded);
-    const result = await executeRun(loaded, { global: argv, dir: argv.dir, command: `run ${argv.playbook}` });
+    // confirm steps ask on the terminal (or refuse without one), unless --yes
+    const asks = !argv.yes && loaded.playbook.steps.some((s) => s.kind === 'confirm');
+    const result = await executeRun(loaded, { global: argv, dir: argv.dir, command: `run ${argv.playbook}`, confirm: makeConfirm(argv.yes === true), interactive: asks });
     if (argv.json) {
       printJson({
         ok: result.ok,

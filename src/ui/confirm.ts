@@ -1,0 +1,19 @@
+// The operator's yes/no answer to a `confirm` step: --yes, a question on the terminal, or
+// "no-tty" (the step then refuses, exit 3).
+
+import { createInterface } from 'node:readline/promises';
+
+/** The confirmation prompt (node's own readline: a yes/no question needs no package). */
+export function makeConfirm(yes: boolean): (q: string) => Promise<'yes' | 'no' | 'no-tty'> {
+  return async (question) => {
+    if (yes) return 'yes';
+    if (!process.stdin.isTTY || !process.stderr.isTTY) return 'no-tty';
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      const answer = await rl.question(`${question} [y/N] `);
+      return /^y(es)?$/i.test(answer.trim()) ? 'yes' : 'no';
+    } finally {
+      rl.close();
+    }
+  };
+}
