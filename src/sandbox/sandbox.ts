@@ -194,6 +194,17 @@ function comm(pid: number): string {
   }
 }
 
+/** The master's anchor still runs: alive, `sleep`, in a mount namespace of its own (a pid
+ * recorded in state.json may have been reused by an unrelated process since). */
+function anchorAlive(m: SandboxMaster): boolean {
+  return alive(m.anchorPid) && comm(m.anchorPid) === 'sleep' && mntNs(m.anchorPid) !== mntNs('self');
+}
+
+/** The master's sshd listener still runs, in the master's namespace. */
+function sshdAlive(m: SandboxMaster): boolean {
+  return alive(m.sshdPid) && comm(m.sshdPid) === 'sshd' && mntNs(m.sshdPid) !== mntNs('self');
+}
+
 function rssOf(pid: number): number {
   try {
     const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -225,7 +236,7 @@ async function killAndWait(pids: number[], timeoutMs = 5000): Promise<void> {
 
 /** Run a command inside a master's namespace. */
 export async function inMaster(m: SandboxMaster, argv: string[], timeoutMs = 60_000): Promise<{ stdout: string; stderr: string }> {
-  if (!alive(m.anchorPid)) throw new OperationFailed(`${m.name}'s namespace is gone (its anchor process ${m.anchorPid} is not running)`, { hint: 'zkops sandbox down, then up' });
+  if (!anchorAlive(m)) throw new OperationFailed(`${m.name}'s namespace is gone (its anchor process ${m.anchorPid} is not running)`, { hint: 'zkops sandbox down, then up' });
   try {
     return await run('nsenter', ['-t', String(m.anchorPid), '-m', '--', ...argv], { timeout: timeoutMs });
   } catch (err) {
@@ -501,7 +512,7 @@ function knownHosts(state: SandboxState): string {
 
 /** Processes of a running sandbox (anchors and everything in their namespaces). */
 export function sandboxPids(state: SandboxState): number[] {
-  return state.masters.flatMap((m) => (alive(m.anchorPid) ? processesIn(m.anchorPid) : []));
+  return state.masters.flatMap((m) => (anchorAlive(m) ? processesIn(m.anchorPid) : []));
 }
 
 export function memoryOf(state: SandboxState): number {
@@ -509,7 +520,7 @@ export function memoryOf(state: SandboxState): number {
 }
 
 export function isRunning(state: SandboxState | undefined): boolean {
-  return !!state && state.masters.some((m) => alive(m.anchorPid) || alive(m.sshdPid));
+  return !!state && state.masters.some((m) => anchorAlive(m) || sshdAlive(m));
 }
 
 export async function up(opts: UpOptions): Promise<UpResult> {
@@ -594,7 +605,7 @@ export async function down(dir: string): Promise<DownResult> {
   if (!state) return { stopped: 0, wasRunning: false };
   let stopped = 0;
   for (const m of state.masters) {
-    const inNs = alive(m.anchorPid) ? processesIn(m.anchorPid) : [];
+    const inNs = anchorAlive(m) ? processesIn(m.anchorPid) : [];
     // The recorded pids too, in case a namespace was already left by its anchor.
     const run = join(m.home, 'opt', 'zkops-sandbox', 'run');
     const recorded = [m.sshdPid, readPid(join(run, 'zk.pid')), readPid(join(run, 'endpoint.pid')), readPid(join(run, 'sshd.pid'))].filter(
@@ -602,7 +613,7 @@ export async function down(dir: string): Promise<DownResult> {
     );
     const pids = [...new Set([...inNs.filter((p) => p !== m.anchorPid), ...recorded])];
     await killAndWait(pids);
-    if (alive(m.anchorPid)) await killAndWait([m.anchorPid]);
+    if (anchorAlive(m)) await killAndWait([m.anchorPid]);
     stopped += pids.length + (m.anchorPid ? 1 : 0);
     for (const f of ['zk.pid', 'endpoint.pid', 'sshd.pid', 'active', 'anchor.ready']) rmSync(join(run, f), { force: true });
   }
@@ -632,7 +643,7 @@ export async function status(dir: string): Promise<{ state: SandboxState; master
       const out: MasterStatus = {
         name: m.name,
         address: m.address,
-        sshd: alive(m.sshdPid) && (await portOpen(m.address, state.sshPort)) ? 'running' : 'stopped',
+        sshd: sshdAlive(m) && (await portOpen(m.address, state.sshPort)) ? 'running' : 'stopped',
         unit: existsSync(join(m.home, 'opt', 'zkops-sandbox', 'run', 'active')) ? 'active' : 'inactive',
         zookeeper: srvr === undefined ? 'down' : (parsed?.mode ?? 'not serving'),
         endpoint: (await portOpen(m.address, 8181)) ? 'answering' : 'refused',
@@ -702,7 +713,7 @@ export async function fault(dir: string, which: string, kind: string, arg?: stri
   switch (kind as FaultKind) {
     case 'sshd-stop': {
       const sshds = processesIn(m.anchorPid).filter((p) => comm(p) === 'sshd');
-      await killAndWait([...new Set([m.sshdPid, ...sshds])].filter(alive));
+      await killAndWait([...new Set([...(sshdAlive(m) ? [m.sshdPid] : []), ...sshds])].filter(alive));
       return `${m.name}: sshd stopped (${sshds.length} sshd processes)`;
     }
     case 'ssh-drop': {
@@ -711,7 +722,7 @@ export async function fault(dir: string, which: string, kind: string, arg?: stri
       return `${m.name}: ${conns.length} SSH connection processes killed`;
     }
     case 'sshd-start':
-      if (alive(m.sshdPid)) return `${m.name}: sshd already running (pid ${m.sshdPid})`;
+      if (sshdAlive(m)) return `${m.name}: sshd already running (pid ${m.sshdPid})`;
       await startSshd(m, state.sshPort);
       writeState(state);
       return `${m.name}: sshd started (pid ${m.sshdPid})`;
