@@ -45,6 +45,8 @@ export interface SandboxMaster {
   home: string;
   anchorPid: number;
   sshdPid: number;
+  /** The master's mount namespace ("mnt:[…]"): a recorded pid counts only while it is in it. */
+  ns?: string;
 }
 
 export interface SandboxState {
@@ -197,12 +199,14 @@ function comm(pid: number): string {
 /** The master's anchor still runs: alive, `sleep`, in a mount namespace of its own (a pid
  * recorded in state.json may have been reused by an unrelated process since). */
 function anchorAlive(m: SandboxMaster): boolean {
-  return alive(m.anchorPid) && comm(m.anchorPid) === 'sleep' && mntNs(m.anchorPid) !== mntNs('self');
+  const ns = mntNs(m.anchorPid);
+  return alive(m.anchorPid) && comm(m.anchorPid) === 'sleep' && ns !== mntNs('self') && (m.ns === undefined || ns === m.ns);
 }
 
 /** The master's sshd listener still runs, in the master's namespace. */
 function sshdAlive(m: SandboxMaster): boolean {
-  return alive(m.sshdPid) && comm(m.sshdPid) === 'sshd' && mntNs(m.sshdPid) !== mntNs('self');
+  const ns = mntNs(m.sshdPid);
+  return alive(m.sshdPid) && comm(m.sshdPid) === 'sshd' && ns !== mntNs('self') && (m.ns === undefined || ns === m.ns);
 }
 
 function rssOf(pid: number): number {
@@ -404,6 +408,7 @@ async function startAnchor(m: SandboxMaster): Promise<void> {
     if (!alive(m.anchorPid)) throw new OperationFailed(`${m.name}: making its mount namespace failed: ${tail(log)}`);
     return existsSync(ready);
   });
+  m.ns = mntNs(m.anchorPid);
 }
 
 /** Start (or restart) a master's sshd inside its namespace. */
@@ -606,10 +611,12 @@ export async function down(dir: string): Promise<DownResult> {
   let stopped = 0;
   for (const m of state.masters) {
     const inNs = anchorAlive(m) ? processesIn(m.anchorPid) : [];
-    // The recorded pids too, in case a namespace was already left by its anchor.
+    // The recorded pids too, in case the anchor is gone but its namespace is not; only while
+    // they are still in this master's namespace (a pid may have been reused by then).
     const run = join(m.home, 'opt', 'zkops-sandbox', 'run');
+    const ns = m.ns ?? (anchorAlive(m) ? mntNs(m.anchorPid) : undefined);
     const recorded = [m.sshdPid, readPid(join(run, 'zk.pid')), readPid(join(run, 'endpoint.pid')), readPid(join(run, 'sshd.pid'))].filter(
-      (p): p is number => p !== undefined && alive(p) && (mntNs(p) !== mntNs('self')),
+      (p): p is number => p !== undefined && ns !== undefined && alive(p) && mntNs(p) === ns,
     );
     const pids = [...new Set([...inNs.filter((p) => p !== m.anchorPid), ...recorded])];
     await killAndWait(pids);
@@ -728,7 +735,7 @@ export async function fault(dir: string, which: string, kind: string, arg?: stri
       return `${m.name}: sshd started (pid ${m.sshdPid})`;
     case 'zk-kill': {
       const pid = readPid(join(run, 'zk.pid'));
-      if (!alive(pid)) return `${m.name}: ZooKeeper is not running`;
+      if (!alive(pid) || (m.ns !== undefined && mntNs(pid as number) !== m.ns)) return `${m.name}: ZooKeeper is not running`;
       process.kill(pid as number, 'SIGKILL');
       await waitFor(`${m.name}'s ZooKeeper to die`, 5000, () => !alive(pid));
       return `${m.name}: ZooKeeper (pid ${pid}) killed; systemctl still says active`;

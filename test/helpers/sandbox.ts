@@ -3,7 +3,7 @@
 // `down` (by pid) at the end. The test directory lives under the OS temp dir.
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -169,4 +169,31 @@ export async function waitClusterHealthy(sb: TestSandbox, timeoutMs = 120_000): 
     return !!s && s.length === sb.masters.length && s.every((e) => e.code === 3) && s.filter((e) => e.isLeader).length === 1;
   };
   await eventually('cluster healthy', healthy, (v) => v, timeoutMs);
+}
+
+/**
+ * SIGKILL a master's sshd processes from this process, at once (the CLI fault takes a node
+ * start-up, long enough for a short transfer to finish first): the open connections, and with
+ * `listener` the sshd that accepts new ones. `zkops sandbox fault MASTER sshd-start` brings
+ * the listener back.
+ */
+export function killSshd(dir: string, master: string, opts: { listener: boolean }): number {
+  const s = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { masters: { name: string; anchorPid: number; sshdPid: number }[] };
+  const m = s.masters.find((x) => x.name === master);
+  if (!m) throw new Error(`no master ${master} in ${dir}`);
+  const ns = readlinkSync(`/proc/${m.anchorPid}/ns/mnt`);
+  let n = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const pid = Number(d);
+    try {
+      if (readlinkSync(`/proc/${d}/ns/mnt`) !== ns || readFileSync(`/proc/${d}/comm`, 'utf8').trim() !== 'sshd') continue;
+      if (pid === m.sshdPid && !opts.listener) continue;
+      process.kill(pid, 'SIGKILL');
+      n++;
+    } catch {
+      // gone already
+    }
+  }
+  return n;
 }
