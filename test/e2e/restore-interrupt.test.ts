@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startZkops, zkops } from '../helpers/cli.js';
-import { exhibitorStatus, exhibitorUnits, startSandbox, stopSandbox, waitClusterHealthy, type TestSandbox } from '../helpers/sandbox.js';
+import { startZkops } from '../helpers/cli.js';
+import { exhibitorStatus, exhibitorUnits, startSandboxWithBackup, stopSandbox, waitClusterHealthy, type TestSandbox } from '../helpers/sandbox.js';
 
 interface JournalRecord {
   run: string;
@@ -49,14 +49,7 @@ async function expectRunningAndClean(): Promise<void> {
 }
 
 beforeAll(async () => {
-  sb = await startSandbox({ masters: 3, baseIp: FIRST, name: 'restore-sigint' });
-  catalog = join(sb.work, 'backups');
-  expect((await sb.sandbox('seed', '--znodes', '200')).code).toBe(0);
-  backedUp = await sb.digest();
-  const b = await zkops(['backup', '-i', sb.inventory, '--dir', catalog], { timeoutMs: 300_000 });
-  if (b.code !== 0) throw new Error(`backup failed (exit ${b.code}):\n${b.stderr}`);
-  backupId = b.stdout.trim();
-  await waitClusterHealthy(sb);
+  ({ sb, catalog, backupId, backedUp } = await startSandboxWithBackup({ masters: 3, baseIp: FIRST, name: 'restore-sigint', znodes: 200 }));
 });
 
 afterAll(async () => {

@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, onTerminal, zkops, type CliResult } from '../helpers/cli.js';
-import { exhibitorStatus, exhibitorUnits, inventoryCopy, startSandbox, stopSandbox, waitClusterHealthy, zkPids, type TestSandbox } from '../helpers/sandbox.js';
+import { exhibitorStatus, exhibitorUnits, inventoryCopy, startSandboxWithBackup, stopSandbox, waitClusterHealthy, zkPids, type TestSandbox } from '../helpers/sandbox.js';
 
 interface JournalRecord {
   run: string;
@@ -82,14 +82,7 @@ async function expectNothingChanged(r: CliResult, pids: number[], digest: string
 }
 
 beforeAll(async () => {
-  sb = await startSandbox({ masters: 3, baseIp: '127.0.32.1', name: 'restore' });
-  catalog = join(sb.work, 'backups');
-  expect((await sb.sandbox('seed', '--znodes', '200')).code).toBe(0);
-  backedUp = await sb.digest();
-  const b = await zkops(['backup', '-i', sb.inventory, '--dir', catalog], { timeoutMs: 300_000 });
-  if (b.code !== 0) throw new Error(`backup failed (exit ${b.code}):\n${b.stderr}`);
-  backupId = b.stdout.trim();
-  await waitClusterHealthy(sb);
+  ({ sb, catalog, backupId, backedUp } = await startSandboxWithBackup({ masters: 3, baseIp: '127.0.32.1', name: 'restore', znodes: 200 }));
 });
 
 afterAll(async () => {

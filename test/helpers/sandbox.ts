@@ -197,3 +197,16 @@ export function killSshd(dir: string, master: string, opts: { listener: boolean 
   }
   return n;
 }
+
+/** A sandbox with `znodes` seeded and one backup of them in `<work>/backups` (restore tests). */
+export async function startSandboxWithBackup(opts: { masters: number; baseIp: string; name: string; znodes: number }): Promise<{ sb: TestSandbox; catalog: string; backupId: string; backedUp: string }> {
+  const sb = await startSandbox(opts);
+  const catalog = join(sb.work, 'backups');
+  const seeded = await sb.sandbox('seed', '--znodes', String(opts.znodes));
+  if (seeded.code !== 0) throw new Error(`seed failed (exit ${seeded.code}):\n${seeded.stderr}`);
+  const backedUp = await sb.digest();
+  const b = await zkops(['backup', '-i', sb.inventory, '--dir', catalog], { timeoutMs: 300_000 });
+  if (b.code !== 0) throw new Error(`backup failed (exit ${b.code}):\n${b.stderr}`);
+  await waitClusterHealthy(sb);
+  return { sb, catalog, backupId: b.stdout.trim(), backedUp };
+}
