@@ -12,7 +12,7 @@
 //   master-<i>/{root,tmp,vartmp,sbin} → /root, /tmp, /var/tmp, /usr/local/sbin (systemctl)
 
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -96,7 +96,7 @@ function writeState(s: SandboxState): void {
   const f = stateFile(s.dir);
   writeFileSync(`${f}.tmp`, `${JSON.stringify(s, null, 2)}\n`);
   // rename is atomic; a crash leaves either the old or the new state
-  execFileSync('mv', ['-f', `${f}.tmp`, f]);
+  renameSync(`${f}.tmp`, f);
 }
 
 export function alive(pid: number | undefined): boolean {
@@ -700,15 +700,14 @@ export const FAULT_KINDS = {
 } as const;
 export type FaultKind = keyof typeof FAULT_KINDS;
 
-export function findMaster(state: SandboxState, which: string): SandboxMaster {
+function findMaster(state: SandboxState, which: string): SandboxMaster {
   const m = state.masters.find((x) => x.name === which || x.address === which || String(x.index) === which);
   if (!m) throw new UsageError(`no sandbox master "${which}"; the masters are ${state.masters.map((x) => x.name).join(', ')}`);
   return m;
 }
 
 export async function fault(dir: string, which: string, kind: string, arg?: string): Promise<string> {
-  const state = readState(dir);
-  if (!state || !isRunning(state)) throw new UsageError(`no sandbox is running in ${resolve(dir)}`, { hint: 'zkops sandbox up' });
+  const state = requireRunning(dir);
   if (!(kind in FAULT_KINDS)) throw new UsageError(`unknown fault "${kind}"; the faults are ${Object.keys(FAULT_KINDS).join(', ')}`);
   const m = findMaster(state, which);
   const run = join(m.home, 'opt', 'zkops-sandbox', 'run');
@@ -776,13 +775,4 @@ export function requireRunning(dir: string): SandboxState {
   const state = readState(dir);
   if (!state || !isRunning(state)) throw new UsageError(`no sandbox is running in ${resolve(dir)}`, { hint: 'zkops sandbox up [--dir DIR]' });
   return state;
-}
-
-/** Is anything of this sandbox still mounted or running? (for tests and `down`'s report) */
-export function leftovers(state: SandboxState): { pids: number[]; mounts: string[] } {
-  const pids = state.masters.flatMap((m) => [m.anchorPid, m.sshdPid]).filter(alive);
-  const mounts = readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .filter((l) => l.includes(state.dir));
-  return { pids, mounts };
 }

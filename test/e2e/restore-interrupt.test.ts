@@ -3,40 +3,15 @@
 // runs, zkops lets it end, puts every master back from its pre-restore copy, then starts
 // them. A 3-master sandbox on 127.0.32.101-103.
 
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startZkops } from '../helpers/cli.js';
-import { exhibitorStatus, exhibitorUnits, startSandboxWithBackup, stopSandbox, waitClusterHealthy, type TestSandbox } from '../helpers/sandbox.js';
-
-interface JournalRecord {
-  run: string;
-  step?: string;
-  master?: string;
-  status?: string;
-  event?: string;
-  start?: string;
-  end?: string;
-}
+import { exhibitorStatus, lastRun, stepStatus, exhibitorUnits, startSandboxWithBackup, stopSandbox, waitClusterHealthy, type TestSandbox } from '../helpers/sandbox.js';
 
 const FIRST = '127.0.32.101';
 let sb: TestSandbox;
 let catalog: string;
 let backupId: string;
 let backedUp: string;
-
-function lastRun(): JournalRecord[] {
-  const records = readFileSync(join(catalog, 'journal.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as JournalRecord);
-  const run = records.filter((r) => r.event === 'run-start').at(-1)?.run;
-  return records.filter((r) => r.run === run);
-}
-
-function stepStatus(records: JournalRecord[], step: string): Record<string, string> {
-  return Object.fromEntries(records.filter((r) => r.step === step).map((r) => [r.master, r.status]));
-}
 
 async function expectRunningAndClean(): Promise<void> {
   expect(await exhibitorUnits(sb)).toEqual(['active', 'active', 'active']);
@@ -69,7 +44,7 @@ describe('SIGINT during restore', () => {
     expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toContain('SIGINT: stopping; running the always steps first');
 
-    const records = lastRun();
+    const records = lastRun(catalog);
     expect(records.some((x) => x.event === 'signal')).toBe(true);
     expect(stepStatus(records, 'confirm-stopped')).toEqual({ 'master-1': 'ok', 'master-2': 'ok', 'master-3': 'ok' });
     expect(stepStatus(records, 'restore')).toEqual({});
@@ -85,7 +60,7 @@ describe('SIGINT during restore', () => {
     run.child.kill('SIGHUP');
     const r = await run.result;
     expect(r.code, r.stderr).toBe(130);
-    expect(stepStatus(lastRun(), 'start-all')).toEqual({ 'master-1': 'ok', 'master-2': 'ok', 'master-3': 'ok' });
+    expect(stepStatus(lastRun(catalog), 'start-all')).toEqual({ 'master-1': 'ok', 'master-2': 'ok', 'master-3': 'ok' });
     expect(await sb.digest()).toBe(before);
     await expectRunningAndClean();
   });
@@ -104,7 +79,7 @@ describe('SIGINT during restore', () => {
       expect(r.code, r.stderr).toBe(130);
       expect(r.stderr).toMatch(/^master-2\s+ok\s+ok\s+ok\s+ok\s+(FAILED|cut short)\s+ok\s+ok$/m);
 
-      const records = lastRun();
+      const records = lastRun(catalog);
       expect(stepStatus(records, 'restore')['master-2']).toBe('ignored');
       expect(stepStatus(records, 'rollback')).toEqual({ 'master-1': 'ok', 'master-2': 'ok', 'master-3': 'ok' });
       const lastRollback = Math.max(...records.filter((x) => x.step === 'rollback').map((x) => Date.parse(x.end as string)));

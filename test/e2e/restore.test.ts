@@ -7,20 +7,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, onTerminal, zkops, type CliResult } from '../helpers/cli.js';
-import { exhibitorStatus, exhibitorUnits, inventoryCopy, startSandboxWithBackup, stopSandbox, waitClusterHealthy, zkPids, type TestSandbox } from '../helpers/sandbox.js';
-
-interface JournalRecord {
-  run: string;
-  step?: string;
-  master?: string;
-  status?: string;
-  event?: string;
-  exitCode?: number | null;
-  at?: string;
-  start?: string;
-  end?: string;
-  outputTail?: string;
-}
+import { exhibitorStatus, lastRun, stepStatus, exhibitorUnits, inventoryCopy, startSandboxWithBackup, stopSandbox, waitClusterHealthy, zkPids, type TestSandbox } from '../helpers/sandbox.js';
 
 interface RestoreDoc {
   ok: boolean;
@@ -37,21 +24,6 @@ let backupId: string;
 let backedUp: string;
 
 const restore = (target: string, ...more: string[]): Promise<CliResult> => zkops(['restore', target, '-i', sb.inventory, '--dir', catalog, ...more], { timeoutMs: 300_000 });
-
-/** The journal records of the last run (the catalog's journal.jsonl). */
-function lastRun(): JournalRecord[] {
-  const records = readFileSync(join(catalog, 'journal.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as JournalRecord);
-  const run = records.filter((r) => r.event === 'run-start').at(-1)?.run;
-  return records.filter((r) => r.run === run);
-}
-
-/** Task statuses of one step in the last run, by master. */
-function stepStatus(records: JournalRecord[], step: string): Record<string, string> {
-  return Object.fromEntries(records.filter((r) => r.step === step).map((r) => [r.master, r.status]));
-}
 
 /** What zkops may leave on a master: nothing in /var/tmp, only zookeeper/ beside the ZooKeeper dir. */
 async function leftovers(): Promise<string[]> {
@@ -104,7 +76,7 @@ describe('restore refuses before anything is stopped (exit 3)', () => {
     expect(r.stderr).toContain(`Restore cluster sandbox from backup ${backupId} (taken `);
     expect(r.stderr).toContain('pass --yes to confirm');
     await expectNothingChanged(r, pids, backedUp);
-    expect(stepStatus(lastRun(), 'upload')).toEqual({});
+    expect(stepStatus(lastRun(catalog), 'upload')).toEqual({});
   });
 
   it('when one master is unreachable', async () => {
@@ -119,7 +91,7 @@ describe('restore refuses before anything is stopped (exit 3)', () => {
     expect(r.stderr).toMatch(/master-2/);
     expect(r.stderr).toMatch(/refused|connect/i);
     await expectNothingChanged(r, pids, backedUp);
-    expect(stepStatus(lastRun(), 'reachable')['master-2']).toBe('failed');
+    expect(stepStatus(lastRun(catalog), 'reachable')['master-2']).toBe('failed');
   });
 
   it("while another run holds the cluster lock on one master, which is left to its owner", async () => {
@@ -169,7 +141,7 @@ describe('restore refuses before anything is stopped (exit 3)', () => {
     expect(r.stderr).toMatch(/only \d+ KiB free in .*\/var\/tmp.* on .*master-3.*; the restore needs \d+ KiB/);
     expect(onSmallTmp).toBe('');
     await expectNothingChanged(r, pids, backedUp);
-    expect(stepStatus(lastRun(), 'room')).toEqual({ 'master-1': 'ok', 'master-2': 'ok', 'master-3': 'failed' });
+    expect(stepStatus(lastRun(catalog), 'room')).toEqual({ 'master-1': 'ok', 'master-2': 'ok', 'master-3': 'failed' });
   });
 
   it('an archive from another ZooKeeper major.minor, unless --force', async () => {
@@ -204,7 +176,7 @@ describe('restore', () => {
     expect(await leftovers()).toEqual(CLEAN);
     // myid comes from the master, never from the archive
     for (let i = 1; i <= 3; i++) expect((await sb.ssh(i, 'cat /var/lib/dcos/exhibitor/zookeeper/snapshot/myid')).stdout.trim()).toBe(String(i));
-    const run = lastRun();
+    const run = lastRun(catalog);
     expect(stepStatus(run, 'healthy')).toEqual({ local: 'ok' });
     expect(run.at(-1)).toMatchObject({ event: 'run-end', exitCode: 0 });
   });
@@ -237,7 +209,7 @@ describe('restore', () => {
     expect(r.stderr).toMatch(/^master-2\s+ok\s+ok\s+ok\s+ok\s+FAILED\s+ok\s+ok$/m);
     expect(r.stderr).toMatch(/^master-1\s+ok\s+ok\s+ok\s+ok\s+ok\s+ok\s+ok$/m);
     expect(r.stderr).toContain('dcos-zk restore did not succeed on master-2');
-    const run = lastRun();
+    const run = lastRun(catalog);
     expect(stepStatus(run, 'restore')).toEqual({ 'master-1': 'ok', 'master-2': 'ignored', 'master-3': 'ok' });
     expect(stepStatus(run, 'rollback')).toEqual({ 'master-1': 'ok', 'master-2': 'ok', 'master-3': 'ok' });
     // the rollbacks all end before the first start

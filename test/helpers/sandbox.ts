@@ -210,3 +210,32 @@ export async function startSandboxWithBackup(opts: { masters: number; baseIp: st
   await waitClusterHealthy(sb);
   return { sb, catalog, backupId: b.stdout.trim(), backedUp };
 }
+
+/** One line of a catalog's journal.jsonl. */
+export interface JournalRecord {
+  run: string;
+  step?: string;
+  master?: string;
+  status?: string;
+  event?: string;
+  exitCode?: number | null;
+  at?: string;
+  start?: string;
+  end?: string;
+  outputTail?: string;
+}
+
+/** The journal records of the last run written to `<catalog>/journal.jsonl`. */
+export function lastRun(catalog: string): JournalRecord[] {
+  const records = readFileSync(join(catalog, 'journal.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as JournalRecord);
+  const run = records.filter((r) => r.event === 'run-start').at(-1)?.run;
+  return records.filter((r) => r.run === run);
+}
+
+/** Task statuses of one step in a run's records, by master. */
+export function stepStatus(records: JournalRecord[], step: string): Record<string, string> {
+  return Object.fromEntries(records.filter((r) => r.step === step).map((r) => [r.master, r.status]));
+}
