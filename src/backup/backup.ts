@@ -66,6 +66,7 @@ export async function runBackup(o: BackupOptions, prepared: Awaited<ReturnType<t
     zookeeperVersion: null,
     dcosVersion: null,
     stopWindowMs: null,
+    jobLauncher: null,
     zkopsVersion: ZKOPS_VERSION,
     runId: loaded.runId,
   };
@@ -120,6 +121,7 @@ function facts(result: RunResult): Partial<BackupMeta> {
     zookeeperVersion: chosen?.zk_version ?? null,
     dcosVersion: dcosVersion ?? null,
     stopWindowMs: start && fin ? fin - start : null,
+    jobLauncher: job?.launcher === 'systemd-run' || job?.launcher === 'setsid' ? job.launcher : null,
     sha256: verified?.sha256 ?? null,
     size: verified?.bytes ?? null,
     files: verified?.files ?? [],

@@ -31,6 +31,8 @@ export interface BackupMeta {
   dcosVersion: string | null;
   /** Milliseconds from `systemctl stop` until `systemctl start` returned on the backup master. */
   stopWindowMs: number | null;
+  /** How the stop → backup → start job was detached on the master: a systemd unit of its own, or setsid. */
+  jobLauncher?: 'systemd-run' | 'setsid' | null;
   zkopsVersion: string;
   runId: string | null;
 }

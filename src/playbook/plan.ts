@@ -4,7 +4,7 @@
 import type { Inventory } from '../inventory/types.js';
 import { formatDuration } from '../config/duration.js';
 import { baseVars, CLUSTER_KINDS, masterView, resolveTargets, type RunInfo } from '../engine/context.js';
-import { jobScript } from '../engine/steps/job.js';
+import { jobScript, jobUnit } from '../engine/steps/job.js';
 import type { Playbook } from './load.js';
 import { needsOf, topoOrder } from './graph.js';
 import { DEFAULT_TIMEOUT_MS, type Step } from './schema.js';
@@ -117,7 +117,11 @@ function commandsOf(step: Step, vars: Vars, r: Renderer, inv: Inventory): string
       return [r(step.command, vars, 'shell')];
     case 'job': {
       const dir = `${String((vars.run as RunInfo).tmp)}/jobs/${step.id}`;
-      return [`detached job in ${dir}; finally-command runs whatever happens`, jobScript(dir, r(step.command, vars, 'shell'), r(step.finally, vars, 'shell'))];
+      const unit = jobUnit((vars.run as RunInfo).id, step.id);
+      return [
+        `detached job in ${dir} (systemd unit ${unit}.service where systemd is init, else setsid); finally-command runs whatever happens`,
+        jobScript(dir, r(step.command, vars, 'shell'), r(step.finally, vars, 'shell'), unit),
+      ];
     }
     case 'get':
       return [`get ${r(step.src, vars)} → ${r(step.dest, vars)} (sha256 in the stream, compared with the master's sha256sum)`];

@@ -12,7 +12,8 @@
 //   master-<i>/{root,tmp,vartmp,sbin} → /root, /tmp, /var/tmp, /usr/local/sbin (systemctl)
 
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -22,7 +23,7 @@ import { stringify } from 'yaml';
 import { OperationFailed, UsageError } from '../errors.js';
 import { judgeHealth, parseSrvr, parseStatus, type HealthVerdict } from '../exhibitor/status.js';
 import { shellQuote } from '../transport/quote.js';
-import { DCOS_SHELL, DCOS_ZK, envFile, FAULT_FILES, NS, SYSTEMCTL, ZK_RUN, zooCfg } from './scripts.js';
+import { DCOS_SHELL, DCOS_ZK, envFile, EXHIBITOR_SERVICE, FAULT_FILES, NS, SYSTEMCTL, systemdUnits, UNITS_DIR, ZK_RUN, zooCfg } from './scripts.js';
 
 const run = promisify(execFile);
 
@@ -36,6 +37,8 @@ export const DEFAULT_DIR = 'zkops-sandbox';
  */
 const MOUNT_POINTS = ['/opt/mesosphere', '/var/lib/dcos'];
 const ZK_JARS = ['/usr/share/java/zookeeper.jar', '/usr/share/java/slf4j-simple.jar'];
+const SYSTEMD = '/lib/systemd/systemd';
+const CGROUP = '/sys/fs/cgroup';
 
 export interface SandboxMaster {
   index: number;
@@ -47,7 +50,14 @@ export interface SandboxMaster {
   sshdPid: number;
   /** The master's mount namespace ("mnt:[…]"): a recorded pid counts only while it is in it. */
   ns?: string;
+  /** `--init systemd`: systemd's pid as this machine sees it (pid 1 of the master's pid namespace). */
+  initPid?: number;
+  /** `--init systemd`: the cgroup directories that are the root of the master's cgroup namespace. */
+  cgroups?: string[];
 }
+
+/** What runs a master's services: shell scripts behind a fake systemctl, or systemd as init. */
+export type SandboxInit = 'plain' | 'systemd';
 
 export interface SandboxState {
   version: 1;
@@ -55,6 +65,7 @@ export interface SandboxState {
   sshPort: number;
   masters: SandboxMaster[];
   startedAt: string;
+  init?: SandboxInit;
 }
 
 export interface UpOptions {
@@ -63,6 +74,8 @@ export interface UpOptions {
   baseIp: string;
   sshPort?: number;
   zkHeapMb?: number;
+  /** 'systemd': every master boots systemd as pid 1 of its own pid namespace. */
+  init?: SandboxInit;
   /** Print progress lines. */
   log?: (line: string) => void;
   healthyTimeoutMs?: number;
@@ -196,17 +209,39 @@ function comm(pid: number): string {
   }
 }
 
-/** The master's anchor still runs: alive, `sleep`, in a mount namespace of its own (a pid
- * recorded in state.json may have been reused by an unrelated process since). */
+/** The master's anchor still runs: alive, `sleep` (or, with systemd as init, the `unshare`
+ * that waits for it), in a mount namespace of its own (a pid recorded in state.json may have
+ * been reused by an unrelated process since). */
 function anchorAlive(m: SandboxMaster): boolean {
   const ns = mntNs(m.anchorPid);
-  return alive(m.anchorPid) && comm(m.anchorPid) === 'sleep' && ns !== mntNs('self') && (m.ns === undefined || ns === m.ns);
+  return alive(m.anchorPid) && comm(m.anchorPid) === (m.initPid ? 'unshare' : 'sleep') && ns !== mntNs('self') && (m.ns === undefined || ns === m.ns);
 }
 
-/** The master's sshd listener still runs, in the master's namespace. */
-function sshdAlive(m: SandboxMaster): boolean {
+/** systemd as init of the master still runs (and is the one recorded). */
+function initAlive(m: SandboxMaster): boolean {
+  return !!m.initPid && alive(m.initPid) && comm(m.initPid) === 'systemd' && mntNs(m.initPid) === m.ns;
+}
+
+function ppidOf(pid: number): number {
+  try {
+    return Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** The pid of the master's sshd listener (the one that accepts connections), if it runs. */
+function sshdListener(m: SandboxMaster): number | undefined {
+  if (m.initPid) {
+    if (!initAlive(m)) return undefined;
+    return processesIn(m.anchorPid).find((p) => comm(p) === 'sshd' && ppidOf(p) === m.initPid);
+  }
   const ns = mntNs(m.sshdPid);
-  return alive(m.sshdPid) && comm(m.sshdPid) === 'sshd' && ns !== mntNs('self') && (m.ns === undefined || ns === m.ns);
+  return alive(m.sshdPid) && comm(m.sshdPid) === 'sshd' && ns !== mntNs('self') && (m.ns === undefined || ns === m.ns) ? m.sshdPid : undefined;
+}
+
+function sshdAlive(m: SandboxMaster): boolean {
+  return sshdListener(m) !== undefined;
 }
 
 function rssOf(pid: number): number {
@@ -218,10 +253,10 @@ function rssOf(pid: number): number {
   }
 }
 
-async function killAndWait(pids: number[], timeoutMs = 5000): Promise<void> {
+async function killAndWait(pids: number[], timeoutMs = 5000, first: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   for (const p of pids) {
     try {
-      process.kill(p, 'SIGTERM');
+      process.kill(p, first);
     } catch {
       // already gone
     }
@@ -241,8 +276,11 @@ async function killAndWait(pids: number[], timeoutMs = 5000): Promise<void> {
 /** Run a command inside a master's namespace. */
 export async function inMaster(m: SandboxMaster, argv: string[], timeoutMs = 60_000): Promise<{ stdout: string; stderr: string }> {
   if (!anchorAlive(m)) throw new OperationFailed(`${m.name}'s namespace is gone (its anchor process ${m.anchorPid} is not running)`, { hint: 'zkops sandbox down, then up' });
+  if (m.initPid && !initAlive(m)) throw new OperationFailed(`${m.name}'s systemd (pid ${m.initPid}) is not running`, { hint: 'zkops sandbox down, then up' });
+  // with systemd as init, in its pid namespace too: pids in the master's files are that namespace's
+  const enter = m.initPid ? ['-t', String(m.initPid), '-m', '-p'] : ['-t', String(m.anchorPid), '-m'];
   try {
-    return await run('nsenter', ['-t', String(m.anchorPid), '-m', '--', ...argv], { timeout: timeoutMs });
+    return await run('nsenter', [...enter, '--', ...argv], { timeout: timeoutMs });
   } catch (err) {
     const e = err as { stderr?: string; stdout?: string; code?: number; message: string };
     throw new OperationFailed(`${m.name}: ${argv.join(' ')} failed: ${(e.stderr || e.stdout || e.message).trim()}`);
@@ -261,7 +299,7 @@ function commandExists(cmd: string): boolean {
 }
 
 /** Root, and the Debian packages: installed with apt-get when missing (or named). */
-export function ensurePrerequisites(log: (line: string) => void): void {
+export function ensurePrerequisites(log: (line: string) => void, init: SandboxInit = 'plain'): void {
   if (process.getuid?.() !== 0) {
     throw new UsageError('the sandbox needs root (it makes mount namespaces and runs sshd)', {
       hint: 'run it as root, e.g. sudo zkops sandbox up',
@@ -272,6 +310,7 @@ export function ensurePrerequisites(log: (line: string) => void): void {
   if (!existsSync(ZK_JARS[0] as string) || !commandExists('java')) missing.push('zookeeper');
   if (!commandExists('ss')) missing.push('iproute2');
   if (!commandExists('unshare') || !commandExists('nsenter')) missing.push('util-linux');
+  if (init === 'systemd' && !existsSync(SYSTEMD)) missing.push('systemd');
   if (missing.length === 0) return;
   log(`installing ${missing.join(' ')} with apt-get`);
   try {
@@ -330,7 +369,7 @@ function sshdConfig(address: string, port: number): string {
 }
 
 /** Write one master's files on the host. */
-function layoutMaster(dir: string, index: number, address: string, peers: string[], clientPub: string, heapMb: number): SandboxMaster {
+function layoutMaster(dir: string, index: number, address: string, peers: string[], clientPub: string, heapMb: number, init: SandboxInit): SandboxMaster {
   const name = `master-${index}`;
   const home = join(dir, name);
   rmSync(home, { recursive: true, force: true });
@@ -356,7 +395,14 @@ function layoutMaster(dir: string, index: number, address: string, peers: string
   writeFileSync(join(sb, 'zoo.cfg'), zooCfg(env));
   writeExecutable(join(sb, 'zk-run.sh'), ZK_RUN);
   copyFileSync(endpointProgram(), join(sb, 'endpoint.mjs'));
-  writeExecutable(join(home, 'sbin', 'systemctl'), SYSTEMCTL);
+  if (init === 'systemd') {
+    // the real systemctl answers; /usr/local/sbin stays empty
+    mkdirSync(join(sb, 'units'));
+    for (const [file, text] of Object.entries(systemdUnits())) writeFileSync(join(sb, 'units', file), text);
+    writeExecutable(join(sb, 'exhibitor.sh'), EXHIBITOR_SERVICE);
+  } else {
+    writeExecutable(join(home, 'sbin', 'systemctl'), SYSTEMCTL);
+  }
   writeExecutable(join(opt, 'bin', 'dcos-shell'), DCOS_SHELL);
   writeExecutable(join(opt, 'bin', 'dcos-zk'), DCOS_ZK);
   writeFileSync(join(opt, 'etc', 'master_count'), `${peers.length}\n`);
@@ -367,6 +413,11 @@ function layoutMaster(dir: string, index: number, address: string, peers: string
 
 /** The shell run by `unshare -m`: bind the master's directories, then hold the namespace. */
 function anchorScript(home: string): string {
+  return [...bindScript(home), 'exec sleep infinity'].join('\n');
+}
+
+/** Bind the master's own directories over /opt/mesosphere, /var/lib/dcos, /root, /tmp, ... */
+function bindScript(home: string): string[] {
   const q = (p: string): string => shellQuote(join(home, p));
   const stage = `${NS.home}/stage`;
   return [
@@ -383,8 +434,7 @@ function anchorScript(home: string): string {
     `mount --bind ${stage}/tmp /tmp`,
     `umount ${stage}/root ${stage}/tmp ${stage}/vartmp`,
     `touch ${NS.run}/anchor.ready`,
-    'exec sleep infinity',
-  ].join('\n');
+  ];
 }
 
 function spawnDetached(argv: string[], logFile: string): number {
@@ -411,9 +461,104 @@ async function startAnchor(m: SandboxMaster): Promise<void> {
   m.ns = mntNs(m.anchorPid);
 }
 
+// ---- a master with systemd as init ------------------------------------------------------------
+
+/**
+ * How this machine mounts cgroups: 'hybrid' (v1 with a name=systemd hierarchy, cgroup2 beside
+ * it, or not) or 'unified' (cgroup2 on /sys/fs/cgroup). Each systemd master gets a cgroup
+ * namespace rooted in a directory of its own, so that several run side by side and none
+ * touches this machine's hierarchy.
+ */
+function cgroupLayout(): { kind: 'hybrid' | 'unified'; roots: string[] } {
+  if (existsSync(join(CGROUP, 'systemd', 'cgroup.procs'))) {
+    return { kind: 'hybrid', roots: [join(CGROUP, 'systemd'), ...(existsSync(join(CGROUP, 'unified', 'cgroup.procs')) ? [join(CGROUP, 'unified')] : [])] };
+  }
+  if (existsSync(join(CGROUP, 'cgroup.controllers'))) return { kind: 'unified', roots: [CGROUP] };
+  throw new UsageError(`--init systemd: no cgroup hierarchy for systemd under ${CGROUP} (neither ${CGROUP}/systemd nor cgroup2)`, { hint: 'use a sandbox without --init systemd' });
+}
+
+/** The mounts systemd needs, made inside the master's namespaces: its own /run, and its
+ * cgroup namespace's hierarchies on a private /sys/fs/cgroup. */
+function systemdMounts(kind: 'hybrid' | 'unified', roots: string[]): string[] {
+  const lines = ['mount -t tmpfs -o mode=755,size=64m zkops-run /run', 'mkdir -p /run/sshd'];
+  if (kind === 'unified') return [...lines, `mount -t cgroup2 cgroup2 ${CGROUP}`];
+  lines.push(`mount -t tmpfs -o mode=755,size=1m zkops-cgroup ${CGROUP}`);
+  lines.push(`mkdir ${CGROUP}/systemd`, `mount -t cgroup -o none,name=systemd cgroup ${CGROUP}/systemd`);
+  if (roots.length > 1) lines.push(`mkdir ${CGROUP}/unified`, `mount -t cgroup2 cgroup2 ${CGROUP}/unified`);
+  return lines;
+}
+
+/**
+ * Boot systemd as pid 1 of the master's own pid, mount, UTS and cgroup namespaces. It reads
+ * units only from the master's units dir (SYSTEMD_UNIT_PATH), so nothing of this machine's
+ * own boot runs: no tmpfiles (which would clean this machine's /tmp), no journald, no getty.
+ */
+async function bootSystemd(m: SandboxMaster, dir: string): Promise<void> {
+  const { kind, roots } = cgroupLayout();
+  const tag = `zkops-sandbox-${createHash('sha256').update(dir).digest('hex').slice(0, 10)}-${m.name}`;
+  m.cgroups = roots.map((r) => join(r, tag));
+  for (const cg of m.cgroups) {
+    removeCgroup(cg);
+    mkdirSync(cg);
+  }
+  const ready = join(m.home, 'opt', 'zkops-sandbox', 'run', 'anchor.ready');
+  rmSync(ready, { force: true });
+  const boot = [
+    'set -e',
+    ...bindScript(m.home),
+    ...systemdMounts(kind, roots),
+    `exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin container=zkops-sandbox SYSTEMD_UNIT_PATH=${UNITS_DIR} ${SYSTEMD} --system --unit=zkops-master.target`,
+  ].join('\n');
+  const enter = m.cgroups.map((cg) => `echo $$ > ${shellQuote(join(cg, 'cgroup.procs'))}`).join(' && ');
+  const log = join(m.home, 'opt', 'zkops-sandbox', 'log', 'anchor.log');
+  m.anchorPid = spawnDetached(
+    ['sh', '-c', `${enter} && exec unshare --cgroup --uts --mount --pid --fork --mount-proc --propagation private -- sh -c ${shellQuote(boot)}`],
+    log,
+  );
+  await waitFor(`${m.name}'s systemd`, 30_000, () => {
+    if (!alive(m.anchorPid)) throw new OperationFailed(`${m.name}: booting systemd failed: ${tail(log)}`);
+    const child = childrenOf(m.anchorPid)[0];
+    if (child === undefined || !existsSync(ready) || comm(child) !== 'systemd') return false;
+    m.initPid = child;
+    return true;
+  });
+  m.ns = mntNs(m.anchorPid);
+  // systemd makes /run/systemd/system once it runs as the system manager
+  await waitFor(`${m.name}'s systemd to run`, 30_000, async () => (await inMaster(m, ['sh', '-c', 'test -d /run/systemd/system && systemctl is-system-running || true'])).stdout.trim() === 'running', () => tail(log));
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** rmdir a cgroup directory and the ones systemd made under it (they hold no files to unlink). */
+function removeCgroup(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeCgroup(join(dir, e.name));
+  rmdirSync(dir);
+}
+
+async function unitActive(m: SandboxMaster): Promise<boolean> {
+  if (!m.initPid) return existsSync(join(m.home, 'opt', 'zkops-sandbox', 'run', 'active'));
+  return inMaster(m, ['systemctl', 'is-active', '--quiet', NS.unit]).then(
+    () => true,
+    () => false,
+  );
+}
+
 /** Start (or restart) a master's sshd inside its namespace. */
 export async function startSshd(m: SandboxMaster, port: number): Promise<void> {
   const log = join(m.home, 'opt', 'zkops-sandbox', 'log', 'sshd.log');
+  if (m.initPid) {
+    await inMaster(m, ['sh', '-c', 'systemctl reset-failed ssh.service 2>/dev/null; systemctl start ssh.service']);
+    await waitFor(`${m.name}'s sshd on ${m.address}:${port}`, 30_000, async () => sshdAlive(m) && (await portOpen(m.address, port)), () => tail(log));
+    m.sshdPid = sshdListener(m) ?? 0;
+    return;
+  }
   const pidFile = join(m.home, 'opt', 'zkops-sandbox', 'run', 'sshd.pid');
   rmSync(pidFile, { force: true });
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
@@ -549,7 +694,9 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     log(`a sandbox with ${s.masters.length} masters is already running in ${dir} (${s.masters.map((m) => m.address).join(', ')})`);
     return { state: s, inventory: join(dir, 'inventory.yaml'), healthyAfterMs: 0, rssBytes: memoryOf(s), alreadyRunning: true };
   }
-  ensurePrerequisites(log);
+  const init = opts.init ?? 'plain';
+  ensurePrerequisites(log, init);
+  if (init === 'systemd') cgroupLayout();
   for (const a of addresses) {
     for (const port of [sshPort, 2181, 2888, 3888, 8181]) {
       if (await portOpen(a, port, 300)) {
@@ -568,8 +715,9 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     version: 1,
     dir,
     sshPort,
-    masters: addresses.map((a, i) => layoutMaster(dir, i + 1, a, addresses, clientPub, opts.zkHeapMb ?? 96)),
+    masters: addresses.map((a, i) => layoutMaster(dir, i + 1, a, addresses, clientPub, opts.zkHeapMb ?? 96, init)),
     startedAt: new Date().toISOString(),
+    ...(init === 'systemd' ? { init } : {}),
   };
   // Every sshd_config names its own address; written once the port is known.
   for (const m of state.masters) writeFileSync(join(m.home, 'opt', 'zkops-sandbox', 'ssh', 'sshd_config'), sshdConfig(m.address, sshPort));
@@ -577,15 +725,15 @@ export async function up(opts: UpOptions): Promise<UpResult> {
 
   try {
     for (const m of state.masters) {
-      await startAnchor(m);
+      await (init === 'systemd' ? bootSystemd(m, dir) : startAnchor(m));
       writeState(state);
       await startSshd(m, sshPort);
       writeState(state);
-      log(`${m.name}: sshd on ${m.address}:${sshPort} (pid ${m.sshdPid}) in its own mount namespace`);
+      log(`${m.name}: sshd on ${m.address}:${sshPort} (pid ${m.sshdPid}) in its own mount namespace${m.initPid ? `, under systemd (pid ${m.initPid})` : ''}`);
     }
     writeFileSync(join(dir, 'known_hosts'), knownHosts(state));
     writeFileSync(join(dir, 'inventory.yaml'), inventoryYaml(state));
-    await Promise.all(state.masters.map((m) => inMaster(m, ['/usr/local/sbin/systemctl', 'start', NS.unit])));
+    await Promise.all(state.masters.map((m) => inMaster(m, [m.initPid ? 'systemctl' : '/usr/local/sbin/systemctl', 'start', NS.unit])));
     log(`ZooKeeper and the status endpoint started on ${state.masters.length} masters; waiting for a leader`);
     await waitHealthy(state, opts.healthyTimeoutMs ?? 120_000);
   } catch (err) {
@@ -610,12 +758,16 @@ export async function down(dir: string): Promise<DownResult> {
   if (!state) return { stopped: 0, wasRunning: false };
   let stopped = 0;
   for (const m of state.masters) {
+    // systemd as init: SIGKILL to pid 1 of the master's pid namespace ends every process in it
+    if (initAlive(m)) await killAndWait([m.initPid as number], 0, 'SIGKILL');
     const inNs = anchorAlive(m) ? processesIn(m.anchorPid) : [];
     // The recorded pids too, in case the anchor is gone but its namespace is not; only while
     // they are still in this master's namespace (a pid may have been reused by then).
     const run = join(m.home, 'opt', 'zkops-sandbox', 'run');
     const ns = m.ns ?? (anchorAlive(m) ? mntNs(m.anchorPid) : undefined);
-    const recorded = [m.sshdPid, readPid(join(run, 'zk.pid')), readPid(join(run, 'endpoint.pid')), readPid(join(run, 'sshd.pid'))].filter(
+    // (with systemd as init the files hold pids of the master's own pid namespace: not these)
+    const files = m.initPid ? [] : [readPid(join(run, 'zk.pid')), readPid(join(run, 'endpoint.pid')), readPid(join(run, 'sshd.pid'))];
+    const recorded = [m.sshdPid, ...files].filter(
       (p): p is number => p !== undefined && ns !== undefined && alive(p) && mntNs(p) === ns,
     );
     const pids = [...new Set([...inNs.filter((p) => p !== m.anchorPid), ...recorded])];
@@ -623,6 +775,13 @@ export async function down(dir: string): Promise<DownResult> {
     if (anchorAlive(m)) await killAndWait([m.anchorPid]);
     stopped += pids.length + (m.anchorPid ? 1 : 0);
     for (const f of ['zk.pid', 'endpoint.pid', 'sshd.pid', 'active', 'anchor.ready']) rmSync(join(run, f), { force: true });
+    for (const cg of m.cgroups ?? []) {
+      try {
+        removeCgroup(cg);
+      } catch (err) {
+        throw new OperationFailed(`${m.name}: cannot remove its cgroup ${cg}: ${(err as Error).message}`, { hint: `see ${join(cg, 'cgroup.procs')}` });
+      }
+    }
   }
   rmSync(stateFile(dir), { force: true });
   return { stopped, wasRunning: true };
@@ -651,7 +810,7 @@ export async function status(dir: string): Promise<{ state: SandboxState; master
         name: m.name,
         address: m.address,
         sshd: sshdAlive(m) && (await portOpen(m.address, state.sshPort)) ? 'running' : 'stopped',
-        unit: existsSync(join(m.home, 'opt', 'zkops-sandbox', 'run', 'active')) ? 'active' : 'inactive',
+        unit: (await unitActive(m)) ? 'active' : 'inactive',
         zookeeper: srvr === undefined ? 'down' : (parsed?.mode ?? 'not serving'),
         endpoint: (await portOpen(m.address, 8181)) ? 'answering' : 'refused',
       };
@@ -688,12 +847,13 @@ function askSrvrDirect(host: string): Promise<string | undefined> {
 // ---- faults ----------------------------------------------------------------------------------
 
 export const FAULT_KINDS = {
-  'sshd-stop': "stop the master's sshd; its open SSH connections drop",
+  'sshd-stop': "stop the master's sshd; its open SSH connections drop (with systemd as init: SIGKILL to every process of ssh.service, what the sessions started included)",
   'sshd-start': "start the master's sshd again",
   'ssh-drop': 'cut every open SSH connection to the master (its sshd keeps listening)',
   'zk-kill': 'SIGKILL its ZooKeeper behind systemctl (the unit still says active)',
   'zk-linger': 'the next `systemctl stop` leaves ZooKeeper running for ARG seconds (default 20; DCOS-57231)',
   'dcos-zk-fail': 'the next dcos-zk backup or restore fails with exit 1',
+  'dcos-zk-slow': 'the next dcos-zk backup or restore waits ARG seconds first (default 10): a longer stop window',
   'slow-start': 'the next `systemctl start` starts ZooKeeper ARG seconds late (default 30)',
   'small-tmp': 'mount a tmpfs of ARG (default 1m) over its /var/tmp',
   clear: 'undo small-tmp and forget pending faults',
@@ -716,6 +876,7 @@ export async function fault(dir: string, which: string, kind: string, arg?: stri
     if (!Number.isInteger(n) || n < 0) throw new UsageError(`${kind} takes a whole number of seconds, not "${arg}"`);
     return String(n);
   };
+  if (m.initPid && (SYSTEMD_FAULTS as readonly string[]).includes(kind)) return systemdFault(m, kind as (typeof SYSTEMD_FAULTS)[number]);
   switch (kind as FaultKind) {
     case 'sshd-stop': {
       const sshds = processesIn(m.anchorPid).filter((p) => comm(p) === 'sshd');
@@ -745,6 +906,9 @@ export async function fault(dir: string, which: string, kind: string, arg?: stri
     case 'dcos-zk-fail':
       writeFileSync(join(run, FAULT_FILES.dcosZkFail), '1');
       return `${m.name}: the next dcos-zk fails`;
+    case 'dcos-zk-slow':
+      writeFileSync(join(run, FAULT_FILES.dcosZkSlow), seconds(10));
+      return `${m.name}: the next dcos-zk waits ${seconds(10)}s first`;
     case 'slow-start':
       writeFileSync(join(run, FAULT_FILES.slowStart), seconds(30));
       return `${m.name}: the next systemctl start delays ZooKeeper by ${seconds(30)}s`;
@@ -763,6 +927,34 @@ export async function fault(dir: string, which: string, kind: string, arg?: stri
       }
       return `${m.name}: faults cleared${n ? ', small /var/tmp unmounted' : ''}`;
     }
+  }
+}
+
+/** The faults that differ on a master with systemd as init; the rest are shared. */
+const SYSTEMD_FAULTS = ['sshd-stop', 'ssh-drop', 'zk-kill', 'zk-linger'] as const;
+
+async function systemdFault(m: SandboxMaster, kind: (typeof SYSTEMD_FAULTS)[number]): Promise<string> {
+  switch (kind) {
+    case 'sshd-stop': {
+      // every process of the unit: the listener, each session and whatever a session started
+      const before = processesIn(m.anchorPid).filter((p) => comm(p) === 'sshd').length;
+      await inMaster(m, ['systemctl', 'kill', '--signal=SIGKILL', 'ssh.service']);
+      await waitFor(`${m.name}'s ssh.service to stop`, 10_000, async () => (await inMaster(m, ['sh', '-c', 'systemctl is-active ssh.service || true'])).stdout.trim() !== 'active');
+      return `${m.name}: ssh.service killed with SIGKILL (${before} sshd processes, and every process the sessions started outside a unit of their own)`;
+    }
+    case 'ssh-drop': {
+      const listener = sshdListener(m);
+      const conns = processesIn(m.anchorPid).filter((p) => p !== listener && comm(p) === 'sshd');
+      await killAndWait(conns);
+      return `${m.name}: ${conns.length} SSH connection processes killed`;
+    }
+    case 'zk-kill': {
+      const r = await inMaster(m, ['sh', '-c', `p=$(cat ${NS.run}/zk.pid 2>/dev/null) && kill -KILL "$p" 2>/dev/null || exit 3; i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; echo "$p"`]).catch(() => undefined);
+      if (!r) return `${m.name}: ZooKeeper is not running`;
+      return `${m.name}: ZooKeeper (pid ${r.stdout.trim()} in the master's pid namespace) killed; systemctl still says active`;
+    }
+    case 'zk-linger':
+      throw new UsageError(`zk-linger needs a sandbox without --init systemd: systemd ends every process of ${NS.unit}.service when it stops the unit`);
   }
 }
 

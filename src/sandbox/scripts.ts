@@ -16,6 +16,7 @@ export const NS = {
 /** Fault markers: a file in run/ that the next matching operation consumes. */
 export const FAULT_FILES = {
   dcosZkFail: 'fault.dcos-zk-fail',
+  dcosZkSlow: 'fault.dcos-zk-slow',
   slowStart: 'fault.slow-start',
   zkLinger: 'fault.zk-linger',
 } as const;
@@ -76,9 +77,17 @@ echo $$ > ${NS.run}/zk.pid
 if [ "\${1:-0}" -gt 0 ]; then sleep "$1"; fi
 # Signals start at their defaults, as under systemd: a caller that ignores TERM (a job's
 # finally-command runs with TERM ignored) must not leave a JVM that systemctl stop cannot stop.
-exec env --default-signal "$JAVA" -Xmx\${ZK_HEAP_MB}m -Xms16m -Xss512k -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData \\
+exec env --default-signal "$JAVA" -Xmx\${ZK_HEAP_MB}m -Xms16m -Xss512k -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -XX:-UseContainerSupport \\
   -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dzookeeper.admin.enableServer=false \\
   -cp "$ZK_CP" org.apache.zookeeper.server.quorum.QuorumPeerMain ${NS.home}/zoo.cfg
+`;
+
+/** Before ZooKeeper starts: the DC/OS directory layout, myid, and the slow-start fault (sets $delay). */
+const ZK_PREPARE = `  mkdir -p ${NS.zkDir}/snapshot ${NS.zkDir}/transactions
+  chmod 700 ${NS.zkDir} ${NS.zkDir}/snapshot ${NS.zkDir}/transactions
+  echo "$INDEX" > ${NS.zkDir}/snapshot/myid
+  delay=0
+  if [ -f $RUN/${FAULT_FILES.slowStart} ]; then delay=$(cat $RUN/${FAULT_FILES.slowStart}); rm -f $RUN/${FAULT_FILES.slowStart}; fi
 `;
 
 export const SYSTEMCTL = `#!/bin/sh
@@ -132,12 +141,7 @@ do_start() {
   if [ -f $RUN/active ] && alive $RUN/zk.pid && alive $RUN/endpoint.pid; then return 0; fi
   # A ZooKeeper left running behind a stop (DCOS-57231) would hold the ports: end it first.
   [ -f $RUN/active ] || stop_pid $RUN/zk.pid 10
-  mkdir -p ${NS.zkDir}/snapshot ${NS.zkDir}/transactions
-  chmod 700 ${NS.zkDir} ${NS.zkDir}/snapshot ${NS.zkDir}/transactions
-  echo "$INDEX" > ${NS.zkDir}/snapshot/myid
-  delay=0
-  if [ -f $RUN/${FAULT_FILES.slowStart} ]; then delay=$(cat $RUN/${FAULT_FILES.slowStart}); rm -f $RUN/${FAULT_FILES.slowStart}; fi
-  if ! alive $RUN/zk.pid; then
+${ZK_PREPARE}  if ! alive $RUN/zk.pid; then
     rm -f $RUN/zk.pid
     setsid /bin/sh ${NS.home}/zk-run.sh "$delay" </dev/null >>$LOG/zookeeper.log 2>&1 &
     wait_file $RUN/zk.pid 30 || { echo "Job for ${NS.unit}.service failed: ZooKeeper did not start (see $LOG/zookeeper.log)" >&2; exit 1; }
@@ -222,6 +226,11 @@ if systemctl is-active --quiet ${NS.unit}; then
   echo "${NS.unit} must not be running. Aborting." >&2
   exit 1
 fi
+if [ -f $RUN/${FAULT_FILES.dcosZkSlow} ]; then
+  secs=$(cat $RUN/${FAULT_FILES.dcosZkSlow}); rm -f $RUN/${FAULT_FILES.dcosZkSlow}
+  say "waiting \${secs}s first (zkops sandbox fault dcos-zk-slow)"
+  sleep "$secs"
+fi
 
 tmp=$(mktemp -d "$tmpbase/zk-$action.XXXXXX") || { echo "cannot create a temporary directory in $tmpbase. Aborting." >&2; exit 1; }
 trap 'rm -rf "$tmp"' EXIT
@@ -255,3 +264,58 @@ if ! tar -C "$(dirname "$ZK")" -xzf "$path"; then
 fi
 say "ZooKeeper state restored from $path"
 `;
+
+// ---- a master with systemd as init (`zkops sandbox up --init systemd`) -------------------------
+// systemd runs as pid 1 of the master's own pid namespace and knows only the units below
+// (SYSTEMD_UNIT_PATH): no sysinit, no tmpfiles, no journald. `systemctl`, `systemd-run` and
+// /run/systemd/system are the real ones, so zkops's detached jobs take the systemd-run path.
+
+export const UNITS_DIR = `${NS.home}/units`;
+
+/** ExecStart of dcos-exhibitor.service: the status endpoint and ZooKeeper, as Exhibitor would
+ * run them; the shell waits for both, so a killed ZooKeeper leaves the unit active. */
+export const EXHIBITOR_SERVICE = `#!/bin/sh
+. ${NS.home}/env
+RUN=${NS.run}
+LOG=${NS.log}
+${ZK_PREPARE}
+env --default-signal "$NODE" ${NS.home}/endpoint.mjs </dev/null >>$LOG/endpoint.log 2>&1 &
+/bin/sh ${NS.home}/zk-run.sh "$delay" </dev/null >>$LOG/zookeeper.log 2>&1 &
+wait
+`;
+
+function unit(description: string, body: string[]): string {
+  return ['[Unit]', `Description=${description}`, 'DefaultDependencies=no', '', '[Service]', ...body, ''].join('\n');
+}
+
+function target(description: string, wants: string[] = []): string {
+  return ['[Unit]', `Description=${description}`, 'DefaultDependencies=no', ...(wants.length ? [`Wants=${wants.join(' ')}`] : []), ''].join('\n');
+}
+
+/** The unit files of a systemd master, by file name. */
+export function systemdUnits(): Record<string, string> {
+  return {
+    'zkops-master.target': target('zkops sandbox master', ['ssh.service']),
+    // what transient units (systemd-run) depend on by default; empty here
+    'sysinit.target': target('System Initialization (empty in the zkops sandbox)'),
+    'basic.target': target('Basic System (empty in the zkops sandbox)'),
+    'shutdown.target': target('System Shutdown (empty in the zkops sandbox)'),
+    // Without logind, SSH sessions and whatever they start stay in ssh.service's cgroup:
+    // stopping or killing the unit ends all of them. A job started with systemd-run lives in
+    // a unit of its own and survives that; one started with setsid from a session does not.
+    'ssh.service': unit('OpenSSH server (zkops sandbox)', [
+      'ExecStartPre=/bin/mkdir -p /run/sshd',
+      `ExecStart=/usr/sbin/sshd -D -e -f ${NS.home}/ssh/sshd_config`,
+      'KillMode=control-group',
+      `StandardOutput=append:${NS.log}/sshd.log`,
+      'StandardError=inherit',
+    ]),
+    [`${NS.unit}.service`]: unit('Exhibitor and ZooKeeper (zkops sandbox)', [
+      `ExecStart=/bin/sh ${NS.home}/exhibitor.sh`,
+      'KillMode=control-group',
+      'TimeoutStopSec=5',
+      `StandardOutput=append:${NS.log}/exhibitor.log`,
+      'StandardError=inherit',
+    ]),
+  };
+}

@@ -31,10 +31,11 @@ export interface TestSandbox {
   down(): Promise<CliResult>;
 }
 
-export async function startSandbox(opts: { masters: number; baseIp: string; name: string }): Promise<TestSandbox> {
+export async function startSandbox(opts: { masters: number; baseIp: string; name: string; init?: 'systemd' }): Promise<TestSandbox> {
   const work = mkdtempSync(join(tmpdir(), `zkops-${opts.name}-`));
   const dir = join(work, 'sandbox');
-  const up = await zkops(['sandbox', 'up', '--masters', String(opts.masters), '--base-ip', opts.baseIp, '--dir', dir, '--json'], { timeoutMs: 600_000 });
+  const init = opts.init ? ['--init', opts.init] : [];
+  const up = await zkops(['sandbox', 'up', '--masters', String(opts.masters), '--base-ip', opts.baseIp, '--dir', dir, ...init, '--json'], { timeoutMs: 600_000 });
   if (up.code !== 0) {
     rmSync(work, { recursive: true, force: true });
     throw new Error(`zkops sandbox up failed (exit ${up.code}):\n${up.stderr}`);

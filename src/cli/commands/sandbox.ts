@@ -27,6 +27,11 @@ const upCmd = sub(
       'base-ip': { type: 'string', default: DEFAULT_BASE_IP, describe: 'address of master-1; the others follow' },
       'ssh-port': { type: 'number', default: 22, describe: "the masters' sshd port" },
       'zk-heap-mb': { type: 'number', default: 96, describe: 'ZooKeeper heap per master' },
+      init: {
+        choices: ['plain', 'systemd'] as const,
+        default: 'plain' as const,
+        describe: 'what runs each master: plain (shell scripts behind a fake systemctl) or systemd (real systemd as pid 1 of the master, so zkops jobs take the systemd-run path)',
+      },
     }),
   async (a) => {
     const r = await up({
@@ -35,10 +40,11 @@ const upCmd = sub(
       baseIp: a['base-ip'],
       sshPort: a['ssh-port'],
       zkHeapMb: a['zk-heap-mb'],
+      init: a.init,
       log: a.json ? undefined : say,
     });
     if (a.json) {
-      printJson({ dir: r.state.dir, inventory: r.inventory, alreadyRunning: r.alreadyRunning, healthyAfterMs: r.healthyAfterMs, rssBytes: r.rssBytes, masters: r.state.masters.map((m) => ({ name: m.name, address: m.address })) });
+      printJson({ dir: r.state.dir, init: r.state.init ?? 'plain', inventory: r.inventory, alreadyRunning: r.alreadyRunning, healthyAfterMs: r.healthyAfterMs, rssBytes: r.rssBytes, masters: r.state.masters.map((m) => ({ name: m.name, address: m.address })) });
       return;
     }
     if (r.alreadyRunning) {

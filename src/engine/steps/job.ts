@@ -12,12 +12,14 @@ import type { Session } from '../../transport/types.js';
 import { TaskFailure, tail, type Executor, type TaskContext } from './types.js';
 
 /** The job script: main in a subshell with `set -e`, finally from an EXIT path that signals cannot skip. */
-export function jobScript(dir: string, main: string, fin: string): string {
+export function jobScript(dir: string, main: string, fin: string, unit: string): string {
   const d = shellQuote(dir);
   return `#!/bin/sh
 # zkops detached job; the finally-command runs whatever happens to the main command.
 D=${d}
 echo $$ > "$D/pid"
+# how it was detached: in a systemd unit of its own, or a setsid session beside the SSH one
+if grep -q ${shellQuote(`/${unit}.service`)}'$' /proc/self/cgroup 2>/dev/null; then echo systemd-run; else echo setsid; fi > "$D/launcher"
 stamp() { date +%s%3N 2>/dev/null || date +%s000; }
 finish() {
   trap '' INT TERM HUP
@@ -44,15 +46,25 @@ finish $?
 `;
 }
 
+/** The systemd unit a job runs as when systemd is init (without `.service`). */
+export function jobUnit(runId: string, stepId: string): string {
+  return `zkops-${runId}-${stepId}`.replace(/[^A-Za-z0-9_.-]/g, '-');
+}
+
 /** Start the script detached: systemd-run where systemd is init, else setsid/nohup. */
 export function launchCommand(dir: string, unit: string, launcher: 'auto' | 'systemd-run' | 'setsid' = 'auto'): string {
   const script = shellQuote(`${dir}/job.sh`);
   const viaSystemd = `systemd-run --quiet --collect --unit=${shellQuote(unit)} -p KillMode=mixed /bin/sh ${script}`;
-  const viaSetsid = `setsid nohup /bin/sh ${script} </dev/null >/dev/null 2>&1 &`;
+  // braces: only the job goes to the background, not the `cat > job.sh` before it (which
+  // would then read /dev/null)
+  const viaSetsid = `{ setsid nohup /bin/sh ${script} </dev/null >/dev/null 2>&1 & }`;
   if (launcher === 'systemd-run') return viaSystemd;
   if (launcher === 'setsid') return viaSetsid;
-  return `if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then ${viaSystemd}; else ${viaSetsid} fi`;
+  return `if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then ${viaSystemd}; else ${viaSetsid}; fi`;
 }
+
+/** How long a launched job may take to write its pid file before zkops calls it not started. */
+export const START_MS = 30_000;
 
 /** How long zkops keeps trying to reach a master whose job it follows before it gives up. */
 export const LOST_CONTACT_MS = 90_000;
@@ -61,20 +73,21 @@ export const runJob: Executor<JobStep> = async (ctx, step) => {
   const dir = `${String((ctx.vars.run as { tmp: string }).tmp)}/jobs/${step.id}`;
   const main = render(step.command, ctx.vars, 'shell');
   const fin = render(step.finally, ctx.vars, 'shell');
-  const unit = `zkops-${ctx.runId}-${step.id}`.replace(/[^A-Za-z0-9_.-]/g, '-');
+  const unit = jobUnit(ctx.runId, step.id);
   const launcher = (process.env.ZKOPS_JOB_LAUNCHER as 'systemd-run' | 'setsid' | undefined) ?? 'auto';
   const q = shellQuote(dir);
   const session = await ctx.session();
   const setup = await session.exec(`umask 077 && mkdir -p ${q} && cat > ${q}/job.sh && ${launchCommand(dir, unit, launcher)}`, {
     become: step.become,
-    stdin: jobScript(dir, main, fin),
+    stdin: jobScript(dir, main, fin, unit),
     timeoutMs: 60_000,
     signal: ctx.signal,
   });
   if (setup.exitCode !== 0) {
     throw new TaskFailure(`could not start the job in ${dir}: ${tail(setup.stderr || setup.stdout, 5)}`, setup.exitCode, setup.stderr);
   }
-  const deadline = ctx.now() + ctx.timeoutMs;
+  const launchedAt = ctx.now();
+  const deadline = launchedAt + ctx.timeoutMs;
   let interrupted = false;
   let lostSince: number | undefined;
   for (;;) {
@@ -96,7 +109,12 @@ export const runJob: Executor<JobStep> = async (ctx, step) => {
       ctx.warn(`following job ${step.id} on ${ctx.master?.name}: reconnected after ${formatDuration(ctx.now() - lostSince)}`);
       lostSince = undefined;
     }
-    if (done) return finishJob(ctx, dir, step, done, main, interrupted);
+    if (done === 'dead') return rescueDeadJob(ctx, dir, step, fin, interrupted);
+    if (done === 'unborn') {
+      if (ctx.now() - launchedAt > START_MS) {
+        throw new TaskFailure(`job ${step.id} did not start on ${ctx.master?.name}: no pid in ${dir} ${formatDuration(START_MS)} after it was launched; its command never ran`, null, '', { dir });
+      }
+    } else if (done) return finishJob(ctx, { dir, unit }, step, done, main, interrupted);
     if (lostSince !== undefined && ctx.now() - lostSince > LOST_CONTACT_MS) {
       throw new TaskFailure(
         `lost contact with ${ctx.master?.name} for ${formatDuration(LOST_CONTACT_MS)} while job ${step.id} ran there; the job goes on without zkops and runs its finally-command (${tail(fin, 1)}) whatever happens; its files are in ${dir} on the master`,
@@ -127,18 +145,27 @@ interface JobFiles {
   startAt: number | null;
   finallyAt: number | null;
   endAt: number | null;
+  launcher: 'systemd-run' | 'setsid';
 }
 
 const SEP = '\n--zkops-sep--\n';
 
-/** One look at the job's files; undefined while it runs. */
-async function poll(ctx: TaskContext, dir: string, become: boolean): Promise<JobFiles | undefined> {
+/**
+ * One look at the job's files: undefined while it runs, 'unborn' before it wrote its pid,
+ * 'dead' when its process is gone without an exit status (killed with SIGKILL, or with the
+ * cgroup of the SSH session that started it), else what it left.
+ */
+async function poll(ctx: TaskContext, dir: string, become: boolean): Promise<JobFiles | 'dead' | 'unborn' | undefined> {
   const session: Session = await ctx.session();
   const q = shellQuote(dir);
-  const files = ['rc', 'finally.rc', 'start.at', 'finally.at', 'end.at', 'out.log', 'finally.log'];
-  const cmd = `[ -f ${q}/rc ] || exit 3; for f in ${files.join(' ')}; do cat ${q}/$f 2>/dev/null; printf '${SEP.replace(/\n/g, '\\n')}'; done`;
+  const files = ['rc', 'finally.rc', 'start.at', 'finally.at', 'end.at', 'launcher', 'out.log', 'finally.log'];
+  // rc is looked at again after the liveness check: the job writes it just before it exits
+  const running = `p=$(cat ${q}/pid 2>/dev/null) || exit 5; kill -0 "$p" 2>/dev/null && exit 3; [ -f ${q}/rc ] || exit 4`;
+  const cmd = `[ -f ${q}/rc ] || { ${running}; }; for f in ${files.join(' ')}; do cat ${q}/$f 2>/dev/null; printf '${SEP.replace(/\n/g, '\\n')}'; done`;
   const res = await session.exec(cmd, { become, timeoutMs: 30_000 });
   if (res.exitCode === 3) return undefined;
+  if (res.exitCode === 4) return 'dead';
+  if (res.exitCode === 5) return 'unborn';
   if (res.exitCode !== 0) throw new Error(`cannot read ${dir}: ${res.stderr.trim()}`);
   const parts = res.stdout.split(SEP);
   const num = (s: string | undefined) => (s && s.trim() !== '' && Number.isFinite(Number(s)) ? Number(s) : null);
@@ -148,9 +175,33 @@ async function poll(ctx: TaskContext, dir: string, become: boolean): Promise<Job
     startAt: num(parts[2]),
     finallyAt: num(parts[3]),
     endAt: num(parts[4]),
-    out: parts[5] ?? '',
-    finallyLog: parts[6] ?? '',
+    launcher: parts[5]?.trim() === 'systemd-run' ? 'systemd-run' : 'setsid',
+    out: parts[6] ?? '',
+    finallyLog: parts[7] ?? '',
   };
+}
+
+/**
+ * The job's process died without an exit status. If its finally-command did not run either,
+ * zkops runs it now over SSH (Exhibitor must not stay stopped because the job was killed);
+ * the step fails either way, since nobody knows how far the main command got.
+ */
+async function rescueDeadJob(ctx: TaskContext, dir: string, step: JobStep, fin: string, interrupted: boolean): Promise<never> {
+  const session = await ctx.session();
+  const q = shellQuote(dir);
+  const ran = await session.exec(`cat ${q}/finally.rc 2>/dev/null`, { become: step.become, timeoutMs: 30_000 });
+  const where = `job ${step.id} on ${ctx.master?.name} died without an exit status (its process is gone: killed with SIGKILL, or with the SSH session's cgroup)`;
+  if (ran.exitCode === 0 && ran.stdout.trim() !== '') {
+    throw new TaskFailure(`${where}; its finally-command had run (exit ${ran.stdout.trim()}); its files are in ${dir} on the master`, null, '', { dir, rescued: false });
+  }
+  ctx.warn(`${where}, before its finally-command; zkops runs it now: ${tail(fin, 1)}`);
+  const res = await session.exec(fin, { become: step.become, timeoutMs: 10 * 60_000 });
+  const outcome = res.exitCode === 0 ? 'zkops ran its finally-command (exit 0)' : `zkops ran its finally-command and it failed with exit ${res.exitCode}: ${tail(res.stderr || res.stdout, 5)}`;
+  throw new TaskFailure(`${where}${interrupted ? ' while zkops stopped it' : ''}; ${outcome}; its files are in ${dir} on the master`, res.exitCode, tail(res.stdout + res.stderr), {
+    dir,
+    rescued: true,
+    finally_rc: res.exitCode,
+  });
 }
 
 /** On interrupt: TERM the job's process group, so its trap runs the finally-command now. */
@@ -165,7 +216,7 @@ async function stopJob(ctx: TaskContext, dir: string, become: boolean): Promise<
     .catch(() => undefined);
 }
 
-function finishJob(ctx: TaskContext, dir: string, step: JobStep, f: JobFiles, command: string, interrupted: boolean) {
+function finishJob(ctx: TaskContext, { dir, unit }: { dir: string; unit: string }, step: JobStep, f: JobFiles, command: string, interrupted: boolean) {
   const value = {
     stdout: f.out.trim(),
     rc: f.rc,
@@ -175,6 +226,8 @@ function finishJob(ctx: TaskContext, dir: string, step: JobStep, f: JobFiles, co
     started_at: f.startAt,
     finally_at: f.finallyAt,
     ended_at: f.endAt,
+    launcher: f.launcher,
+    unit: f.launcher === 'systemd-run' ? `${unit}.service` : null,
     master: ctx.master?.name,
   };
   const output = tail(`${f.out}\n[finally] ${f.finallyLog}`);
