@@ -1,6 +1,7 @@
 // The engine (PlaybookRun) against three real sshd processes: dependency order, serial
 // batches, registered values in later templates, `when`, retries with delay, the always
 // phase after a failure and after an abort. Addresses 127.0.12.1-3.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -312,5 +313,57 @@ steps:
     expect(result.steps.tidy?.masters).toEqual(['master-1', 'master-2']);
     expect(existsSync(join(out, 'tidy.master-1')) && existsSync(join(out, 'tidy.master-2'))).toBe(true);
     expect(existsSync(join(out, 'next'))).toBe(false);
+  });
+
+  describe('job (a detached command whose finally-command runs whatever happens)', SLOW, () => {
+    const JOB = (main: string) => `
+name: job
+steps:
+  - id: j
+    kind: job
+    target: master-1
+    timeout: 2m
+    poll: 200ms
+    register: jobv
+    command: |
+      echo started > {{ out }}/started
+      ${main}
+      echo main-done > {{ out }}/main
+    finally: echo "finally ran" > {{ out }}/finally
+`;
+    const launcher = process.env.ZKOPS_JOB_LAUNCHER;
+    afterAll(() => {
+      if (launcher === undefined) delete process.env.ZKOPS_JOB_LAUNCHER;
+      else process.env.ZKOPS_JOB_LAUNCHER = launcher;
+    });
+
+    it('ZKOPS_JOB_LAUNCHER=setsid: the job script arrives whole, runs, and reports how it was detached', async () => {
+      process.env.ZKOPS_JOB_LAUNCHER = 'setsid';
+      const { result, out } = await run(JOB('true'));
+      expect(result.error).toBeUndefined();
+      expect(readFileSync(join(out, 'main'), 'utf8')).toBe('main-done\n');
+      expect(readFileSync(join(out, 'finally'), 'utf8')).toBe('finally ran\n');
+      const v = (result.registered.jobv as Record<string, { launcher: string; unit: string | null; rc: number }>)['master-1'];
+      expect(v).toMatchObject({ launcher: 'setsid', unit: null, rc: 0 });
+    });
+
+    it('a job SIGKILLed before its finally-command: zkops sees its process gone, runs the finally-command itself, and fails the step', async () => {
+      delete process.env.ZKOPS_JOB_LAUNCHER;
+      const outDir = join(dir, `out-${n + 1}`);
+      // SIGKILL the job's whole process group once it has started: no trap can run
+      const killer = setInterval(() => {
+        if (!existsSync(join(outDir, 'started'))) return;
+        clearInterval(killer);
+        const jobs = join(dir, 'remote');
+        const pidFile = execFileSync('find', [jobs, '-path', '*/jobs/j/pid'], { encoding: 'utf8' }).trim().split('\n')[0] as string;
+        process.kill(-Number(readFileSync(pidFile, 'utf8').trim()), 'SIGKILL');
+      }, 50);
+      const { result, events, out } = await run(JOB(`sleep 600.${process.pid}`)).finally(() => clearInterval(killer));
+      expect(result.error?.exitCode).toBe(1);
+      expect(result.error?.message).toMatch(/job j on master-1 died without an exit status .* zkops ran its finally-command \(exit 0\)/);
+      expect(ofType(events, 'warning').map((w) => w.message)).toEqual([expect.stringMatching(/before its finally-command; zkops runs it now: echo "finally ran"/)]);
+      expect(readFileSync(join(out, 'finally'), 'utf8')).toBe('finally ran\n');
+      expect(existsSync(join(out, 'main'))).toBe(false);
+    });
   });
 });
