@@ -1,5 +1,5 @@
 // Before any test: the system packages the integration and e2e tests talk to (a real
-// OpenSSH sshd, a real ZooKeeper, sudo for `become`) are installed, with apt-get when we are
+// OpenSSH sshd, a real ZooKeeper, sudo for `become`, systemd to boot as a master's init) are installed, with apt-get when we are
 // root, or named exactly when we are not. `npm test` on a fresh machine needs nothing else.
 
 import { execFileSync } from 'node:child_process';
@@ -11,6 +11,8 @@ const PACKAGES: { name: string; present: () => boolean }[] = [
   { name: 'zookeeper', present: () => existsSync('/usr/share/zookeeper') || existsSync('/usr/share/java/zookeeper.jar') },
   { name: 'sudo', present: () => existsSync('/usr/bin/sudo') },
   { name: 'iproute2', present: () => existsSync('/usr/bin/ss') || existsSync('/bin/ss') },
+  // the sandbox masters that boot systemd as init (backup-systemd.test.ts)
+  { name: 'systemd', present: () => existsSync('/lib/systemd/systemd') },
 ];
 
 export default function setup(): void {

@@ -759,7 +759,10 @@ export async function down(dir: string): Promise<DownResult> {
   let stopped = 0;
   for (const m of state.masters) {
     // systemd as init: SIGKILL to pid 1 of the master's pid namespace ends every process in it
-    if (initAlive(m)) await killAndWait([m.initPid as number], 0, 'SIGKILL');
+    if (initAlive(m)) {
+      stopped += processesIn(m.anchorPid).length - 1;
+      await killAndWait([m.initPid as number], 0, 'SIGKILL');
+    }
     const inNs = anchorAlive(m) ? processesIn(m.anchorPid) : [];
     // The recorded pids too, in case the anchor is gone but its namespace is not; only while
     // they are still in this master's namespace (a pid may have been reused by then).
