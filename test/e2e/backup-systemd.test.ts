@@ -51,6 +51,7 @@ describe('zkops backup on 3 masters with systemd as init', () => {
   });
   // Whatever a test left: sshd up, no faults, locks or run files, Exhibitor running, healthy.
   afterEach(async () => {
+    if (!existsSync(join(sb.dir, 'state.json'))) return; // the last test took it down
     for (const m of sb.masters) {
       await sb.sandbox('fault', m.name, 'sshd-start');
       await sb.sandbox('fault', m.name, 'clear');
@@ -164,6 +165,20 @@ describe('zkops backup on 3 masters with systemd as init', () => {
     expect(r.code).toBe(130);
     expect(await unitState('master-3')).toBe('active');
     expect(await jobUnits('master-3')).toBe('');
+  });
+
+  it('faults on a systemd master: zk-kill leaves the unit active with ZooKeeper gone, status says so; zk-linger is refused', async () => {
+    expect((await sb.sandbox('fault', 'master-1', 'zk-kill')).code).toBe(0);
+    const st = json<{ masters: { name: string; unit: string; zookeeper: string }[] }>(await sb.sandbox('status', '--json'));
+    expect(st.masters.find((m) => m.name === 'master-1')).toMatchObject({ unit: 'active', zookeeper: 'down' });
+    const linger = await sb.sandbox('fault', 'master-1', 'zk-linger');
+    expect(linger.code).toBe(2);
+    expect(linger.stderr).toMatch(/zk-linger needs a sandbox without --init systemd/);
+    // a backup refuses (rule 1), and the restart of the unit brings the member back
+    const r = await backup();
+    expect(r.code).toBe(3);
+    expect((await sb.ssh('master-1', `systemctl restart ${UNIT}`)).code).toBe(0);
+    await waitClusterHealthy(sb);
   });
 
   it('sandbox down ends every process of the systemd masters and removes their cgroups', async () => {
