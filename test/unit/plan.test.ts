@@ -133,7 +133,9 @@ describe('buildPlan: playbooks/backup.yaml', () => {
     expect(backup.target).toBe('chosen at run time: ⟨chosen.name⟩');
     expect(backup.tasks.map((t) => t.master)).toEqual(['⟨chosen.name⟩']);
     const [what, script] = backup.tasks[0]?.commands ?? [];
-    expect(what).toBe('detached job in /var/tmp/zkops-r1/jobs/backup; finally-command runs whatever happens');
+    expect(what).toBe('detached job in /var/tmp/zkops-r1/jobs/backup (systemd unit zkops-r1-backup.service where systemd is init, else setsid); finally-command runs whatever happens');
+    // the script knows its unit, to record whether systemd-run or setsid detached it
+    expect(script).toMatch(/^if grep -q '?\/zkops-r1-backup\.service'?'\$' \/proc\/self\/cgroup/m);
     expect(script).toContain('systemctl stop my-exhibitor');
     expect(script).toContain('/opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/zkops-r1/pre-upgrade-1.tar.gz -v -t /var/tmp/zkops-r1\n');
     expect(script).toContain('systemctl start my-exhibitor');
