@@ -157,7 +157,8 @@ export class PlaybookRun {
 
   private stepVars(): Vars {
     const steps: Vars = {};
-    for (const [id, o] of Object.entries(this.outcomes)) steps[id] = { status: o.status, masters: o.masters, failed: o.failed };
+    // reason: why a step was skipped ("interrupted", "an earlier step failed", ...), else ""
+    for (const [id, o] of Object.entries(this.outcomes)) steps[id] = { status: o.status, masters: o.masters, failed: o.failed, reason: o.reason ?? '' };
     return steps;
   }
 

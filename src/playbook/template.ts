@@ -137,10 +137,42 @@ export function isTruthy(text: string): boolean {
 
 /**
  * Evaluate a `when` condition: a template, optionally `A == B` or `A != B` after rendering,
- * optionally prefixed with `not `.
+ * optionally prefixed with `not `; several joined with ` and ` must all hold.
  */
 export function evaluateCondition(condition: string | boolean, vars: Vars): boolean {
   if (typeof condition === 'boolean') return condition;
+  // split outside {{ }} and quotes only, before rendering: a rendered value never adds a condition
+  const parts = splitAnd(condition);
+  if (parts.length > 1) return parts.every((p) => evaluateOne(p, vars));
+  return evaluateOne(condition, vars);
+}
+
+function splitAnd(condition: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quote = '';
+  let start = 0;
+  for (let i = 0; i < condition.length; i++) {
+    const c = condition[i] as string;
+    if (condition.startsWith('{{', i)) depth++;
+    else if (condition.startsWith('}}', i)) depth = Math.max(0, depth - 1);
+    else if (depth === 0 && quote !== '') {
+      if (c === quote) quote = '';
+    } else if (depth === 0 && (c === "'" || c === '"')) quote = c;
+    else if (depth === 0) {
+      const m = /^\s+and\s+/.exec(condition.slice(i));
+      if (m && i > start) {
+        parts.push(condition.slice(start, i));
+        i += m[0].length - 1;
+        start = i + 1;
+      }
+    }
+  }
+  parts.push(condition.slice(start));
+  return parts;
+}
+
+function evaluateOne(condition: string, vars: Vars): boolean {
   let text = condition.trim();
   let negate = false;
   if (/^not\s+/.test(text)) {

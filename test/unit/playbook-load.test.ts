@@ -120,7 +120,7 @@ describe('the bundled playbooks load', () => {
     const backup = pb.steps.find((s) => s.id === 'backup');
     expect(backup?.kind).toBe('job');
     expect(backup && 'finally' in backup ? backup.finally : '').toMatch(/systemctl start \{\{ dcos\.exhibitorUnit \}\}/);
-    expect(pb.steps.filter((s) => s.always).map((s) => s.id)).toEqual(['cleanup', 'unlock']);
+    expect(pb.steps.filter((s) => s.always).map((s) => s.id)).toEqual(['healthy-after-failure', 'cleanup', 'unlock']);
   });
 
   it('a missing playbook file is a usage error (exit 2) with a hint', async () => {

@@ -245,6 +245,14 @@ describe('evaluateCondition', () => {
     ["{{ missing | default('') }}", false],
     ["{{ missing | default('yes') }} == yes", true],
     ['  {{ yes }}  ', true],
+    ['{{ role }} == follower and {{ chosen.name }} == m2', true],
+    ['{{ role }} == follower and {{ chosen.name }} == m3', false],
+    ['{{ role }} == leader and {{ yes }}', false],
+    ['not {{ force }} and {{ label }} == "x y" and {{ yes }}', true],
+    // " and " inside a rendered value, a {{ }} or quotes never splits the condition
+    ["{{ missing | default('a and b') }} == 'a and b'", true],
+    ["{{ missing | default('a and b') }} == \"a and b\" and {{ yes }}", true],
+    ['{{ label }} == "x and y"', false],
   ])('%j is %s', (condition, expected) => {
     expect(evaluateCondition(condition, vars)).toBe(expected);
   });
