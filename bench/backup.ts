@@ -1,6 +1,6 @@
 // Backup bench: `zkops backup` against the DC/OS procedure run by hand over OpenSSH, on the same
 // sandbox in the same run (compare ratios; the machine is shared and noisy).
-//   npm run build && node dist/bench/backup.js [--masters 5] [--znodes 2000] [--runs 3]
+//   npm run build && node dist/bench/backup.js [--masters 5] [--znodes 2000] [--runs 3] [--init plain|systemd]
 // By hand = what the DC/OS documentation says, as fast as a person with a script can do it:
 // one ssh running `systemctl stop; dcos-zk backup; systemctl start` on the follower zkops chose, then scp
 // of the archive, then ssh rm. The stop window is measured on the master with date +%s%N.
@@ -17,17 +17,24 @@ interface Args {
   masters: number;
   znodes: number;
   runs: number;
+  init: 'plain' | 'systemd';
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { masters: 5, znodes: 2000, runs: 3 };
+  const a: Args = { masters: 5, znodes: 2000, runs: 3, init: 'plain' };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
+    if (k === '--init') {
+      const v = argv[++i];
+      if (v !== 'plain' && v !== 'systemd') throw new Error(`--init plain|systemd, not ${v}`);
+      a.init = v;
+      continue;
+    }
     const v = Number(argv[++i]);
     if (k === '--masters') a.masters = v;
     else if (k === '--znodes') a.znodes = v;
     else if (k === '--runs') a.runs = v;
-    else throw new Error(`unknown argument ${k}; usage: backup.js [--masters N] [--znodes N] [--runs N]`);
+    else throw new Error(`unknown argument ${k}; usage: backup.js [--masters N] [--znodes N] [--runs N] [--init plain|systemd]`);
   }
   return a;
 }
@@ -50,8 +57,8 @@ async function main(): Promise<void> {
   const dir = join(work, 'sandbox');
   const inv = join(dir, 'inventory.yaml');
   try {
-    const up = JSON.parse(zkops(['sandbox', 'up', '--masters', String(args.masters), '--base-ip', '127.0.70.1', '--dir', dir, '--json'])) as { healthyAfterMs: number; rssBytes: number };
-    console.error(`sandbox: ${args.masters} masters healthy after ${(up.healthyAfterMs / 1000).toFixed(1)}s, ${Math.round(up.rssBytes / 1048576)} MB RSS`);
+    const up = JSON.parse(zkops(['sandbox', 'up', '--masters', String(args.masters), '--base-ip', '127.0.70.1', '--dir', dir, '--init', args.init, '--json'])) as { healthyAfterMs: number; rssBytes: number };
+    console.error(`sandbox (--init ${args.init}): ${args.masters} masters healthy after ${(up.healthyAfterMs / 1000).toFixed(1)}s, ${Math.round(up.rssBytes / 1048576)} MB RSS`);
     zkops(['sandbox', 'seed', '--znodes', String(args.znodes), '--dir', dir]);
     const sshOpts = ['-q', '-i', join(dir, 'client_key'), '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes'];
     const wait = (): void => void zkops(['status', '-i', inv, '--wait', '--timeout', '120s', '--dir', join(work, 'status')]);
