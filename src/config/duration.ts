@@ -14,8 +14,11 @@ export function parseDuration(text: string | number): number | undefined {
 
 /** The inverse for messages: 1500 → "1.5s", 120000 → "2m". */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  if (ms < 60_000) return `${+(ms / 1000).toFixed(1)}s`;
-  if (ms < 3_600_000) return `${+(ms / 60_000).toFixed(1)}m`;
-  return `${+(ms / 3_600_000).toFixed(1)}h`;
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  // round first, then pick the unit: 59.99 s is "1m", not "60s"
+  const s = Math.round(ms / 100) / 10;
+  if (s < 60) return `${s}s`;
+  const m = Math.round(ms / 6000) / 10;
+  if (m < 60) return `${m}m`;
+  return `${Math.round(ms / 360_000) / 10}h`;
 }

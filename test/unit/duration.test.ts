@@ -59,6 +59,11 @@ describe('formatDuration', () => {
     [300_000, '5m'],
     [3_600_000, '1h'],
     [5_400_000, '1.5h'],
+    // rounding never shows a unit's upper bound: 59.99 s is a minute
+    [59_949, '59.9s'],
+    [59_999, '1m'],
+    [3_599_999, '1h'],
+    [1049, '1s'],
   ])('%d ms prints as %s', (ms, text) => {
     expect(formatDuration(ms)).toBe(text);
   });
