@@ -757,6 +757,7 @@ export async function down(dir: string): Promise<DownResult> {
   const state = readState(dir);
   if (!state) return { stopped: 0, wasRunning: false };
   let stopped = 0;
+  const leftCgroups: string[] = [];
   for (const m of state.masters) {
     // systemd as init: SIGKILL to pid 1 of the master's pid namespace ends every process in it
     if (initAlive(m)) {
@@ -782,11 +783,16 @@ export async function down(dir: string): Promise<DownResult> {
       try {
         removeCgroup(cg);
       } catch (err) {
-        throw new OperationFailed(`${m.name}: cannot remove its cgroup ${cg}: ${(err as Error).message}`, { hint: `see ${join(cg, 'cgroup.procs')}` });
+        leftCgroups.push(`${m.name}: ${cg} (${(err as Error).message})`);
       }
     }
   }
   rmSync(stateFile(dir), { force: true });
+  if (leftCgroups.length > 0) {
+    throw new OperationFailed(`every sandbox process is stopped, but these cgroups could not be removed: ${leftCgroups.join('; ')}`, {
+      hint: 'a process moved into one of them still runs there: see its cgroup.procs, then rmdir it',
+    });
+  }
   return { stopped, wasRunning: true };
 }
 
