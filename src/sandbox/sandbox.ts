@@ -3,6 +3,9 @@
 // /opt/mesosphere, /var/lib/dcos, /root, /tmp, /var/tmp and /usr/local/sbin), a real OpenSSH
 // sshd and, behind the master's `systemctl`, a real ZooKeeper member and an
 // Exhibitor-compatible status endpoint. zkops talks to it exactly as to a production cluster.
+// With `init: 'systemd'` each master instead boots a real systemd as pid 1 of its own pid,
+// mount, UTS and cgroup namespaces, which runs sshd and dcos-exhibitor as real units (see
+// bootSystemd); everything else is shared.
 //
 // Host layout under <dir>:
 //   state.json                 pids and addresses (what `down` stops, by pid)
