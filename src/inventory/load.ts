@@ -37,12 +37,15 @@ const sshSchema = z
   })
   .strict();
 
+/** Cluster and master names: they appear in file names, journals and tables. */
+const SIMPLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
 const masterSchema = z
   .object({
     host: nonEmpty,
     name: z
       .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a master name is letters, digits, ".", "_" and "-"')
+      .regex(SIMPLE_NAME, 'a master name is letters, digits, ".", "_" and "-"')
       .optional(),
     port: port.optional(),
     user: nonEmpty.optional(),
@@ -54,7 +57,7 @@ const masterSchema = z
 
 const inventorySchema = z
   .object({
-    cluster: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a cluster name is letters, digits, ".", "_" and "-"'),
+    cluster: z.string().regex(SIMPLE_NAME, 'a cluster name is letters, digits, ".", "_" and "-"'),
     ssh: sshSchema.optional(),
     exhibitor: z
       .object({

@@ -472,7 +472,12 @@ async function startAnchor(m: SandboxMaster): Promise<void> {
  * namespace rooted in a directory of its own, so that several run side by side and none
  * touches this machine's hierarchy.
  */
-function cgroupLayout(): { kind: 'hybrid' | 'unified'; roots: string[] } {
+interface CgroupLayout {
+  kind: 'hybrid' | 'unified';
+  roots: string[];
+}
+
+function cgroupLayout(): CgroupLayout {
   if (existsSync(join(CGROUP, 'systemd', 'cgroup.procs'))) {
     return { kind: 'hybrid', roots: [join(CGROUP, 'systemd'), ...(existsSync(join(CGROUP, 'unified', 'cgroup.procs')) ? [join(CGROUP, 'unified')] : [])] };
   }
@@ -496,8 +501,7 @@ function systemdMounts(kind: 'hybrid' | 'unified', roots: string[]): string[] {
  * units only from the master's units dir (SYSTEMD_UNIT_PATH), so nothing of this machine's
  * own boot runs: no tmpfiles (which would clean this machine's /tmp), no journald, no getty.
  */
-async function bootSystemd(m: SandboxMaster, dir: string): Promise<void> {
-  const { kind, roots } = cgroupLayout();
+async function bootSystemd(m: SandboxMaster, dir: string, { kind, roots }: CgroupLayout): Promise<void> {
   const tag = `zkops-sandbox-${createHash('sha256').update(dir).digest('hex').slice(0, 10)}-${m.name}`;
   m.cgroups = roots.map((r) => join(r, tag));
   for (const cg of m.cgroups) {
@@ -699,7 +703,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
   }
   const init = opts.init ?? 'plain';
   ensurePrerequisites(log, init);
-  if (init === 'systemd') cgroupLayout();
+  const cgroups = init === 'systemd' ? cgroupLayout() : undefined;
   for (const a of addresses) {
     for (const port of [sshPort, 2181, 2888, 3888, 8181]) {
       if (await portOpen(a, port, 300)) {
@@ -728,7 +732,7 @@ export async function up(opts: UpOptions): Promise<UpResult> {
 
   try {
     for (const m of state.masters) {
-      await (init === 'systemd' ? bootSystemd(m, dir) : startAnchor(m));
+      await (cgroups ? bootSystemd(m, dir, cgroups) : startAnchor(m));
       writeState(state);
       await startSshd(m, sshPort);
       writeState(state);
@@ -896,7 +900,8 @@ export async function fault(dir: string, which: string, kind: string, arg?: stri
       return `${m.name}: sshd stopped (${sshds.length} sshd processes)`;
     }
     case 'ssh-drop': {
-      const conns = processesIn(m.anchorPid).filter((p) => p !== m.sshdPid && comm(p) === 'sshd');
+      const listener = sshdListener(m);
+      const conns = processesIn(m.anchorPid).filter((p) => p !== listener && comm(p) === 'sshd');
       await killAndWait(conns);
       return `${m.name}: ${conns.length} SSH connection processes killed`;
     }
@@ -943,7 +948,7 @@ export async function fault(dir: string, which: string, kind: string, arg?: stri
 }
 
 /** The faults that differ on a master with systemd as init; the rest are shared. */
-const SYSTEMD_FAULTS = ['sshd-stop', 'ssh-drop', 'zk-kill', 'zk-linger'] as const;
+const SYSTEMD_FAULTS = ['sshd-stop', 'zk-kill', 'zk-linger'] as const;
 
 async function systemdFault(m: SandboxMaster, kind: (typeof SYSTEMD_FAULTS)[number]): Promise<string> {
   switch (kind) {
@@ -953,12 +958,6 @@ async function systemdFault(m: SandboxMaster, kind: (typeof SYSTEMD_FAULTS)[numb
       await inMaster(m, ['systemctl', 'kill', '--signal=SIGKILL', 'ssh.service']);
       await waitFor(`${m.name}'s ssh.service to stop`, 10_000, async () => (await inMaster(m, ['sh', '-c', 'systemctl is-active ssh.service || true'])).stdout.trim() !== 'active');
       return `${m.name}: ssh.service killed with SIGKILL (${before} sshd processes, and every process the sessions started outside a unit of their own)`;
-    }
-    case 'ssh-drop': {
-      const listener = sshdListener(m);
-      const conns = processesIn(m.anchorPid).filter((p) => p !== listener && comm(p) === 'sshd');
-      await killAndWait(conns);
-      return `${m.name}: ${conns.length} SSH connection processes killed`;
     }
     case 'zk-kill': {
       const r = await inMaster(m, ['sh', '-c', `p=$(cat ${NS.run}/zk.pid 2>/dev/null) && kill -KILL "$p" 2>/dev/null || exit 3; i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; echo "$p"`]).catch(() => undefined);

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { json, startZkops, zkops, type CliResult } from '../helpers/cli.js';
-import { eventually, exhibitorStatus, pidAlive, startSandbox, stopSandbox, waitClusterHealthy, type TestSandbox } from '../helpers/sandbox.js';
+import { clusterHealthy, eventually, pidAlive, startSandbox, stopSandbox, waitClusterHealthy, type TestSandbox } from '../helpers/sandbox.js';
 
 interface Meta {
   id: string;
@@ -31,10 +31,6 @@ describe('zkops backup on 3 masters with systemd as init', () => {
   const unitState = async (master: string, unit = UNIT): Promise<string> => (await sb.ssh(master, `systemctl is-active ${unit}`)).stdout.trim();
   /** The job units zkops left on a master (systemd-run --collect removes them when they end). */
   const jobUnits = async (master: string): Promise<string> => (await sb.ssh(master, "systemctl list-units --all --no-legend --plain 'zkops-*.service'")).stdout.trim();
-  const clusterHealthy = async (): Promise<boolean> => {
-    const s = await exhibitorStatus(sb.masters[0]?.address as string);
-    return !!s && s.length === sb.masters.length && s.every((e) => e.code === 3) && s.filter((e) => e.isLeader).length === 1;
-  };
   const backup = (...extra: string[]): Promise<CliResult> => zkops(['backup', '-i', sb.inventory, '--dir', catalog, '--json', ...extra], { timeoutMs: 300_000 });
   /** Start a backup of `master` whose dcos-zk first waits `slow` seconds; resolves once that master's Exhibitor is stopped. */
   async function backupInStopWindow(master: string, slow: number, env: NodeJS.ProcessEnv = {}) {
@@ -136,7 +132,7 @@ describe('zkops backup on 3 masters with systemd as init', () => {
       // right after zkops exits, not eventually
       expect(await unitState('master-3')).toBe('active');
       expect(r.stderr).toMatch(/▶ healthy-after-failure/);
-      expect(await clusterHealthy()).toBe(true);
+      expect(await clusterHealthy(sb)).toBe(true);
     } finally {
       run.child.kill('SIGKILL');
     }
@@ -164,7 +160,7 @@ describe('zkops backup on 3 masters with systemd as init', () => {
     expect(await jobUnits('master-2')).toBe('');
     // rule 4 for a failed backup too: zkops reported only once the cluster was healthy again
     expect(r.stderr).toMatch(/▶ healthy-after-failure/);
-    expect(await clusterHealthy()).toBe(true);
+    expect(await clusterHealthy(sb)).toBe(true);
   });
 
   it('SIGINT during the stop window: the unit is stopped through its trap and Exhibitor runs before exit 130', async () => {

@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFil
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { json, startZkops, zkops, type CliResult } from '../helpers/cli.js';
-import { eventually, exhibitorStatus, killSshd, startSandbox, stopSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { clusterHealthy, eventually, killSshd, startSandbox, stopSandbox, waitClusterHealthy, type TestSandbox } from '../helpers/sandbox.js';
 
 interface Meta {
   id: string;
@@ -28,14 +28,6 @@ function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
-async function healthy(sb: TestSandbox): Promise<boolean> {
-  const s = await exhibitorStatus(sb.masters[0]?.address as string);
-  return !!s && s.length === sb.masters.length && s.every((e) => e.code === 3) && s.filter((e) => e.isLeader).length === 1;
-}
-
-async function waitHealthy(sb: TestSandbox): Promise<void> {
-  await eventually('cluster healthy', () => healthy(sb), (v) => v, 90_000);
-}
 
 /** ZooKeeper pid and mode per master, seen from outside zkops. */
 async function zkView(sb: TestSandbox): Promise<{ name: string; pid: string; mode: string; active: boolean }[]> {
@@ -90,7 +82,7 @@ describe('zkops backup on 3 masters', () => {
       await sb.sandbox('fault', m.name, 'sshd-start');
       await sb.ssh(m.name, 'rm -rf /var/tmp/zkops* /var/lib/dcos/exhibitor/zookeeper/snapshot/ballast.bin; systemctl start dcos-exhibitor');
     }
-    await waitHealthy(sb);
+    await waitClusterHealthy(sb, 90_000);
   });
 
   it('backs up a follower: READY, checksum matches, leader never stopped, healthy, nothing left on the master', async () => {
@@ -117,7 +109,7 @@ describe('zkops backup on 3 masters', () => {
     expect(after.find((m) => m.name === leader?.name)?.pid).toBe(leader?.pid);
     expect(after.find((m) => m.name === meta.sourceMaster)?.pid).not.toBe(before.find((m) => m.name === meta.sourceMaster)?.pid);
     expect(after.every((m) => m.active)).toBe(true);
-    expect(await healthy(sb)).toBe(true);
+    expect(await clusterHealthy(sb)).toBe(true);
     for (const m of sb.masters) expect(await remoteLeftovers(sb, m.name)).toBe('');
     // zkops verify and show agree
     expect((await zkops(['verify', meta.id, '--dir', catalog])).code).toBe(0);
@@ -132,7 +124,8 @@ describe('zkops backup on 3 masters', () => {
     const bad = join(sb.work, 'flipped.tar.gz');
     copyFileSync(join(catalog, `${meta.id}.tar.gz`), bad);
     const buf = readFileSync(bad);
-    buf[Math.floor(buf.length / 2)] ^= 0xff;
+    const mid = Math.floor(buf.length / 2);
+    buf[mid] = (buf[mid] as number) ^ 0xff;
     writeFileSync(bad, buf);
     const r = await zkops(['verify', bad]);
     expect(r.code).not.toBe(0);
@@ -162,7 +155,7 @@ describe('zkops backup on 3 masters', () => {
     const after = await zkView(sb);
     expect(after.filter((m) => m.name !== 'master-1').map((m) => m.pid)).toEqual(before.filter((m) => m.name !== 'master-1').map((m) => m.pid));
     await sb.ssh('master-1', 'systemctl restart dcos-exhibitor');
-    await waitHealthy(sb);
+    await waitClusterHealthy(sb, 90_000);
   });
 
   it('refuses when remoteTmpDir on the backup master is too small', async () => {
@@ -209,7 +202,7 @@ describe('zkops backup on 3 masters', () => {
       expect(r.stderr).toMatch(/reconnected after/);
       expect(json<{ backup: Meta }>(r).backup.status).toBe('STATUS_READY');
       expect((await sb.ssh('master-2', 'systemctl is-active dcos-exhibitor')).stdout.trim()).toBe('active');
-      await waitHealthy(sb);
+      await waitClusterHealthy(sb, 90_000);
       for (const m of sb.masters) expect(await remoteLeftovers(sb, m.name)).toBe('');
     } finally {
       run.child.kill('SIGKILL');
@@ -225,7 +218,7 @@ describe('zkops backup on 3 masters', () => {
     run.child.kill('SIGKILL');
     await run.result;
     await eventually('Exhibitor active on master-1', async () => (await sb.ssh('master-1', 'systemctl is-active dcos-exhibitor')).stdout.trim(), (v) => v === 'active', 60_000);
-    await waitHealthy(sb);
+    await waitClusterHealthy(sb, 90_000);
     // the killed run could not release its lock: the next backup says so and who held it
     const next = await backup(sb, catalog);
     expect(next.code).toBe(3);
@@ -242,7 +235,7 @@ describe('zkops backup on 3 masters', () => {
     expect(r.code).toBe(130);
     // right after the exit, not eventually
     expect((await sb.ssh('master-3', 'systemctl is-active dcos-exhibitor')).stdout.trim()).toBe('active');
-    await waitHealthy(sb);
+    await waitClusterHealthy(sb, 90_000);
     for (const m of sb.masters) expect(await remoteLeftovers(sb, m.name)).toBe('');
   });
 
@@ -318,6 +311,6 @@ describe('zkops backup on 5 masters', () => {
     const restore = await zkops(['restore', meta.id, '-i', sb.inventory, '--dir', catalog, '--yes'], { timeoutMs: 300_000 });
     expect(restore.code, restore.stderr).toBe(0);
     expect(await sb.digest()).toBe(seeded);
-    expect(await healthy(sb)).toBe(true);
+    expect(await clusterHealthy(sb)).toBe(true);
   });
 });

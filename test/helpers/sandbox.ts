@@ -163,13 +163,15 @@ export function zkPids(dir: string): number[] {
   });
 }
 
+/** Exhibitor, asked from this machine: every master serves and exactly one leads. */
+export async function clusterHealthy(sb: TestSandbox): Promise<boolean> {
+  const s = await exhibitorStatus(sb.masters[0]?.address as string);
+  return !!s && s.length === sb.masters.length && s.every((e) => e.code === 3) && s.filter((e) => e.isLeader).length === 1;
+}
+
 /** Poll Exhibitor from this machine until all masters serve and exactly one leads. */
 export async function waitClusterHealthy(sb: TestSandbox, timeoutMs = 120_000): Promise<void> {
-  const healthy = async (): Promise<boolean> => {
-    const s = await exhibitorStatus(sb.masters[0]?.address as string);
-    return !!s && s.length === sb.masters.length && s.every((e) => e.code === 3) && s.filter((e) => e.isLeader).length === 1;
-  };
-  await eventually('cluster healthy', healthy, (v) => v, timeoutMs);
+  await eventually('cluster healthy', () => clusterHealthy(sb), (v) => v, timeoutMs);
 }
 
 /**

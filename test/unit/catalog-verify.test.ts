@@ -48,7 +48,8 @@ describe('verifyArchive', () => {
     const file = makeArchive('flip');
     const sha = createHash('sha256').update(readFileSync(file)).digest('hex');
     const bytes = readFileSync(file);
-    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    const mid = Math.floor(bytes.length / 2);
+    bytes[mid] = (bytes[mid] as number) ^ 0xff;
     writeFileSync(file, bytes);
     const withSum = await verifyArchive(file, sha);
     expect(withSum.ok).toBe(false);

@@ -109,12 +109,17 @@ export const runJob: Executor<JobStep> = async (ctx, step) => {
       ctx.warn(`following job ${step.id} on ${ctx.master?.name}: reconnected after ${formatDuration(ctx.now() - lostSince)}`);
       lostSince = undefined;
     }
-    if (done === 'dead') return rescueDeadJob(ctx, dir, step, fin, interrupted);
     if (done === 'unborn') {
       if (ctx.now() - launchedAt > START_MS) {
-        throw new TaskFailure(`job ${step.id} did not start on ${ctx.master?.name}: no pid in ${dir} ${formatDuration(START_MS)} after it was launched; its command never ran`, null, '', { dir });
+        throw new TaskFailure(
+          `job ${step.id} did not start on ${ctx.master?.name}: no pid file in ${dir} ${formatDuration(START_MS)} after it was launched (it never ran, or cannot write its files there)`,
+          null,
+          '',
+          { dir },
+        );
       }
-    } else if (done) return finishJob(ctx, { dir, unit }, step, done, main, interrupted);
+    } else if (done && 'dead' in done) return rescueDeadJob(ctx, dir, step, fin, done.finallyRc, interrupted);
+    else if (done) return finishJob(ctx, { dir, unit }, step, done, main, interrupted);
     if (lostSince !== undefined && ctx.now() - lostSince > LOST_CONTACT_MS) {
       throw new TaskFailure(
         `lost contact with ${ctx.master?.name} for ${formatDuration(LOST_CONTACT_MS)} while job ${step.id} ran there; the job goes on without zkops and runs its finally-command (${tail(fin, 1)}) whatever happens; its files are in ${dir} on the master`,
@@ -152,19 +157,20 @@ const SEP = '\n--zkops-sep--\n';
 
 /**
  * One look at the job's files: undefined while it runs, 'unborn' before it wrote its pid,
- * 'dead' when its process is gone without an exit status (killed with SIGKILL, or with the
+ * `dead` when its process is gone without an exit status (killed with SIGKILL, or with the
  * cgroup of the SSH session that started it), else what it left.
  */
-async function poll(ctx: TaskContext, dir: string, become: boolean): Promise<JobFiles | 'dead' | 'unborn' | undefined> {
+async function poll(ctx: TaskContext, dir: string, become: boolean): Promise<JobFiles | { dead: true; finallyRc: number | null } | 'unborn' | undefined> {
   const session: Session = await ctx.session();
   const q = shellQuote(dir);
   const files = ['rc', 'finally.rc', 'start.at', 'finally.at', 'end.at', 'launcher', 'out.log', 'finally.log'];
-  // rc is looked at again after the liveness check: the job writes it just before it exits
-  const running = `p=$(cat ${q}/pid 2>/dev/null) || exit 5; kill -0 "$p" 2>/dev/null && exit 3; [ -f ${q}/rc ] || exit 4`;
+  // rc is looked at again after the liveness check: the job writes it just before it exits;
+  // a dead job says whether its finally-command had finished
+  const running = `p=$(cat ${q}/pid 2>/dev/null) || exit 5; kill -0 "$p" 2>/dev/null && exit 3; [ -f ${q}/rc ] || { cat ${q}/finally.rc 2>/dev/null; exit 4; }`;
   const cmd = `[ -f ${q}/rc ] || { ${running}; }; for f in ${files.join(' ')}; do cat ${q}/$f 2>/dev/null; printf '${SEP.replace(/\n/g, '\\n')}'; done`;
   const res = await session.exec(cmd, { become, timeoutMs: 30_000 });
   if (res.exitCode === 3) return undefined;
-  if (res.exitCode === 4) return 'dead';
+  if (res.exitCode === 4) return { dead: true, finallyRc: /^\d+$/.test(res.stdout.trim()) ? Number(res.stdout.trim()) : null };
   if (res.exitCode === 5) return 'unborn';
   if (res.exitCode !== 0) throw new Error(`cannot read ${dir}: ${res.stderr.trim()}`);
   const parts = res.stdout.split(SEP);
@@ -186,15 +192,13 @@ async function poll(ctx: TaskContext, dir: string, become: boolean): Promise<Job
  * zkops runs it now over SSH (Exhibitor must not stay stopped because the job was killed);
  * the step fails either way, since nobody knows how far the main command got.
  */
-async function rescueDeadJob(ctx: TaskContext, dir: string, step: JobStep, fin: string, interrupted: boolean): Promise<never> {
-  const session = await ctx.session();
-  const q = shellQuote(dir);
-  const ran = await session.exec(`cat ${q}/finally.rc 2>/dev/null`, { become: step.become, timeoutMs: 30_000 });
+async function rescueDeadJob(ctx: TaskContext, dir: string, step: JobStep, fin: string, finallyRc: number | null, interrupted: boolean): Promise<never> {
   const where = `job ${step.id} on ${ctx.master?.name} died without an exit status (its process is gone: killed with SIGKILL, or with the SSH session's cgroup)`;
-  if (ran.exitCode === 0 && ran.stdout.trim() !== '') {
-    throw new TaskFailure(`${where}; its finally-command had run (exit ${ran.stdout.trim()}); its files are in ${dir} on the master`, null, '', { dir, rescued: false });
+  if (finallyRc !== null) {
+    throw new TaskFailure(`${where}; its finally-command had run (exit ${finallyRc}); its files are in ${dir} on the master`, null, '', { dir, rescued: false });
   }
   ctx.warn(`${where}, before its finally-command; zkops runs it now: ${tail(fin, 1)}`);
+  const session = await ctx.session();
   const res = await session.exec(fin, { become: step.become, timeoutMs: 10 * 60_000 });
   const outcome = res.exitCode === 0 ? 'zkops ran its finally-command (exit 0)' : `zkops ran its finally-command and it failed with exit ${res.exitCode}: ${tail(res.stderr || res.stdout, 5)}`;
   throw new TaskFailure(`${where}${interrupted ? ' while zkops stopped it' : ''}; ${outcome}; its files are in ${dir} on the master`, res.exitCode, tail(res.stdout + res.stderr), {
