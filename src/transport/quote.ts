@@ -1,7 +1,10 @@
 // The one shell-quoting helper of zkops (SPEC rule 4.9): every remote argument goes through it.
 // POSIX single quotes: nothing inside is special to sh except the quote itself, written '\''.
 
-const SAFE = /^[A-Za-z0-9_./:=@%+-]+$/;
+// Never bare: a word with `=` (as a first word, NAME=value is an assignment, not a command)
+// or a leading `-` (quotes do not stop a command reading it as an option, so callers still
+// write `--`; they show a reader, and a review, that a value was meant).
+const SAFE = /^[A-Za-z0-9_./:@%+][A-Za-z0-9_./:@%+-]*$/;
 
 /** Quote one argument for a POSIX shell; safe words stay bare, the empty string becomes ''. */
 export function shellQuote(arg: string): string {

@@ -44,8 +44,20 @@ describe('shellQuote', () => {
     ['a b', "'a b'"],
     ["it's", "'it'\\''s'"],
     ['', "''"],
+    // security review: an assignment and an option-looking word are never left bare
+    ['NAME=value', "'NAME=value'"],
+    ['--unit=x', "'--unit=x'"],
+    ['-rf', "'-rf'"],
+    ['-', "'-'"],
+    ['a-b', 'a-b'],
+    ['x.tar.gz-1', 'x.tar.gz-1'],
   ])('%j quotes as %s', (input, expected) => {
     expect(shellQuote(input)).toBe(expected);
+  });
+
+  it('a quoted NAME=value as the first word is not an assignment', () => {
+    const out = execFileSync('/bin/sh', ['-c', `${shellQuote('ZKOPS_Q=1')} 2>/dev/null; echo "\${ZKOPS_Q-unset}"`], { encoding: 'utf8' });
+    expect(out).toBe('unset\n');
   });
 });
 
