@@ -5,6 +5,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { exitCodeOf, formatError, UsageError, ZkopsError } from '../errors.js';
 import { printJson, type GlobalOptions } from './options.js';
+import { forTerminal } from '../ui/text.js';
 import { planCommand, runCommand } from './commands/run.js';
 import { checkCommand } from './commands/check.js';
 import { sandboxCommand } from './commands/sandbox.js';
@@ -54,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
       .parseAsync();
     return 0;
   } catch (err) {
-    process.stderr.write(`${formatError(err, verbose)}\n`);
+    process.stderr.write(`${forTerminal(formatError(err, verbose))}\n`);
     if (json && !(err as { jsonPrinted?: boolean }).jsonPrinted) {
       const e = err instanceof ZkopsError ? err : undefined;
       printJson({ ok: false, exitCode: exitCodeOf(err), error: { message: (err as Error).message, hint: e?.hint, where: e?.where, details: e?.details } });

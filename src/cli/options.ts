@@ -2,10 +2,11 @@
 
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { fanOut, type EngineEvent, type EventSink } from '../engine/events.js';
+import { fanOut, redactDeep, type EngineEvent, type EventSink } from '../engine/events.js';
 import { plainSink } from '../ui/plain.js';
 import { listrSink, type ListrSink } from '../ui/listr.js';
 import { journalSink } from '../ui/journal.js';
+import { forTerminal } from '../ui/text.js';
 import { UsageError } from '../errors.js';
 
 export interface GlobalOptions {
@@ -19,12 +20,12 @@ export interface GlobalOptions {
 
 /** Human text: stderr when --json owns stdout, else stdout... always stderr for progress. */
 export function say(line: string): void {
-  process.stderr.write(`${line}\n`);
+  process.stderr.write(`${forTerminal(line)}\n`);
 }
 
-/** Print the one JSON document of a --json run. */
+/** Print the one JSON document of a --json run, secrets redacted however deep. */
 export function printJson(doc: unknown): void {
-  process.stdout.write(`${JSON.stringify(doc, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
+  process.stdout.write(`${JSON.stringify(redactDeep(doc), (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
 }
 
 export function requireInventory(o: GlobalOptions): string {

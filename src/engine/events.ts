@@ -67,10 +67,54 @@ export function dispatch(handlers: EventHandlers, event: EngineEvent): void {
   (handlers[event.type] as (e: EngineEvent) => void)(event);
 }
 
-/** Hide secrets before events leave the engine: private keys, passwords, tokens. */
+// The names a secret goes by, as a key (`password:`, `"api_key":`, `DB_PASSWORD=`), a flag
+// (`--token x`) or part of one (`AWS_SECRET_ACCESS_KEY`).
+const SECRET_WORD = 'password|passwd|passphrase|token|secret|api[_-]?key|access[_-]?key|private[_-]?key|credentials?';
+const KEY = `[\\w.-]*(?:${SECRET_WORD})[\\w.-]*`;
+// A value: double-quoted (with JSON escapes), single-quoted, or up to the next blank.
+const VALUE = `"(?:[^"\\\\\\n]|\\\\.)*"|'[^'\\n]*'|[^\\s"']+`;
+const SECRET_KEY = new RegExp(`^${KEY}$`, 'i');
+// A quoted value stays quoted, so JSON and shell text keep their shape.
+const hideValue = (_m: string, key: string, value: string): string => {
+  const q = value[0] === '"' || value[0] === "'" ? value[0] : '';
+  return `${key}${q}[REDACTED]${q}`;
+};
+const REDACTIONS: [RegExp, string | ((m: string, key: string, value: string) => string)][] = [
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g, '[REDACTED PRIVATE KEY]'],
+  // URL userinfo, with or without a scheme: keep the user, hide the password.
+  [/((?:\b[a-z][a-z0-9+.-]*:\/\/)?[\w.%+~-]+):[^\s@/'"]+@(?=[\w[])/gi, '$1:[REDACTED]@'],
+  // --password x, --token=x, --db-secret 'x y'
+  [new RegExp(`(--${KEY}(?:[ \\t]+|=))(${VALUE})`, 'gi'), hideValue],
+  // password=x, "password": "x", 'secret': 'x', DB_PASSWORD=x, AWS_SECRET_ACCESS_KEY=x, token: x
+  [new RegExp(`(${KEY}["']?[ \\t]*[=:][ \\t]*)(${VALUE})`, 'gi'), hideValue],
+  [/(\b(?:Proxy-)?Authorization:[ \t]*(?:(?:Basic|Bearer|Digest|Token)[ \t]+)?)\S+/gi, '$1[REDACTED]'],
+  [/(\bBearer[ \t]+)[\w.~+/=-]+/g, '$1[REDACTED]'],
+];
+
+/** Hide secrets before text leaves zkops (events, journal, --json, stderr): private keys, passwords, tokens. */
 export function redact(text: string): string {
-  return text
-    .replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g, '[REDACTED PRIVATE KEY]')
-    .replace(/((?:password|passwd|passphrase|token|secret|api[_-]?key)\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)/gi, '$1[REDACTED]')
-    .replace(/(Authorization:\s*\S+\s+)\S+/gi, '$1[REDACTED]');
+  return REDACTIONS.reduce((out, [pattern, replacement]) => out.replace(pattern, replacement as (m: string, ...g: string[]) => string), text);
+}
+
+/**
+ * Redact a whole structure for --json and the journal: every string, and the value of every
+ * key named like a secret (`{ password: … }`), however deep.
+ */
+export function redactDeep<T>(value: T): T {
+  return walk(value, new WeakSet()) as T;
+}
+
+function walk(value: unknown, seen: WeakSet<object>): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return walk((value as { toJSON(): unknown }).toJSON(), seen);
+  if (seen.has(value)) return '[circular]';
+  seen.add(value);
+  if (Array.isArray(value)) return value.map((v) => walk(v, seen));
+  if (value instanceof Error) return walk({ name: value.name, message: value.message }, seen);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = SECRET_KEY.test(k) && v !== null && (typeof v === 'string' || typeof v === 'number') ? '[REDACTED]' : walk(v, seen);
+  }
+  return out;
 }

@@ -2,6 +2,7 @@
 // "no-tty" (the step then refuses, exit 3).
 
 import { createInterface } from 'node:readline/promises';
+import { forTerminal } from './text.js';
 
 /** The confirmation prompt (node's own readline: a yes/no question needs no package). */
 export function makeConfirm(yes: boolean): (q: string) => Promise<'yes' | 'no' | 'no-tty'> {
@@ -10,7 +11,7 @@ export function makeConfirm(yes: boolean): (q: string) => Promise<'yes' | 'no' |
     if (!process.stdin.isTTY || !process.stderr.isTTY) return 'no-tty';
     const rl = createInterface({ input: process.stdin, output: process.stderr });
     try {
-      const answer = await rl.question(`${question} [y/N] `);
+      const answer = await rl.question(`${forTerminal(question)} [y/N] `);
       return /^y(es)?$/i.test(answer.trim()) ? 'yes' : 'no';
     } finally {
       rl.close();

@@ -1,8 +1,10 @@
 // Live progress on a TTY with listr2: a row per step, a sub-row per master, transfer
-// bytes/MB/s/ETA and the live Exhibitor view while waiting. It observes engine events only.
+// bytes/MB/s/ETA and the live Exhibitor view while waiting. It observes engine events only;
+// every title, output and error it hands listr2 goes through forTerminal (secrets hidden).
 
 import { Listr, type ListrTaskWrapper } from 'listr2';
 import type { EngineEvent, EventSink } from '../engine/events.js';
+import { forTerminal as t } from './text.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- listr2's renderer generics add nothing here
 type Wrapper = ListrTaskWrapper<unknown, any, any>;
@@ -38,12 +40,12 @@ export function listrSink(steps: { id: string; name: string }[]): ListrSink {
   const names = new Map(steps.map((s) => [s.id, s.name]));
   const list = new Listr(
     steps.map((s) => ({
-      title: `${s.name} (waiting)`,
+      title: t(`${s.name} (waiting)`),
       task: async (_ctx: unknown, task: Wrapper) => {
         const row = stepRows.get(s.id) as Deferred;
         row.wrapper = task;
         await row.promise;
-        if (row.skip !== undefined) task.skip(`${s.name}: ${row.skip}`);
+        if (row.skip !== undefined) task.skip(t(`${s.name}: ${row.skip}`));
       },
     })),
     { concurrent: true, exitOnError: false, rendererOptions: { collapseSubtasks: false, showErrorMessage: true } },
@@ -59,13 +61,13 @@ export function listrSink(steps: { id: string; name: string }[]): ListrSink {
         case 'step-start': {
           const row = stepRows.get(e.step);
           if (!row?.wrapper) return;
-          row.wrapper.title = names.get(e.step) ?? e.step;
+          row.wrapper.title = t(names.get(e.step) ?? e.step);
           if (e.masters.length === 1 && e.masters[0] === 'local') return;
           row.wrapper.newListr(
             e.masters.map((m) => {
               const d = deferred();
               taskRows.set(key(e.step, m), d);
-              return { title: m, task: async (_c: unknown, t: Wrapper) => ((d.wrapper = t), d.promise.then(() => d.skip !== undefined && t.skip(`${m}: ${d.skip}`))) };
+              return { title: t(m), task: async (_c: unknown, w: Wrapper) => ((d.wrapper = w), d.promise.then(() => d.skip !== undefined && w.skip(t(`${m}: ${d.skip}`)))) };
             }),
             { concurrent: true, exitOnError: false },
           ).run().catch(() => undefined);
@@ -75,23 +77,23 @@ export function listrSink(steps: { id: string; name: string }[]): ListrSink {
           const w = taskRows.get(key(e.task.step, e.task.master))?.wrapper ?? stepRows.get(e.task.step)?.wrapper;
           if (!w) return;
           const eta = e.total && e.rate > 0 ? ` ETA ${Math.max(0, (e.total - e.bytes) / e.rate).toFixed(0)}s` : '';
-          w.output = `${mb(e.bytes)}${e.total ? `/${mb(e.total)}` : ''} MB at ${mb(e.rate)} MB/s${eta}`;
+          w.output = t(`${mb(e.bytes)}${e.total ? `/${mb(e.total)}` : ''} MB at ${mb(e.rate)} MB/s${eta}`);
           return;
         }
         case 'task-health': {
           const w = stepRows.get(e.task.step)?.wrapper;
-          if (w) w.output = `${e.rows.map((r) => `${r.master} ${r.state}${r.leader ? ' (leader)' : ''}`).join(' · ')} — ${e.healthy ? `healthy ${e.streak}/${e.needed}` : e.reason}`;
+          if (w) w.output = t(`${e.rows.map((r) => `${r.master} ${r.state}${r.leader ? ' (leader)' : ''}`).join(' · ')} — ${e.healthy ? `healthy ${e.streak}/${e.needed}` : e.reason}`);
           return;
         }
         case 'task-retry': {
           const w = taskRows.get(key(e.task.step, e.task.master))?.wrapper;
-          if (w) w.output = `retry ${e.attempt}: ${e.error}`;
+          if (w) w.output = t(`retry ${e.attempt}: ${e.error}`);
           return;
         }
         case 'task-end': {
           const d = taskRows.get(key(e.task.step, e.task.master));
           if (!d) return;
-          if (e.status === 'failed') d.reject(new Error(e.error ?? 'failed'));
+          if (e.status === 'failed') d.reject(new Error(t(e.error ?? 'failed')));
           else {
             if (e.status === 'skipped') d.skip = 'condition false';
             d.resolve();
@@ -101,7 +103,7 @@ export function listrSink(steps: { id: string; name: string }[]): ListrSink {
         case 'step-end': {
           const row = stepRows.get(e.step);
           if (!row) return;
-          if (e.status === 'failed') row.reject(new Error(e.reason ?? 'failed'));
+          if (e.status === 'failed') row.reject(new Error(t(e.reason ?? 'failed')));
           else {
             if (e.status === 'skipped') row.skip = e.reason ?? 'skipped';
             row.resolve();

@@ -2,6 +2,7 @@
 
 import { formatDuration } from '../config/duration.js';
 import { dispatch, type EngineEvent, type EventHandlers, type EventSink } from '../engine/events.js';
+import { forTerminal } from './text.js';
 
 export interface PlainOptions {
   write: (line: string) => void;
@@ -12,8 +13,10 @@ export interface PlainOptions {
 /** A sink that writes one plain line per event worth a line. */
 export function plainSink(o: PlainOptions): EventSink {
   const lastProgress = new Map<string, number>();
+  // the one way out: secrets hidden
+  const write = (line: string) => o.write(forTerminal(line));
   const say = (line: string) => {
-    if (!o.quiet) o.write(line);
+    if (!o.quiet) write(line);
   };
   const handlers: EventHandlers = {
     'run-start': (e) => say(`run ${e.runId}: ${e.playbook} on ${e.cluster} (${e.masters.join(', ')})`),
@@ -30,19 +33,19 @@ export function plainSink(o: PlainOptions): EventSink {
     },
     'task-health': (e) =>
       say(`  exhibitor: ${e.rows.map((r) => `${r.master}=${r.state}${r.leader ? '*' : ''}`).join(' ')} ${e.healthy ? `healthy ${e.streak}/${e.needed}` : e.reason}`),
-    'task-retry': (e) => o.write(`  ${e.task.master}: ${e.task.step} failed (${e.error}); retry ${e.attempt} in ${formatDuration(e.delayMs)}`),
+    'task-retry': (e) => write(`  ${e.task.master}: ${e.task.step} failed (${e.error}); retry ${e.attempt} in ${formatDuration(e.delayMs)}`),
     'task-end': (e) => {
-      if (e.status === 'failed' || e.status === 'ignored') o.write(`  ✖ ${e.task.master}: ${e.error ?? 'failed'}`);
+      if (e.status === 'failed' || e.status === 'ignored') write(`  ✖ ${e.task.master}: ${e.error ?? 'failed'}`);
       else if (e.status === 'ok') say(`  ✔ ${e.task.master} (${formatDuration(e.durationMs)})${o.verbose && e.outputTail ? `\n${indent(e.outputTail)}` : ''}`);
       else if (o.verbose) say(`  - ${e.task.master}: skipped`);
     },
     'step-end': (e) => {
       if (e.status === 'skipped') say(`- ${e.step}: skipped (${e.reason ?? ''})`);
-      else if (e.status === 'failed') o.write(`✖ ${e.step}: ${e.reason ?? 'failed'}`);
+      else if (e.status === 'failed') write(`✖ ${e.step}: ${e.reason ?? 'failed'}`);
     },
-    warning: (e) => o.write(`warning: ${e.message}`),
+    warning: (e) => write(`warning: ${e.message}`),
     signal: (e) =>
-      o.write(
+      write(
         e.count === 1
           ? `${e.signal}: stopping; running the always steps first (press again to see what is still running)`
           : `${e.signal} again: still running: ${e.running.map((t) => `${t.step} on ${t.master}`).join(', ') || 'nothing'}; press a third time to exit at once (remote jobs keep their finally-command)`,

@@ -7,6 +7,7 @@ import { parseBackupId } from '../../catalog/labels.js';
 import { verifyArchive } from '../../catalog/verify.js';
 import { OperationFailed, UsageError } from '../../errors.js';
 import { printJson, say, type GlobalOptions } from '../options.js';
+import { forTerminal } from '../../ui/text.js';
 
 interface CatalogArgs extends GlobalOptions {
   dir: string;
@@ -16,6 +17,11 @@ interface CatalogArgs extends GlobalOptions {
 }
 
 const dirOption = { dir: { type: 'string', default: './zk-backups', describe: 'catalog directory' } } as const;
+
+/** A human line on stdout: secrets hidden. */
+function out(line: string): void {
+  process.stdout.write(`${forTerminal(line)}\n`);
+}
 
 export const listCommand: CommandModule<GlobalOptions, CatalogArgs> = {
   command: 'list [label]',
@@ -28,7 +34,7 @@ export const listCommand: CommandModule<GlobalOptions, CatalogArgs> = {
     const rows = all.map((b) => [b.id, b.status.replace('STATUS_', ''), b.created, b.size === null ? '-' : String(b.size), b.sourceMaster ?? '-']);
     const head = ['ID', 'STATUS', 'CREATED', 'BYTES', 'MASTER'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-    for (const r of [head, ...rows]) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()}\n`);
+    for (const r of [head, ...rows]) out(r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd());
   },
 };
 
@@ -40,8 +46,8 @@ export const showCommand: CommandModule<GlobalOptions, CatalogArgs> = {
     const meta = await new Catalog(argv.dir).get(argv.id as string);
     if (argv.json) return printJson(meta);
     const { files, ...rest } = meta;
-    for (const [k, v] of Object.entries(rest)) process.stdout.write(`${k.padEnd(17)} ${v === null ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`);
-    process.stdout.write(`${'files'.padEnd(17)} ${files.length}\n`);
+    for (const [k, v] of Object.entries(rest)) out(`${k.padEnd(17)} ${v === null ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+    out(`${'files'.padEnd(17)} ${files.length}`);
   },
 };
 
@@ -76,7 +82,7 @@ export const verifyCommand: CommandModule<GlobalOptions, CatalogArgs> = {
     const report = await verifyArchive(file, expected);
     const { files, ...summary } = report;
     if (argv.json) printJson({ file, ...summary, files: files.length });
-    else process.stdout.write(`${report.ok ? 'OK' : 'BAD'} ${file}\n  sha256 ${report.sha256}\n  ${files.length} members, ${report.snapshots.length} snapshots, ${report.logs.length} logs, zxid ${report.zxidRange?.from ?? '-'}..${report.zxidRange?.to ?? '-'}\n${report.problems.map((p) => `  problem: ${p}\n`).join('')}`);
+    else out(`${report.ok ? 'OK' : 'BAD'} ${file}\n  sha256 ${report.sha256}\n  ${files.length} members, ${report.snapshots.length} snapshots, ${report.logs.length} logs, zxid ${report.zxidRange?.from ?? '-'}..${report.zxidRange?.to ?? '-'}${report.problems.map((p) => `\n  problem: ${p}`).join('')}`);
     if (!report.ok) throw Object.assign(new OperationFailed(`${file} does not verify: ${report.problems.join('; ')}`), { jsonPrinted: argv.json });
   },
 };

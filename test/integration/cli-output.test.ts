@@ -1,0 +1,125 @@
+// What leaves zkops, checked on the built CLI with no server at all: secrets redacted in
+// every output (stderr, --json, the journal, the listr display) and in every form (SPEC
+// rule 4.9). Playbooks here have local steps only; the inventory's master is never dialled.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { json, onTerminal, zkops, type CliResult } from '../helpers/cli.js';
+
+const SECRET = 'hunter2';
+
+let dir: string;
+let inventory: string;
+let env: NodeJS.ProcessEnv;
+let n = 0;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'zkops-cli-output-'));
+  env = { ZKOPS_SSH_CONFIG: join(dir, 'no-ssh-config') };
+  inventory = join(dir, 'inventory.yaml');
+  writeFileSync(inventory, 'cluster: c1\nssh:\n  port: 1\nmasters:\n  - host: 127.0.0.1\n    name: m1\n');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function cli(args: string[]): Promise<CliResult> {
+  return zkops(args, { cwd: dir, env });
+}
+
+/** A fresh catalog directory (the journal goes there). */
+function catalogDir(): string {
+  return join(dir, `catalog-${++n}`);
+}
+
+function journalOf(catalog: string): string {
+  return readFileSync(join(catalog, 'journal.jsonl'), 'utf8');
+}
+
+// Each form of secret, in a registered value and in the message of the failure.
+const LEAKY = `
+name: leaky
+requires: [pw]
+steps:
+  - id: keep
+    kind: set
+    target: local
+    register: creds
+    vars:
+      db_password: "{{ pw }}"
+      json: '{"password": "{{ pw }}"}'
+      flags: "login --password {{ pw }} --token={{ pw }}"
+      url: "https://bob:{{ pw }}@db.example.com/x"
+      env: "AWS_SECRET_ACCESS_KEY={{ pw }} FOO_TOKEN={{ pw }}"
+  - id: boom
+    kind: fail
+    target: local
+    needs: keep
+    message: >-
+      cannot log in: {"secret": "{{ pw }}"} --passphrase {{ pw }} bob:{{ pw }}@db MY_SECRET_X={{ pw }}
+`;
+
+function leakyRun(catalog: string, ...more: string[]): string[] {
+  const file = join(dir, `leaky-${++n}.yaml`);
+  writeFileSync(file, LEAKY);
+  return ['run', file, '-i', inventory, '-e', `pw=${SECRET}`, '--dir', catalog, ...more];
+}
+
+describe('redaction in every output', () => {
+  it('--json: message, reason and registered values; stderr; the journal, run-end included', async () => {
+    const catalog = catalogDir();
+    const r = await cli(leakyRun(catalog, '--json'));
+    expect(r.code, r.stderr).toBe(1);
+    const doc = json<{ error: { message: string }; steps: Record<string, { reason?: string }>; registered: Record<string, Record<string, string>> }>(r);
+    expect(doc.error.message).toContain('bob:[REDACTED]@db');
+    expect(doc.error.message).toContain('MY_SECRET_X=[REDACTED]');
+    expect(doc.error.message).toContain('--passphrase [REDACTED]');
+    expect(doc.error.message).toContain('{"secret": "[REDACTED]"}');
+    expect(doc.steps.boom?.reason).toContain('[REDACTED]');
+    expect(doc.registered.creds).toEqual({
+      db_password: '[REDACTED]',
+      json: '{"password": "[REDACTED]"}',
+      flags: 'login --password [REDACTED] --token=[REDACTED]',
+      url: 'https://bob:[REDACTED]@db.example.com/x',
+      env: 'AWS_SECRET_ACCESS_KEY=[REDACTED] FOO_TOKEN=[REDACTED]',
+    });
+    expect(r.stdout).not.toContain(SECRET);
+    expect(r.stderr).toContain('error: boom: cannot log in');
+    expect(r.stderr).not.toContain(SECRET);
+    const journal = journalOf(catalog);
+    const end = journal.trim().split('\n').map((l) => JSON.parse(l) as { event?: string; error?: string }).find((rec) => rec.event === 'run-end');
+    expect(end?.error).toContain('bob:[REDACTED]@db');
+    expect(journal).not.toContain(SECRET);
+  });
+
+  it('plain lines on stderr (no TTY)', async () => {
+    const r = await cli(leakyRun(catalogDir(), '--verbose'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/✖ local: boom: cannot log in/);
+    expect(r.stderr).not.toContain(SECRET);
+  });
+
+  it('the listr display on a terminal', async () => {
+    const r = await onTerminal(leakyRun(catalogDir()), 'n');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('cannot log in');
+    expect(r.stdout).not.toContain(SECRET);
+  });
+
+  it('an error message printed by main (stderr and --json)', async () => {
+    const target = `https://bob:${SECRET}@host/x.tar.gz`;
+    const human = await cli(['verify', target, '--dir', catalogDir()]);
+    expect(human.code).toBe(2);
+    expect(human.stderr).toContain('https://bob:[REDACTED]@host/x.tar.gz');
+    expect(human.stderr).not.toContain(SECRET);
+    const machine = await cli(['verify', target, '--dir', catalogDir(), '--json']);
+    expect(json<{ error: { message: string } }>(machine).error.message).toContain('bob:[REDACTED]@host');
+    expect(machine.stdout + machine.stderr).not.toContain(SECRET);
+  });
+
+  it('a human line of a command (say)', async () => {
+    const r = await cli(['list', '--dir', join(dir, `password=${SECRET}`)]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('password=[REDACTED]');
+    expect(r.stderr).not.toContain(SECRET);
+  });
+});
