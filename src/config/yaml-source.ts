@@ -2,7 +2,7 @@
 // name its file, line and key. Schema checks use zod; its issue paths are mapped back to
 // the YAML nodes here.
 
-import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { ValidationError, type Problem } from '../errors.js';
 
@@ -27,7 +27,40 @@ export function parseYamlSource(file: string, text: string): YamlSource {
     });
     throw new ValidationError(problems, { hint: `fix the YAML syntax in ${file}` });
   }
-  return { file, doc, lines, value: doc.toJS({ maxAliasCount: 100 }) };
+  return { file, doc, lines, value: toValue(file, doc, lines) };
+}
+
+/** Most alias expansions a file may make: far above any inventory or playbook, far below a "billion laughs". */
+const MAX_ALIAS_COUNT = 100;
+
+/**
+ * The plain value of a document. An alias bomb (aliases of aliases expanding to millions of
+ * nodes) or an alias of an anchor not yet defined is a problem at the alias's line.
+ */
+function toValue(file: string, doc: Document.Parsed, lines: LineCounter): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    const text = (err as Error).message;
+    const unresolved = /^Unresolved alias.*: (.*)$/.exec(text)?.[1];
+    const bomb = /Excessive alias count/.test(text);
+    let at: Node | undefined;
+    visit(doc, {
+      Alias: (_key, alias) => {
+        if (unresolved !== undefined && alias.source !== unresolved) return undefined;
+        at = alias;
+        return visit.BREAK;
+      },
+    });
+    const pos = lines.linePos((bomb || unresolved !== undefined ? at?.range?.[0] : undefined) ?? 0);
+    const [message, hint] =
+      unresolved !== undefined
+        ? [`alias *${unresolved} has no anchor &${unresolved} before it`, `define &${unresolved} before its first use in ${file}`]
+        : bomb
+          ? [`aliases expand to more than ${MAX_ALIAS_COUNT} nodes (a YAML alias bomb?); refused`, `write the values out in ${file} instead of nesting aliases`]
+          : [`cannot read the YAML: ${text}`, `fix ${file}`];
+    throw new ValidationError([{ file, line: pos.line, column: pos.col, path: '', message }], { hint });
+  }
 }
 
 /** The YAML node at a path of keys and indexes, or the deepest existing ancestor. */

@@ -10,15 +10,13 @@ import { homedir, userInfo } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import SSHConfig from 'ssh-config';
 import { z } from 'zod';
-import { parseDuration } from '../config/duration.js';
+import { durationText, parseDuration } from '../config/duration.js';
 import { parseYamlSource, problemAt, validateWith, type YamlSource } from '../config/yaml-source.js';
 import { UsageError, ValidationError, type Problem } from '../errors.js';
 import type { JumpHost } from '../transport/types.js';
 import type { Inventory, Master } from './types.js';
 
-const duration = z.union([z.string(), z.number()]).refine((v) => parseDuration(v) !== undefined, {
-  message: 'not a duration: write it like 500ms, 10s, 5m or 1h',
-});
+const duration = durationText();
 const port = z.number().int().min(1).max(65535);
 const nonEmpty = z.string().min(1);
 
@@ -31,7 +29,7 @@ const sshSchema = z
     knownHosts: nonEmpty.optional(),
     hostKeyPolicy: z.enum(['strict', 'accept-new', 'off']).optional(),
     jump: nonEmpty.optional(),
-    connectTimeout: duration.optional(),
+    connectTimeout: durationText('0 would give up before connecting').optional(),
     keepalive: duration.optional(),
     become: z.enum(['sudo', 'none']).optional(),
   })
@@ -66,9 +64,9 @@ const inventorySchema = z
         caFile: nonEmpty.optional(),
         certFile: nonEmpty.optional(),
         keyFile: nonEmpty.optional(),
-        pollInterval: duration.optional(),
+        pollInterval: durationText('0 would poll Exhibitor without a pause').optional(),
         stablePolls: z.number().int().min(1).max(100).optional(),
-        timeout: duration.optional(),
+        timeout: durationText('0 would give up before the first poll').optional(),
       })
       .strict()
       .optional(),

@@ -2,18 +2,12 @@
 // shared by every kind live in `common`. Unknown keys are errors.
 
 import { z } from 'zod';
-import { parseDuration } from '../config/duration.js';
+import { durationMs } from '../config/duration.js';
 
-const duration = z
-  .union([z.string(), z.number()])
-  .transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration: use 500ms, 10s, 5m or 1h` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+const duration = durationMs();
+// 0 refused: a step timeout of 0 means none, and a poll of 0 asks again without a pause.
+const stepTimeout = durationMs("0 would let the step run without a timeout (leave timeout out for the step's default)");
+const pollInterval = (what: string) => durationMs(`0 would poll ${what} without a pause`);
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'use lowercase letters, digits, - and _');
 const varName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'use letters, digits and _');
@@ -39,7 +33,7 @@ const common = {
   when: z.union([z.string(), z.boolean()]).optional(),
   retries: z.number().int().min(0).max(100).default(0),
   delay: duration.default(1000),
-  timeout: duration.optional(),
+  timeout: stepTimeout.optional(),
   register: varName.optional(),
   always: z.boolean().default(false),
   on_failure: z.enum(['fail', 'refuse', 'continue']).default('fail'),
@@ -54,7 +48,7 @@ export const stepSchemas = {
     command: z.string().min(1),
     finally: z.string().min(1),
     become: z.boolean().default(false),
-    poll: duration.default(500),
+    poll: pollInterval('the master').default(500),
   }),
   get: z.strictObject({ ...common, kind: z.literal('get'), src: z.string().min(1), dest: z.string().min(1), become: z.boolean().default(false) }),
   put: z.strictObject({ ...common, kind: z.literal('put'), src: z.string().min(1), dest: z.string().min(1), become: z.boolean().default(false) }),
@@ -62,7 +56,7 @@ export const stepSchemas = {
     ...common,
     kind: z.literal('wait_healthy'),
     stable_polls: z.number().int().min(1).optional(),
-    interval: duration.optional(),
+    interval: pollInterval('Exhibitor').optional(),
   }),
   choose: z.strictObject({
     ...common,

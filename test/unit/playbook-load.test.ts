@@ -25,7 +25,7 @@ const invalid: [name: string, text: string, path: string, line: number, message:
   ['a key of another kind', playbook('id: a\nkind: shell\ncommand: x\nfinally: y'), 'steps[0].finally', 6, /unknown key "finally"/],
   ['missing command', playbook('id: a\nkind: shell'), 'steps[0].command', 3, /missing required key "command"/],
   ['bad id', playbook('id: Backup\nkind: shell\ncommand: x'), 'steps[0].id', 3, /lowercase letters, digits, - and _/],
-  ['bad duration', playbook(shell('a', 'timeout: 10 parsecs')), 'steps[0].timeout', 6, /"10 parsecs" is not a duration: use 500ms, 10s, 5m or 1h/],
+  ['bad duration', playbook(shell('a', 'timeout: 10 parsecs')), 'steps[0].timeout', 6, /"10 parsecs" is not a duration: write it like 500ms, 10s, 5m or 1h/],
   ['bad on_failure', playbook(shell('a', 'on_failure: ignore')), 'steps[0].on_failure', 6, /fail|refuse|continue/],
   ['wrong type', playbook(shell('a', 'retries: "3"')), 'steps[0].retries', 6, /expected number/],
   ['duplicate id', playbook(shell('a'), shell('b'), shell('a')), 'steps[2].id', 9, /duplicate step id "a" \(first at line 3\)/],
