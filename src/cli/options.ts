@@ -1,8 +1,9 @@
 // Global options and the wiring every command shares: output mode, sinks, signals.
 
 import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fanOut, redactDeep, type EngineEvent, type EventSink } from '../engine/events.js';
+import { fanOut, redact, redactDeep, type EngineEvent, type EventSink } from '../engine/events.js';
 import { plainSink } from '../ui/plain.js';
 import { listrSink, type ListrSink } from '../ui/listr.js';
 import { journalSink } from '../ui/journal.js';
@@ -69,9 +70,23 @@ export function makeDisplay(o: GlobalOptions, steps: { id: string; name: string 
   } else {
     sinks.push(plainSink({ write: say, verbose: o.verbose, quiet: o.quiet }));
   }
-  if (journal) sinks.push(journalSink(journal.file, journal.runId, journal.command));
+  if (journal) sinks.push(journalSink(journal.file, journal.runId, journal.command), journalWarnings(journal));
   const sink = fanOut(sinks, (err) => say(`warning: a display failed: ${(err as Error).message}`));
   return { emit: (e) => sink.emit(e), close: async () => live?.done() };
+}
+
+/**
+ * Warnings go to the journal too: a host key accepted unchecked (hostKeyPolicy off) or added
+ * (accept-new) must leave a trace for the audit. journalSink writes tasks and run records only.
+ */
+function journalWarnings(j: { file: string; runId: string; command: string }): EventSink {
+  return {
+    emit(e: EngineEvent) {
+      if (e.type !== 'warning') return;
+      const record = { run: j.runId, command: j.command, event: 'warning', at: new Date(e.at).toISOString(), message: redact(e.message) };
+      appendFileSync(j.file, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+    },
+  };
 }
 
 /** Where the journal goes: beside the catalog. */

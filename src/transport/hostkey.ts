@@ -1,8 +1,10 @@
 // Host key checking per ssh.hostKeyPolicy (SPEC rule 4.8): strict refuses an unknown key with
-// its fingerprint and how to accept it; accept-new records it; a changed or revoked key is
-// refused in every policy but `off`, which only warns, on every connect.
+// its fingerprint and how to accept it; accept-new records it; `off` accepts it with a warning
+// on every connect (the engine journals warnings). A changed or revoked key is refused
+// whatever the policy: no setting turns an interception into a connection.
 
 import { TransportError } from '../errors.js';
+import { shellQuote } from './quote.js';
 import { appendKnownHost, checkHostKey, fingerprintSha256, keyTypeOf, knownHostName, preferredHostKeyAlgorithms, readKnownHosts } from './known-hosts.js';
 import type { Endpoint } from './ssh-errors.js';
 import type { HostKeyPolicy } from './types.js';
@@ -45,13 +47,8 @@ export async function prepareHostKeyCheck(
     const fp = `${type} ${fingerprintSha256(key)}`;
     const found = checkHostKey(entries, ep.host, ep.port, key);
     if (found.status === 'known') return true;
-    if (policy === 'off') {
-      const extra = found.status === 'changed' ? ` and it DIFFERS from ${knownHosts}:${found.line}` : found.status === 'revoked' ? ' and it is REVOKED' : '';
-      onWarning(`hostKeyPolicy is off: the host key of ${where} (${fp}) is not checked${extra}`);
-      return true;
-    }
     if (found.status === 'revoked') {
-      refused = new TransportError('hostkey-changed', ep.master, `host key of ${where} is REVOKED (${fp}, marked @revoked in ${knownHosts}:${found.line}); refusing to connect`, {
+      refused = new TransportError('hostkey-changed', ep.master, `host key of ${where} is REVOKED (${fp}, marked @revoked in ${knownHosts}:${found.line}); refusing to connect, whatever ssh.hostKeyPolicy says`, {
         hint: 'this key must not be trusted; have the master get a new host key',
       });
       return false;
@@ -60,10 +57,14 @@ export async function prepareHostKeyCheck(
       refused = new TransportError(
         'hostkey-changed',
         ep.master,
-        `host key of ${where} has CHANGED: it offered ${fp}, but ${knownHosts}:${found.line} holds another ${type} key; someone may be intercepting the connection (or the master was reinstalled); refusing to connect`,
-        { hint: `if the master was reinstalled, verify the new fingerprint on it, then remove the old entry: ssh-keygen -R '${name}' -f ${knownHosts}` },
+        `host key of ${where} has CHANGED: it offered ${fp}, but ${knownHosts}:${found.line} holds another ${type} key; someone may be intercepting the connection (or the master was reinstalled); refusing to connect, whatever ssh.hostKeyPolicy says`,
+        { hint: `if the master was reinstalled, verify the new fingerprint on it, then remove the old entry: ssh-keygen -R ${shellQuote(name)} -f ${shellQuote(knownHosts)}` },
       );
       return false;
+    }
+    if (policy === 'off') {
+      onWarning(`hostKeyPolicy is off: accepted the unknown host key of ${where} (${fp}) without checking it; set ssh.hostKeyPolicy: strict once the key is in ${knownHosts}`);
+      return true;
     }
     if (policy === 'accept-new') {
       try {
@@ -79,7 +80,7 @@ export async function prepareHostKeyCheck(
     refused = new TransportError(
       'hostkey-unknown',
       ep.master,
-      `host key of ${where} is not in ${knownHosts}${others}: ${fp}; verify it, then accept it with \`ssh-keyscan -p ${ep.port} -t ${shortType(type)} ${ep.host} >> ${knownHosts}\` or set ssh.hostKeyPolicy: accept-new`,
+      `host key of ${where} is not in ${knownHosts}${others}: ${fp}; verify it, then accept it with \`ssh-keyscan -p ${ep.port} -t ${shortType(type)} ${shellQuote(ep.host)} >> ${shellQuote(knownHosts)}\` or set ssh.hostKeyPolicy: accept-new`,
       { hint: `compare ${fingerprintSha256(key)} with \`ssh-keygen -lf /etc/ssh/ssh_host_${shortType(type)}_key.pub\` on the master before accepting it` },
     );
     return false;

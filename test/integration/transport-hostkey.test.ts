@@ -94,12 +94,12 @@ describe('unknown host key', () => {
     expect(warnings).toHaveLength(1);
   });
 
-  it('off connects with a warning on every connect', async () => {
+  it('off connects to an unknown key with a warning on every connect', async () => {
     const warnings: string[] = [];
     const m = masterFor(master, 'master-1', { knownHosts: knownHosts(), hostKeyPolicy: 'off' });
     for (let i = 0; i < 2; i++) await (await transport.connect(m, { onWarning: (w) => warnings.push(w) })).close();
     expect(warnings).toHaveLength(2);
-    expect(warnings[0]).toMatch(/hostKeyPolicy is off/);
+    expect(warnings[0]).toMatch(/hostKeyPolicy is off: accepted the unknown host key of master-1/);
   });
 });
 
@@ -128,11 +128,13 @@ describe('changed host key', () => {
     expect(err.message).toContain('REVOKED');
   });
 
-  it('off warns that the key differs and connects', async () => {
+  it('off refuses it too: no policy accepts a changed key', async () => {
     const warnings: string[] = [];
-    const s = await transport.connect(masterFor(master, 'master-1', { knownHosts: knownHosts(oldLine), hostKeyPolicy: 'off' }), { onWarning: (w) => warnings.push(w) });
-    await s.close();
-    expect(warnings[0]).toMatch(/DIFFERS/);
+    const kh = knownHosts(oldLine);
+    const err = await refusal(transport.connect(masterFor(master, 'master-1', { knownHosts: kh, hostKeyPolicy: 'off' }), { onWarning: (w) => warnings.push(w) }));
+    expect(err.kind).toBe('hostkey-changed');
+    expect(err.message).toContain('CHANGED');
+    expect(warnings).toEqual([]);
   });
 });
 
