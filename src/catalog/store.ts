@@ -1,10 +1,12 @@
 // The local backup catalog (SPEC section 5): `<id>.tar.gz` (0600) and `<id>.json` per
 // backup in one directory; metadata writes are atomic (temp + rename); `*.part` files are
-// never listed as READY.
+// never listed as READY. Metadata is validated when read: a malformed `<id>.json` is a
+// CORRUPT entry with its reason, never a crash of `list` or `show`.
 
-import { mkdir, readdir, readFile, rename, rm, stat, open } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, stat, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UsageError } from '../errors.js';
+import { z } from 'zod';
+import { OperationFailed, UsageError } from '../errors.js';
 import { assertBackupId, parseBackupId } from './labels.js';
 
 export type BackupStatus = 'STATUS_BACKING_UP' | 'STATUS_READY' | 'STATUS_ERROR';
@@ -35,6 +37,89 @@ export interface BackupMeta {
   jobLauncher?: 'systemd-run' | 'setsid' | null;
   zkopsVersion: string;
   runId: string | null;
+}
+
+/** A `<id>.json` that cannot be used: unreadable, not JSON, or not the metadata zkops writes. */
+export interface CorruptEntry {
+  id: string;
+  label: string;
+  status: 'CORRUPT';
+  /** What is wrong: which field is missing or wrong, or the parse error. */
+  reason: string;
+  file: string;
+}
+
+/** One line of `list`: a backup, or an entry whose metadata is corrupt. */
+export type CatalogEntry = BackupMeta | CorruptEntry;
+
+/** A catalog entry whose metadata is corrupt (exit 1); `zkops delete` removes it. */
+export class CorruptMetadataError extends OperationFailed {
+  readonly entry: CorruptEntry;
+  constructor(entry: CorruptEntry, dir: string) {
+    super(`backup ${entry.id} is CORRUPT: ${entry.reason}`, {
+      where: entry.file,
+      hint: `its metadata cannot be trusted; remove the entry with \`zkops delete ${entry.id} --dir ${dir}\``,
+    });
+    this.entry = entry;
+  }
+}
+
+const nullableString = z.string().nullable();
+const metaSchema = z.looseObject({
+  id: z.string(),
+  label: z.string(),
+  cluster: z.string(),
+  status: z.enum(['STATUS_BACKING_UP', 'STATUS_READY', 'STATUS_ERROR']),
+  error: nullableString,
+  remoteArchive: nullableString,
+  sourceMaster: nullableString,
+  created: z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'not a date'),
+  finished: nullableString,
+  size: z.number().int().nonnegative().nullable(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'not a sha256 (64 hex digits)').nullable(),
+  zxidRange: z.object({ from: z.string(), to: z.string() }).nullable(),
+  files: z.array(z.string()),
+  leaderZxid: nullableString,
+  masterZxid: nullableString,
+  zookeeperVersion: nullableString,
+  dcosVersion: nullableString,
+  stopWindowMs: z.number().nullable(),
+  jobLauncher: z.enum(['systemd-run', 'setsid']).nullable().optional(),
+  zkopsVersion: z.string(),
+  runId: nullableString,
+}) satisfies z.ZodType<BackupMeta>;
+
+/** Validate the text of `<id>.json`: the metadata, or why it is corrupt. */
+export function parseMeta(id: string, text: string): { meta: BackupMeta } | { reason: string } {
+  if (text.trim() === '') return { reason: 'empty file' };
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    return { reason: `not JSON: ${(err as Error).message}` };
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return { reason: `not a JSON object (${Array.isArray(data) ? 'an array' : data === null ? 'null' : typeof data})` };
+  const parsed = metaSchema.safeParse(data);
+  if (!parsed.success) {
+    const missing: string[] = [];
+    const wrong: string[] = [];
+    for (const issue of parsed.error.issues) {
+      const path = issue.path.join('.') || '(top)';
+      if (issue.path.length > 0 && valueAt(data, issue.path) === undefined) missing.push(path);
+      else wrong.push(`${path}: ${issue.message}`);
+    }
+    return { reason: [missing.length ? `missing ${missing.join(', ')}` : '', ...wrong].filter(Boolean).join('; ') };
+  }
+  const meta = parsed.data;
+  if (meta.id !== id) return { reason: `its id "${meta.id}" is not the file's (${id})` };
+  if (meta.label !== parseBackupId(id)?.label) return { reason: `its label "${meta.label}" is not the id's` };
+  return { meta };
+}
+
+function valueAt(data: unknown, path: PropertyKey[]): unknown {
+  let v = data;
+  for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
 }
 
 export class Catalog {
@@ -74,21 +159,39 @@ export class Catalog {
     return meta;
   }
 
-  /** A backup's metadata; UsageError when unknown. */
+  /** A backup's metadata; UsageError when unknown, CorruptMetadataError when it cannot be used. */
   async get(id: string): Promise<BackupMeta> {
-    assertBackupId(id);
-    try {
-      return JSON.parse(await readFile(this.metaPath(id), 'utf8')) as BackupMeta;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new UsageError(`unknown backup "${id}" in ${this.dir}`, { hint: `see \`zkops list --dir ${this.dir}\`` });
-      }
-      throw new UsageError(`cannot read the metadata of ${id}: ${(err as Error).message}`);
-    }
+    const entry = await this.entry(id);
+    if (entry.status === 'CORRUPT') throw new CorruptMetadataError(entry, this.dir);
+    return entry;
   }
 
-  /** All backups, newest first, optionally with one label. */
-  async list(label?: string): Promise<BackupMeta[]> {
+  /** A backup's metadata, or its CORRUPT entry with the reason; UsageError when unknown. */
+  async entry(id: string): Promise<CatalogEntry> {
+    const file = this.metaPath(id);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw this.unknown(id);
+      }
+      return this.corrupt(id, `cannot be read: ${(err as Error).message}`);
+    }
+    const parsed = parseMeta(id, text);
+    return 'meta' in parsed ? parsed.meta : this.corrupt(id, parsed.reason);
+  }
+
+  private unknown(id: string): UsageError {
+    return new UsageError(`unknown backup "${id}" in ${this.dir}`, { hint: `see \`zkops list --dir ${this.dir}\`` });
+  }
+
+  private corrupt(id: string, reason: string): CorruptEntry {
+    return { id, label: parseBackupId(id)?.label ?? '', status: 'CORRUPT', reason, file: this.metaPath(id) };
+  }
+
+  /** All entries, newest first (CORRUPT ones last), optionally with one label. */
+  async list(label?: string): Promise<CatalogEntry[]> {
     let names: string[];
     try {
       names = await readdir(this.dir);
@@ -96,24 +199,33 @@ export class Catalog {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
-    const out: BackupMeta[] = [];
+    const good: BackupMeta[] = [];
+    const corrupt: CorruptEntry[] = [];
     for (const name of names) {
       if (!name.endsWith('.json')) continue;
       const id = name.slice(0, -'.json'.length);
       const parsed = parseBackupId(id);
       if (!parsed || (label !== undefined && parsed.label !== label)) continue;
       try {
-        out.push(await this.get(id));
+        const entry = await this.entry(id);
+        if (entry.status === 'CORRUPT') corrupt.push(entry);
+        else good.push(entry);
       } catch {
-        // an unreadable entry is skipped here; `show` reports it
+        // removed since readdir
       }
     }
-    return out.sort((a, b) => b.created.localeCompare(a.created));
+    good.sort((a, b) => b.created.localeCompare(a.created));
+    corrupt.sort((a, b) => a.id.localeCompare(b.id));
+    return [...good, ...corrupt];
   }
 
-  /** Remove a backup's archive and metadata (and any leftover .part). */
+  /** Remove a backup's archive and metadata (and any leftover .part), even a CORRUPT entry's. */
   async delete(id: string): Promise<void> {
-    await this.get(id);
+    const files = [this.metaPath(id), this.archivePath(id), `${this.archivePath(id)}.part`];
+    const found = await Promise.all(files.map((f) => lstat(f).then(() => true, () => false)));
+    if (!found.includes(true)) {
+      throw this.unknown(id);
+    }
     await rm(this.archivePath(id), { force: true });
     await rm(`${this.archivePath(id)}.part`, { force: true });
     await rm(this.metaPath(id), { force: true });

@@ -1,11 +1,13 @@
 // What leaves zkops, checked on the built CLI with no server at all: secrets redacted in
 // every output (stderr, --json, the journal, the listr display) and in every form (SPEC
-// rule 4.9). Playbooks here have local steps only; the inventory's master is never dialled.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// rule 4.9); a catalog with a corrupt entry. Playbooks here have local steps only; the
+// inventory's master is never dialled.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, onTerminal, zkops, type CliResult } from '../helpers/cli.js';
+import { newBackupId } from '../../src/catalog/labels.js';
 
 const SECRET = 'hunter2';
 
@@ -121,5 +123,60 @@ describe('redaction in every output', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('password=[REDACTED]');
     expect(r.stderr).not.toContain(SECRET);
+  });
+});
+
+/** A catalog with one READY backup and one malformed metadata file (with an archive). */
+function catalogWithCorrupt(text = '{}'): { catalog: string; ok: string; bad: string } {
+  const catalog = catalogDir();
+  mkdirSync(catalog, { mode: 0o700 });
+  const ok = newBackupId('fine');
+  const bad = newBackupId('broken');
+  const meta = {
+    id: ok, label: 'fine', cluster: 'c1', status: 'STATUS_READY', error: null, remoteArchive: null, sourceMaster: 'm1',
+    created: '2026-01-01T00:00:00Z', finished: '2026-01-01T00:01:00Z', size: 10, sha256: 'a'.repeat(64), zxidRange: null,
+    files: [], leaderZxid: null, masterZxid: null, zookeeperVersion: '3.8.4', dcosVersion: null, stopWindowMs: 900,
+    zkopsVersion: '0.1.0', runId: null,
+  };
+  writeFileSync(join(catalog, `${ok}.json`), JSON.stringify(meta));
+  writeFileSync(join(catalog, `${bad}.json`), text);
+  writeFileSync(join(catalog, `${bad}.tar.gz`), 'x');
+  return { catalog, ok, bad };
+}
+
+describe('a corrupt metadata file in the catalog', () => {
+  it('list lists the others, and the entry as CORRUPT with the reason', async () => {
+    const { catalog, ok, bad } = catalogWithCorrupt();
+    const r = await cli(['list', '--dir', catalog]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`${ok}\\s+READY`));
+    expect(r.stdout).toMatch(new RegExp(`${bad}\\s+CORRUPT`));
+    expect(r.stderr).toMatch(new RegExp(`warning: ${bad} is CORRUPT: missing id, label, cluster`));
+    const doc = json<{ id: string; status: string; reason?: string }[]>(await cli(['list', '--dir', catalog, '--json']));
+    expect(doc.map((e) => [e.id, e.status])).toEqual([[ok, 'STATUS_READY'], [bad, 'CORRUPT']]);
+    expect(doc[1]?.reason).toMatch(/^missing id, label, cluster/);
+  });
+
+  it('show prints the CORRUPT entry with the reason and exits 1', async () => {
+    const { catalog, bad } = catalogWithCorrupt();
+    const r = await cli(['show', bad, '--dir', catalog]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/status\s+CORRUPT/);
+    expect(r.stdout).toMatch(/reason\s+missing id, label, cluster/);
+    expect(r.stderr).toContain(`error: backup ${bad} is CORRUPT: missing id`);
+    expect(r.stderr).toContain(`zkops delete ${bad}`);
+    expect(r.stderr).not.toMatch(/TypeError|at .*\.js/);
+    const j = await cli(['show', bad, '--dir', catalog, '--json']);
+    expect(j.code).toBe(1);
+    expect(json<{ status: string; reason: string }>(j)).toMatchObject({ status: 'CORRUPT', reason: expect.stringMatching(/^missing id/) });
+  });
+
+  it("delete removes a corrupt entry's files (truncated JSON)", async () => {
+    const { catalog, ok, bad } = catalogWithCorrupt('{"id": "trunc');
+    const r = await cli(['delete', bad, '--dir', catalog]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(join(catalog, `${bad}.json`))).toBe(false);
+    expect(existsSync(join(catalog, `${bad}.tar.gz`))).toBe(false);
+    expect(existsSync(join(catalog, `${ok}.json`))).toBe(true);
   });
 });

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Catalog, type BackupMeta } from '../../src/catalog/store.js';
+import { Catalog, CorruptMetadataError, parseMeta, type BackupMeta } from '../../src/catalog/store.js';
 import { newBackupId } from '../../src/catalog/labels.js';
-import { UsageError } from '../../src/errors.js';
+import { ExitCode, UsageError } from '../../src/errors.js';
 
 let dir: string;
 beforeAll(() => {
@@ -73,5 +73,50 @@ describe('Catalog', () => {
 
   it('an empty or missing catalog lists nothing', async () => {
     expect(await new Catalog(join(dir, 'missing')).list()).toEqual([]);
+  });
+});
+
+describe('corrupt metadata', () => {
+  const id = newBackupId('broken');
+  const good = (over: Record<string, unknown>) => JSON.stringify({ ...meta(id, 'broken', '2026-01-01T00:00:00Z'), ...over });
+  it.each([
+    ['{}', '{}', /^missing id, label, cluster, status, error, .*, zkopsVersion, runId$/],
+    ['an empty file', '', /^empty file$/],
+    ['truncated JSON', '{"id": "x', /^not JSON: /],
+    ['an array', '[]', /^not a JSON object \(an array\)$/],
+    ['null', 'null', /^not a JSON object \(null\)$/],
+    ['a missing field', JSON.stringify({ ...meta(id, 'broken', '2026-01-01T00:00:00Z'), sha256: undefined }), /^missing sha256$/],
+    ['a wrong status', good({ status: 'STATUS_WHATEVER' }), /^status: /],
+    ['a size that is a string', good({ size: '10' }), /^size: .*number/],
+    ['created that is no date', good({ created: 'yesterday' }), /^created: not a date$/],
+    ['a sha256 that is not one', good({ sha256: 'abc' }), /^sha256: not a sha256/],
+    ['files that are not a list', good({ files: 'a' }), /^files: /],
+    ["another backup's id", good({ id: newBackupId('broken') }), /is not the file's/],
+  ])('%s is CORRUPT with the reason', (_name, text, reason) => {
+    const parsed = parseMeta(id, text);
+    expect('reason' in parsed ? parsed.reason : 'valid').toMatch(reason);
+  });
+
+  it('valid metadata parses, extra keys kept', () => {
+    const parsed = parseMeta(id, good({ future: 1 }));
+    expect('meta' in parsed && parsed.meta.id).toBe(id);
+  });
+
+  it('list lists the others and the CORRUPT entry last; get throws with the reason (exit 1); delete removes it', async () => {
+    const c = new Catalog(join(dir, 'corrupt'));
+    const ok = newBackupId('fine');
+    const bad = newBackupId('broken');
+    await c.write(meta(ok, 'fine', '2026-01-01T00:00:00Z'));
+    writeFileSync(c.metaPath(bad), '{}');
+    writeFileSync(c.archivePath(bad), 'x');
+    const all = await c.list();
+    expect(all.map((e) => [e.id, e.status])).toEqual([[ok, 'STATUS_READY'], [bad, 'CORRUPT']]);
+    expect(all[1]).toMatchObject({ label: 'broken', reason: expect.stringMatching(/^missing id, label/), file: c.metaPath(bad) });
+    const err = await c.get(bad).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CorruptMetadataError);
+    expect((err as CorruptMetadataError).exitCode).toBe(ExitCode.failed);
+    expect((err as Error).message).toMatch(new RegExp(`backup ${bad} is CORRUPT: missing id`));
+    await c.delete(bad);
+    expect(readdirSync(c.dir)).toEqual([`${ok}.json`]);
   });
 });

@@ -2,7 +2,7 @@
 
 import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
-import { Catalog } from '../../catalog/store.js';
+import { Catalog, CorruptMetadataError } from '../../catalog/store.js';
 import { parseBackupId } from '../../catalog/labels.js';
 import { verifyArchive } from '../../catalog/verify.js';
 import { OperationFailed, UsageError } from '../../errors.js';
@@ -31,19 +31,32 @@ export const listCommand: CommandModule<GlobalOptions, CatalogArgs> = {
     const all = await new Catalog(argv.dir).list(argv.label);
     if (argv.json) return printJson(all);
     if (all.length === 0) return say(`no backups${argv.label ? ` labelled ${argv.label}` : ''} in ${argv.dir}`);
-    const rows = all.map((b) => [b.id, b.status.replace('STATUS_', ''), b.created, b.size === null ? '-' : String(b.size), b.sourceMaster ?? '-']);
+    const rows = all.map((b) =>
+      b.status === 'CORRUPT' ? [b.id, b.status, '-', '-', '-'] : [b.id, b.status.replace('STATUS_', ''), b.created, b.size === null ? '-' : String(b.size), b.sourceMaster ?? '-'],
+    );
     const head = ['ID', 'STATUS', 'CREATED', 'BYTES', 'MASTER'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
     for (const r of [head, ...rows]) out(r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd());
+    for (const b of all) {
+      if (b.status === 'CORRUPT') say(`warning: ${b.id} is CORRUPT: ${b.reason} (\`zkops delete ${b.id} --dir ${argv.dir}\` removes it)`);
+    }
   },
 };
 
+// A CORRUPT entry is printed too (status CORRUPT, the reason, the file), and `show` then
+// exits 1: the metadata could not be shown, and a script must not take it for a backup.
 export const showCommand: CommandModule<GlobalOptions, CatalogArgs> = {
   command: 'show <id>',
-  describe: "print a backup's metadata",
+  describe: "print a backup's metadata (a CORRUPT entry: its reason, and exit 1)",
   builder: (y) => y.positional('id', { type: 'string', demandOption: true }).options(dirOption) as never,
   handler: async (argv) => {
-    const meta = await new Catalog(argv.dir).get(argv.id as string);
+    const catalog = new Catalog(argv.dir);
+    const meta = await catalog.entry(argv.id as string);
+    if (meta.status === 'CORRUPT') {
+      if (argv.json) printJson(meta);
+      else for (const [k, v] of Object.entries(meta)) out(`${k.padEnd(17)} ${v}`);
+      throw Object.assign(new CorruptMetadataError(meta, argv.dir), { jsonPrinted: argv.json });
+    }
     if (argv.json) return printJson(meta);
     const { files, ...rest } = meta;
     for (const [k, v] of Object.entries(rest)) out(`${k.padEnd(17)} ${v === null ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
@@ -53,7 +66,7 @@ export const showCommand: CommandModule<GlobalOptions, CatalogArgs> = {
 
 export const deleteCommand: CommandModule<GlobalOptions, CatalogArgs> = {
   command: 'delete <id>',
-  describe: "delete a backup's archive and metadata",
+  describe: "delete a backup's archive and metadata (a CORRUPT entry's too)",
   builder: (y) => y.positional('id', { type: 'string', demandOption: true }).options(dirOption) as never,
   handler: async (argv) => {
     await new Catalog(argv.dir).delete(argv.id as string);
