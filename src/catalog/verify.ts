@@ -1,35 +1,98 @@
 // Offline integrity check of a ZooKeeper backup archive, in one streaming pass: sha256,
-// gzip readable to the end, tar readable, the DC/OS members present (snapshot and
+// gzip readable to the end, every tar header read as tarfile reads it (tar-reader.ts), every
+// member allowed by SPEC rule 12 (members.ts), the DC/OS members present (snapshot and
 // transaction dirs, at least one snapshot), no `myid`, and the zxid range of its files.
 
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
+import { Transform, Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { Parser, type ReadEntry } from 'tar';
+import { checkMember, isDirectory, MemberIndex } from './members.js';
+import { TarReader, type TarMember } from './tar-reader.js';
 
 export interface ArchiveReport {
   ok: boolean;
   problems: string[];
   sha256: string;
   bytes: number;
+  /** Normalised names ("./zookeeper/…", directories ending in "/") of the members that have one. */
   files: string[];
   snapshots: string[];
   logs: string[];
   /** Lowest and highest zxid named by a snapshot or log file (log files name their first zxid). */
   zxidRange: { from: string; to: string } | null;
+  /** Members refused by SPEC rule 12 (a member breaking two rules counts once). */
+  refusedMembers: number;
 }
 
 const SNAP_DIR = './zookeeper/snapshot/version-2/';
 const LOG_DIR = './zookeeper/transactions/version-2/';
+/** Member problems listed in full; past this many, one line counts the rest. */
+const MAX_MEMBER_PROBLEMS = 20;
 
-function normalise(path: string): string {
-  return path.startsWith('./') ? path : `./${path}`;
+function kindOf(s: Stats): string {
+  if (s.isFIFO()) return 'a FIFO (named pipe)';
+  if (s.isDirectory()) return 'a directory';
+  if (s.isCharacterDevice()) return 'a character device';
+  if (s.isBlockDevice()) return 'a block device';
+  if (s.isSocket()) return 'a socket';
+  return 'not a regular file';
 }
 
-/** Check an archive; never throws for a bad archive (see `problems`), only for a missing file. */
+function emptyReport(problem: string): ArchiveReport {
+  return { ok: false, problems: [problem], sha256: '', bytes: 0, files: [], snapshots: [], logs: [], zxidRange: null, refusedMembers: 0 };
+}
+
+/** Collects the members the reader finds and checks each one as it comes. */
+class MemberChecks {
+  readonly files: string[] = [];
+  readonly problems: string[] = [];
+  refused = 0;
+  private readonly index = new MemberIndex();
+
+  add(m: TarMember): void {
+    const { key, problems } = checkMember(m);
+    const duplicate = key === undefined ? undefined : this.index.add(m, key);
+    if (duplicate) problems.push(duplicate);
+    if (key !== undefined && !duplicate) this.files.push(isDirectory(m) ? `${key}/` : key);
+    this.report(problems);
+  }
+
+  finish(): void {
+    this.report(this.index.underNonDirectories());
+    if (this.problems.length > MAX_MEMBER_PROBLEMS) {
+      const more = this.problems.length - MAX_MEMBER_PROBLEMS;
+      this.problems.splice(MAX_MEMBER_PROBLEMS, more, `… and ${more} more problems with members`);
+    }
+  }
+
+  private report(problems: string[]): void {
+    if (problems.length > 0) this.refused += 1;
+    this.problems.push(...problems);
+  }
+}
+
+/**
+ * Check an archive; never throws for a bad archive (see `problems`), only for a missing file.
+ * A path that is not a regular file (a FIFO would block the read forever) is refused unread.
+ */
 export async function verifyArchive(file: string, expectedSha256?: string): Promise<ArchiveReport> {
+  const before = await stat(file);
+  if (!before.isFile()) return emptyReport(`${file} is ${kindOf(before)}, not a regular file: refusing to read it`);
+  // O_NONBLOCK: should the path be swapped for a FIFO after the stat, open() still returns.
+  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  const opened = await handle.stat().catch(async (err: unknown) => {
+    await handle.close();
+    throw err;
+  });
+  if (!opened.isFile()) {
+    await handle.close();
+    return emptyReport(`${file} is ${kindOf(opened)}, not a regular file: refusing to read it`);
+  }
+
   const hash = createHash('sha256');
   let bytes = 0;
   const tap = new Transform({
@@ -39,26 +102,34 @@ export async function verifyArchive(file: string, expectedSha256?: string): Prom
       cb(null, chunk);
     },
   });
-  const files: string[] = [];
-  const problems: string[] = [];
-  const parser = new Parser({ strict: true });
-  parser.on('entry', (entry: ReadEntry) => {
-    files.push(normalise(entry.path));
-    entry.resume();
+  const members = new MemberChecks();
+  const reader = new TarReader((m) => members.add(m));
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      reader.write(chunk);
+      cb();
+    },
+    final(cb) {
+      reader.end();
+      cb();
+    },
   });
   let streamError: Error | undefined;
   try {
-    await pipeline(createReadStream(file), tap, createGunzip(), parser as unknown as NodeJS.WritableStream);
+    await pipeline(createReadStream('', { fd: handle }), tap, createGunzip(), sink);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && bytes === 0) throw err;
     streamError = err as Error;
   }
+  members.finish();
+
+  const problems: string[] = [];
   const sha256 = hash.digest('hex');
   if (expectedSha256 && sha256 !== expectedSha256) problems.push(`sha256 is ${sha256}, expected ${expectedSha256}`);
   if (streamError) problems.push(`not a readable gzip tar: ${streamError.message}`);
+  else if (reader.fatal) problems.push(`tar refused (broken, or read differently by tarfile and other readers): ${reader.fatal}`);
+  problems.push(...members.problems);
+  const files = members.files;
   const dirs = new Set(files.map((f) => (f.endsWith('/') ? f : `${f.slice(0, f.lastIndexOf('/') + 1)}`)));
-  const outside = files.filter((f) => !f.startsWith('./zookeeper/') && f !== './zookeeper' && f !== './');
-  if (outside.length > 0) problems.push(`members outside ./zookeeper/: ${outside.slice(0, 3).join(', ')}`);
   if (!dirs.has(SNAP_DIR)) problems.push(`no ${SNAP_DIR} in the archive`);
   if (!dirs.has(LOG_DIR)) problems.push(`no ${LOG_DIR} in the archive`);
   const snapshots = files.filter((f) => f.startsWith(SNAP_DIR) && /\/snapshot\.[0-9a-f]+$/.test(f));
@@ -68,5 +139,5 @@ export async function verifyArchive(file: string, expectedSha256?: string): Prom
   const zxids = [...snapshots, ...logs].map((f) => BigInt(`0x${f.slice(f.lastIndexOf('.') + 1)}`)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const hex = (z: bigint) => `0x${z.toString(16)}`;
   const zxidRange = zxids.length ? { from: hex(zxids[0] as bigint), to: hex(zxids[zxids.length - 1] as bigint) } : null;
-  return { ok: problems.length === 0, problems, sha256, bytes, files, snapshots, logs, zxidRange };
+  return { ok: problems.length === 0, problems, sha256, bytes, files, snapshots, logs, zxidRange, refusedMembers: members.refused };
 }

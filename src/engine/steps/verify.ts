@@ -19,6 +19,7 @@ export const runVerify: Executor<VerifyStep> = async (ctx, step) => {
     zxid_range: report.zxidRange,
     snapshots: report.snapshots.length,
     logs: report.logs.length,
+    refused_members: report.refusedMembers,
   };
   if (!report.ok) throw new TaskFailure(`${file} does not verify: ${report.problems.join('; ')}`, 1, report.problems.join('\n'), value);
   return { value, exitCode: 0, output: `${report.files.length} members, zxid ${report.zxidRange?.from}..${report.zxidRange?.to}`, command: `verify ${file}` };
