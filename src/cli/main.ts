@@ -4,7 +4,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { exitCodeOf, formatError, UsageError, ZkopsError } from '../errors.js';
-import { printJson, type GlobalOptions } from './options.js';
+import { parseConcurrency, printJson, type GlobalOptions } from './options.js';
 import { forTerminal } from '../ui/text.js';
 import { planCommand, runCommand } from './commands/run.js';
 import { checkCommand } from './commands/check.js';
@@ -29,6 +29,9 @@ async function main(argv: string[]): Promise<number> {
         quiet: { type: 'boolean', default: false, describe: 'only errors and warnings', global: true },
         color: { type: 'boolean', default: true, describe: 'colours (--no-color or NO_COLOR turn them off)', global: true },
         concurrency: { type: 'number', default: 10, describe: 'most tasks at once', global: true },
+      })
+      .middleware((a) => {
+        a.concurrency = parseConcurrency(a.concurrency);
       })
       .command(backupCommand as never)
       .command(restoreCommand as never)

@@ -40,6 +40,14 @@ export function newRunId(now = new Date()): string {
   return `${t}-${randomBytes(3).toString('hex')}`;
 }
 
+/** --concurrency as p-limit needs it: a whole number of at least 1 (yargs reads a word as NaN); the last one given wins. */
+export function parseConcurrency(value: unknown): number {
+  const v = Array.isArray(value) ? (value.at(-1) as unknown) : value;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 1) return v;
+  const shown = typeof v === 'number' && !Number.isNaN(v) ? String(v) : 'a word';
+  throw new UsageError(`--concurrency takes a whole number of tasks at once, at least 1, not ${shown}`, { hint: 'e.g. --concurrency 5 (the default is 10)' });
+}
+
 /** Parse repeated `-e key=value`. */
 export function parseExtraVars(list: readonly string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};

@@ -3,8 +3,8 @@
 
 import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
-import { loadPlaybook, type Playbook } from '../playbook/load.js';
-import { buildPlan, type Plan } from '../playbook/plan.js';
+import { BUILTIN_VARS, loadPlaybook, type Playbook } from '../playbook/load.js';
+import { buildPlan, runtimeNames, type Plan } from '../playbook/plan.js';
 import { PlaybookRun, type RunResult } from '../engine/run.js';
 import { createSshTransport } from '../transport/index.js';
 import { UsageError } from '../errors.js';
@@ -22,11 +22,30 @@ export interface Loaded {
 export async function loadForRun(inventoryFile: string, playbookFile: string, extra: Vars): Promise<Loaded> {
   const inventory = await loadInventory(inventoryFile);
   const playbook = await loadPlaybook(playbookFile, Object.keys(extra));
-  const missing = playbook.requires.filter((k) => !(k in extra));
+  refuseOverrides(extra, playbook);
+  // own keys only: `requires: [constructor]` is not given by Object.prototype
+  const missing = playbook.requires.filter((k) => !Object.hasOwn(extra, k));
   if (missing.length > 0) {
     throw new UsageError(`playbook ${playbookFile} needs ${missing.map((k) => `-e ${k}=…`).join(' ')}`, { where: playbookFile });
   }
   return { inventory, playbook, extra, runId: newRunId() };
+}
+
+/**
+ * Extra variables give a playbook's own names; they never replace one that zkops or a step
+ * provides (`-e cluster=…`, `-e run=…`, `-e chosen=…`), which would silently change what
+ * every later step sees.
+ */
+function refuseOverrides(extra: Vars, playbook: Playbook): void {
+  const registered = runtimeNames(playbook);
+  for (const name of Object.keys(extra)) {
+    const builtin = (BUILTIN_VARS as readonly string[]).includes(name);
+    if (!builtin && !registered.has(name)) continue;
+    throw new UsageError(`-e ${name}=…: "${name}" is ${builtin ? 'a built-in variable of every run' : `set by a step of ${playbook.file}`}; an extra variable cannot replace it`, {
+      hint: 'give your value another name, and use that name in the playbook',
+      where: playbook.file,
+    });
+  }
 }
 
 export function planOf(l: Loaded): Plan {

@@ -26,7 +26,9 @@ export interface RunInfo {
 
 /** Built-in, playbook and extra variables, rendered once at the start (playbook vars may use earlier ones). */
 export function baseVars(inv: Inventory, playbook: Playbook, extra: Vars, run: RunInfo): Vars {
+  // extra first: a built-in always wins (loadForRun refuses -e of one; this holds for any caller)
   const vars: Vars = {
+    ...extra,
     cluster: inv.cluster,
     inventory: { file: inv.file, cluster: inv.cluster, masterCount: inv.masters.length },
     dcos: { ...inv.dcos },
@@ -35,10 +37,9 @@ export function baseVars(inv: Inventory, playbook: Playbook, extra: Vars, run: R
     run: { ...run },
     local: { cwd: process.cwd(), user: safeUser(), host: hostname(), pid: process.pid },
     steps: {},
-    ...extra,
   };
   for (const [key, value] of Object.entries(playbook.vars)) {
-    if (key in extra) continue;
+    if (Object.hasOwn(extra, key)) continue;
     vars[key] = typeof value === 'string' ? render(value, vars) : value;
   }
   return vars;
@@ -50,7 +51,7 @@ export function taskVars(base: Vars, registered: ReadonlyMap<string, Registered>
   for (const [name, reg] of registered) {
     if (reg.scope === 'cluster') vars[name] = reg.value;
     else {
-      const own = master ? reg.byMaster[master.name] : undefined;
+      const own = master && Object.hasOwn(reg.byMaster, master.name) ? reg.byMaster[master.name] : undefined;
       const values = Object.values(reg.byMaster);
       vars[name] = own ?? (values.length === 1 ? values[0] : { by_master: reg.byMaster });
     }

@@ -63,7 +63,7 @@ export function parsePlaybook(file: string, text: string, extraVars: readonly st
   header.data.steps.forEach((raw, i) => {
     const step = parseStep(src, raw, i, problems);
     if (!step) return;
-    if (lineOf[step.id] !== undefined) {
+    if (Object.hasOwn(lineOf, step.id)) {
       problems.push(problemAt(src, ['steps', i, 'id'], `duplicate step id "${step.id}" (first at line ${lineOf[step.id]})`));
       return;
     }

@@ -41,7 +41,7 @@ export interface Plan {
 }
 
 /** Names known only at run time: registered results and `set` variables. */
-function runtimeNames(playbook: Playbook): Set<string> {
+export function runtimeNames(playbook: Playbook): Set<string> {
   const names = new Set<string>();
   for (const s of playbook.steps) {
     if (s.register) names.add(s.register);
