@@ -34,10 +34,10 @@ export function requireInventory(o: GlobalOptions): string {
   return o.inventory;
 }
 
-/** A run id: sortable time plus randomness. */
+/** A run id: sortable time plus 48 random bits (it names the run's remote directory: not guessable). */
 export function newRunId(now = new Date()): string {
   const t = now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
-  return `${t}-${randomBytes(3).toString('hex')}`;
+  return `${t}-${randomBytes(6).toString('hex')}`;
 }
 
 /** --concurrency as p-limit needs it: a whole number of at least 1 (yargs reads a word as NaN); the last one given wins. */

@@ -6,6 +6,7 @@ import type { Inventory } from '../inventory/types.js';
 import { BUILTIN_VARS, loadPlaybook, type Playbook } from '../playbook/load.js';
 import { buildPlan, runtimeNames, type Plan } from '../playbook/plan.js';
 import { PlaybookRun, type RunResult } from '../engine/run.js';
+import { runInfo } from '../engine/context.js';
 import { createSshTransport } from '../transport/index.js';
 import { UsageError } from '../errors.js';
 import type { Vars } from '../playbook/template.js';
@@ -49,7 +50,7 @@ function refuseOverrides(extra: Vars, playbook: Playbook): void {
 }
 
 export function planOf(l: Loaded): Plan {
-  return buildPlan(l.playbook, l.inventory, l.extra, { id: l.runId, tmp: `${l.inventory.dcos.remoteTmpDir}/zkops-${l.runId}`, started: new Date().toISOString() });
+  return buildPlan(l.playbook, l.inventory, l.extra, runInfo(l.inventory, l.runId, new Date()));
 }
 
 /** Human rendering of a plan. */
@@ -64,6 +65,7 @@ export function formatPlan(plan: Plan): string {
       s.when ? `when ${s.when}` : '',
       s.become ? 'become' : '',
       `timeout ${s.timeout}`,
+      s.lease ? `lease ${s.lease}` : '',
       s.retries ? `retries ${s.retries}` : '',
       s.onFailure !== 'fail' ? `on_failure ${s.onFailure}` : '',
       s.register ? `register ${s.register}` : '',

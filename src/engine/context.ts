@@ -5,6 +5,7 @@ import type { Inventory, Master } from '../inventory/types.js';
 import type { Playbook } from '../playbook/load.js';
 import type { Step, StepKind } from '../playbook/schema.js';
 import { render, type Vars } from '../playbook/template.js';
+import { prepareRunDirCommand, runParent, runTmpDir } from './run-dir.js';
 
 /** Kinds that run once for the cluster, from the bastion, whatever their target says. */
 export const CLUSTER_KINDS: ReadonlySet<StepKind> = new Set<StepKind>(['set', 'choose', 'wait_healthy', 'verify', 'fail', 'confirm']);
@@ -21,7 +22,18 @@ export interface RunInfo {
   id: string;
   /** Remote working directory of this run on every master. */
   tmp: string;
+  /** Its parent, zkops's own directory (owner and mode checked), beside the cluster lock. */
+  parent: string;
+  /** Shell that checks the parent and creates `tmp` fresh (a playbook's lock step runs it as `{{ run.prepare | raw }}`). */
+  prepare: string;
   started: string;
+}
+
+/** The run's remote directories and when it started. */
+export function runInfo(inv: Inventory, runId: string, started: Date): RunInfo {
+  const tmp = runTmpDir(inv.dcos.remoteTmpDir, runId);
+  const parent = runParent(inv.dcos.remoteTmpDir);
+  return { id: runId, tmp, parent, prepare: prepareRunDirCommand(parent, tmp, { fresh: true }), started: started.toISOString() };
 }
 
 /** Built-in, playbook and extra variables, rendered once at the start (playbook vars may use earlier ones). */

@@ -12,10 +12,11 @@ import { evaluateCondition, render, UndefinedVariableError, TemplateError, type 
 import { needsOf, topoOrder } from '../playbook/graph.js';
 import type { Transport } from '../transport/types.js';
 import { StatusFetcher } from '../exhibitor/fetch.js';
-import { baseVars, CLUSTER_KINDS, resolveTargets, taskVars, type Registered } from './context.js';
+import { baseVars, CLUSTER_KINDS, resolveTargets, runInfo, taskVars, type Registered } from './context.js';
 import { redact, type EngineEvent, type EventSink, type Phase, type TaskRef, type TaskStatus } from './events.js';
 import { SessionPool } from './sessions.js';
 import { executors } from './steps/index.js';
+import { LeaseGroup } from './steps/lease.js';
 import { TaskFailure, type TaskContext, type TaskOutput } from './steps/types.js';
 
 export interface RunOptions {
@@ -92,10 +93,9 @@ export class PlaybookRun {
 
   async execute(): Promise<RunResult> {
     const { inventory: inv, playbook } = this.o;
-    const tmp = `${inv.dcos.remoteTmpDir}/zkops-${this.o.runId}`;
     this.emit({ type: 'run-start', runId: this.o.runId, playbook: playbook.name, cluster: inv.cluster, masters: inv.masters.map((m) => m.name), at: this.now() });
     try {
-      this.base = baseVars(inv, playbook, this.o.extraVars, { id: this.o.runId, tmp, started: new Date(this.now()).toISOString() });
+      this.base = baseVars(inv, playbook, this.o.extraVars, runInfo(inv, this.o.runId, new Date(this.now())));
       const main = playbook.steps.filter((s) => !s.always);
       const always = playbook.steps.filter((s) => s.always);
       this.emit({ type: 'phase', phase: 'main', at: this.now() });
@@ -182,9 +182,12 @@ export class PlaybookRun {
     const batch = step.serial ?? targets.length;
     const results: TaskStatus[] = [];
     const errors: unknown[] = [];
+    // A leased job's tasks wait for each other (the go-ahead needs all): none may wait for a p-limit slot.
+    const lease = step.kind === 'job' && step.lease !== undefined ? this.leaseGroup(step, targets as Master[]) : undefined;
     for (let i = 0; i < targets.length; i += batch) {
       const group = targets.slice(i, i + batch);
-      const settled = await Promise.all(group.map((m) => this.limit(() => this.runTask(step, m, phase, signal))));
+      const task = (m: Master | undefined) => this.runTask(step, m, phase, signal, lease);
+      const settled = await Promise.all(group.map((m) => (lease ? task(m) : this.limit(() => task(m))))).finally(() => lease?.close());
       for (const s of settled) {
         results.push(s.status);
         if (s.error !== undefined) errors.push(s.error);
@@ -205,6 +208,22 @@ export class PlaybookRun {
     outcome.status = results.every((s) => s === 'skipped') ? 'skipped' : errors.length > 0 ? 'ignored' : 'ok';
     outcome.reason = errors.length > 0 ? errors.map((e) => (e as Error).message).join('; ') : outcome.status === 'skipped' ? 'condition false' : undefined;
     this.emit({ type: 'step-end', step: step.id, status: outcome.status, reason: outcome.reason, phase, at: this.now() });
+  }
+
+  private leaseGroup(step: Step & { kind: 'job' }, targets: Master[]): LeaseGroup {
+    const byName = new Map(targets.map((m) => [m.name, m]));
+    const master = (name: string) => byName.get(name) as Master;
+    return new LeaseGroup(
+      targets.map((m) => m.name),
+      {
+        leaseMs: step.lease === true ? this.o.inventory.dcos.leaseMs : (step.lease as number),
+        become: step.become,
+        session: (name) => this.sessions.session(master(name)),
+        drop: (name) => this.sessions.drop(master(name)),
+        warn: (message) => this.emit({ type: 'warning', message, at: this.now() }),
+        now: this.now,
+      },
+    );
   }
 
   /** healthy_between: a health wait after a batch of a serial step; the error, if any. */
@@ -239,27 +258,32 @@ export class PlaybookRun {
     return new OperationFailed(base, { where, cause: err });
   }
 
-  private async runTask(step: Step, master: Master | undefined, phase: Phase, signal: AbortSignal): Promise<{ status: TaskStatus; master: string | undefined; error?: unknown }> {
+  private async runTask(step: Step, master: Master | undefined, phase: Phase, signal: AbortSignal, lease?: LeaseGroup): Promise<{ status: TaskStatus; master: string | undefined; error?: unknown }> {
     const task: TaskRef = { step: step.id, master: master?.name ?? 'local' };
     const key = `${task.step}\u0000${task.master}`;
     const vars = taskVars(this.base, this.registered, this.stepVars(), master);
     const started = this.now();
     try {
       if (step.when !== undefined && !evaluateCondition(step.when, vars)) {
+        if (master) lease?.exclude(master.name);
         this.emit({ type: 'task-end', task, status: 'skipped', exitCode: null, durationMs: 0, error: undefined, outputTail: '', at: this.now() });
         return { status: 'skipped', master: master?.name };
       }
     } catch (err) {
+      if (master) lease?.report(master.name, 'failed', `${step.id} on ${master.name}: ${(err as Error).message}`);
       return this.endTask(task, started, step, vars, err, master);
     }
-    if (signal.aborted) return this.endTask(task, started, step, vars, new Interrupted(), master);
+    if (signal.aborted) {
+      if (master) lease?.report(master.name, 'failed', 'interrupted');
+      return this.endTask(task, started, step, vars, new Interrupted(), master);
+    }
     this.running.add(key);
     const timeoutMs = step.timeout ?? (step.kind === 'wait_healthy' ? this.o.inventory.exhibitor.timeoutMs : DEFAULT_TIMEOUT_MS[step.kind]);
     try {
       for (let attempt = 1; ; attempt++) {
         this.emit({ type: 'task-start', task, command: undefined, attempt, at: this.now() });
         try {
-          const out = await this.runExecutor(step, master, vars, timeoutMs, signal, task);
+          const out = await this.runExecutor(step, master, vars, timeoutMs, signal, task, lease);
           this.register(step, master, out.value);
           this.emit({ type: 'task-end', task, status: 'ok', exitCode: out.exitCode, durationMs: this.now() - started, error: undefined, outputTail: redact(out.output), at: this.now() });
           return { status: 'ok', master: master?.name };
@@ -295,7 +319,7 @@ export class PlaybookRun {
     return { status, master: master?.name, error };
   }
 
-  private runExecutor(step: Step, master: Master | undefined, vars: Vars, timeoutMs: number, signal: AbortSignal, task: TaskRef): Promise<TaskOutput> {
+  private runExecutor(step: Step, master: Master | undefined, vars: Vars, timeoutMs: number, signal: AbortSignal, task: TaskRef, lease?: LeaseGroup): Promise<TaskOutput> {
     const inv = this.o.inventory;
     const ctx: TaskContext = {
       inventory: inv,
@@ -306,6 +330,7 @@ export class PlaybookRun {
       signal,
       sessions: this.sessions,
       status: this.status,
+      lease,
       session: () => {
         if (!master) throw new Error(`step "${step.id}" has no master`);
         return this.sessions.session(master);

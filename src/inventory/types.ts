@@ -20,6 +20,8 @@ export interface DcosSettings {
   dcosShell: string;
   zkDir: string;
   remoteTmpDir: string;
+  /** How long a master waits for zkops's word in a leased job (a restore) before it rolls back by itself. */
+  leaseMs: number;
 }
 
 /** A master: its connection settings plus where it sits in the inventory file. */

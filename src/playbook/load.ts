@@ -26,9 +26,9 @@ export const BUILTIN_VARS = ['cluster', 'inventory', 'dcos', 'exhibitor', 'maste
 /** Template-bearing fields of each kind (the ones checked for unknown variables). */
 const TEMPLATE_FIELDS: Record<StepKind, string[]> = {
   shell: ['command'],
-  job: ['command', 'finally'],
+  job: ['command', 'finally', 'go', 'rollback'],
   get: ['src', 'dest'],
-  put: ['src', 'dest'],
+  put: ['src', 'dest', 'sha256'],
   wait_healthy: [],
   choose: ['master'],
   set: [],
@@ -82,6 +82,16 @@ export function parsePlaybook(file: string, text: string, extraVars: readonly st
     }
     if (typeof step.target === 'object' && !Array.isArray(step.target) && !ids.has(step.target.step)) {
       problems.push(problemAt(src, where(step.id, 'target'), `target refers to unknown step "${step.target.step}"`));
+    }
+  }
+  // A leased job waits for every master's job at once: no batches, no retries (a retry would launch a second job).
+  for (const step of steps) {
+    if (step.kind !== 'job') continue;
+    if (step.lease === undefined) {
+      for (const key of ['go', 'rollback'] as const) if (step[key] !== undefined) problems.push(problemAt(src, where(step.id, key), `"${key}" needs "lease" (it runs after zkops's decision)`));
+    } else {
+      if (step.serial !== undefined) problems.push(problemAt(src, where(step.id, 'serial'), 'a leased job runs on all its masters at once: remove "serial"'));
+      if (step.retries > 0) problems.push(problemAt(src, where(step.id, 'retries'), 'a leased job is not retried: remove "retries"'));
     }
   }
   const cycle = problems.length === 0 ? findCycle(steps) : undefined;

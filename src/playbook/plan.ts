@@ -4,7 +4,7 @@
 import type { Inventory } from '../inventory/types.js';
 import { formatDuration } from '../config/duration.js';
 import { baseVars, CLUSTER_KINDS, masterView, resolveTargets, type RunInfo } from '../engine/context.js';
-import { jobScript, jobUnit } from '../engine/steps/job.js';
+import { jobDir, jobScript, jobUnit } from '../engine/steps/job-script.js';
 import type { Playbook } from './load.js';
 import { needsOf, topoOrder } from './graph.js';
 import { DEFAULT_TIMEOUT_MS, type Step } from './schema.js';
@@ -27,6 +27,8 @@ export interface PlannedStep {
   serial: number | undefined;
   become: boolean;
   timeout: string;
+  /** A leased job's lease (SPEC rule 4.11). */
+  lease: string | undefined;
   retries: number;
   onFailure: Step['on_failure'];
   register: string | undefined;
@@ -100,6 +102,7 @@ export function buildPlan(playbook: Playbook, inv: Inventory, extra: Vars, run: 
       serial: step.serial,
       become: 'become' in step ? step.become : false,
       timeout: timeoutMs > 0 ? formatDuration(timeoutMs) : 'none',
+      lease: step.kind === 'job' && step.lease !== undefined ? formatDuration(step.lease === true ? inv.dcos.leaseMs : step.lease) : undefined,
       retries: step.retries,
       onFailure: step.on_failure,
       register: step.register,
@@ -116,17 +119,30 @@ function commandsOf(step: Step, vars: Vars, r: Renderer, inv: Inventory): string
     case 'shell':
       return [r(step.command, vars, 'shell')];
     case 'job': {
-      const dir = `${String((vars.run as RunInfo).tmp)}/jobs/${step.id}`;
+      const dir = jobDir((vars.run as RunInfo).tmp, step.id, String((vars.master as Vars | undefined)?.name ?? 'local'));
       const unit = jobUnit((vars.run as RunInfo).id, step.id);
+      const leaseMs = step.lease === true ? inv.dcos.leaseMs : step.lease;
+      const commands = {
+        main: r(step.command, vars, 'shell'),
+        finally: r(step.finally, vars, 'shell'),
+        go: step.go === undefined ? undefined : r(step.go, vars, 'shell'),
+        rollback: step.rollback === undefined ? undefined : r(step.rollback, vars, 'shell'),
+      };
+      const timeoutMs = step.timeout ?? DEFAULT_TIMEOUT_MS.job;
       return [
         `detached job in ${dir} (systemd unit ${unit}.service where systemd is init, else setsid); finally-command runs whatever happens`,
-        jobScript(dir, r(step.command, vars, 'shell'), r(step.finally, vars, 'shell'), unit),
+        ...(leaseMs === undefined
+          ? []
+          : [
+              `lease ${formatDuration(leaseMs)}: after its main command the job waits for zkops's word, given to every master at once when all are ready; with no word for ${formatDuration(leaseMs)} it rolls back by itself, then runs its finally-command`,
+            ]),
+        jobScript({ dir, unit, leased: leaseMs !== undefined, mainTimeoutS: timeoutMs / 1000 }, commands),
       ];
     }
     case 'get':
       return [`get ${r(step.src, vars)} → ${r(step.dest, vars)} (sha256 in the stream, compared with the master's sha256sum)`];
     case 'put':
-      return [`put ${r(step.src, vars)} → ${r(step.dest, vars)} (sha256 in the stream, compared with the master's sha256sum)`];
+      return [`put ${r(step.src, vars)} → ${r(step.dest, vars)} (sha256 in the stream, compared with the master's sha256sum${step.sha256 ? ` and with ${r(step.sha256, vars)}` : ''})`];
     case 'wait_healthy':
       return [
         `poll ${inv.exhibitor.statusUrl} (via ${inv.exhibitor.via}) until ${inv.masters.length} serving and 1 leader, ${plural(step.stable_polls ?? inv.exhibitor.stablePolls, 'poll')} in a row`,

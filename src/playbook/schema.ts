@@ -49,9 +49,25 @@ export const stepSchemas = {
     finally: z.string().min(1),
     become: z.boolean().default(false),
     poll: pollInterval('the master').default(500),
+    /**
+     * A leased job (SPEC rule 4.11): every master's job waits after its main command until zkops
+     * says go (to all at once, when all are ready) or rollback; without word for the lease
+     * (`true`: the inventory's dcos.lease) it rolls back by itself. Then `go` or `rollback` runs.
+     */
+    lease: z.union([z.literal(true), duration]).optional(),
+    go: z.string().min(1).optional(),
+    rollback: z.string().min(1).optional(),
   }),
   get: z.strictObject({ ...common, kind: z.literal('get'), src: z.string().min(1), dest: z.string().min(1), become: z.boolean().default(false) }),
-  put: z.strictObject({ ...common, kind: z.literal('put'), src: z.string().min(1), dest: z.string().min(1), become: z.boolean().default(false) }),
+  put: z.strictObject({
+    ...common,
+    kind: z.literal('put'),
+    src: z.string().min(1),
+    dest: z.string().min(1),
+    become: z.boolean().default(false),
+    /** The sha256 the file must have on arrival (e.g. the catalog's), beside the check of what was sent. */
+    sha256: z.string().optional(),
+  }),
   wait_healthy: z.strictObject({
     ...common,
     kind: z.literal('wait_healthy'),

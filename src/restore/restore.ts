@@ -15,7 +15,7 @@ import { executeRun, loadForRun, type Loaded } from '../cli/playbook-run.js';
 import type { GlobalOptions } from '../cli/options.js';
 import type { RunResult } from '../engine/run.js';
 import { bundledPlaybook } from '../version.js';
-import { baseVars } from '../engine/context.js';
+import { baseVars, runInfo } from '../engine/context.js';
 import { render } from '../playbook/template.js';
 
 export const RESTORE_PLAYBOOK = bundledPlaybook('restore.yaml');
@@ -98,9 +98,8 @@ export async function prepareRestore(o: RestoreOptions): Promise<Loaded> {
 export function questionOf(loaded: Loaded): string | undefined {
   const step = loaded.playbook.steps.find((s) => s.kind === 'confirm');
   if (!step || step.kind !== 'confirm') return undefined;
-  const run = { id: loaded.runId, tmp: `${loaded.inventory.dcos.remoteTmpDir}/zkops-${loaded.runId}`, started: new Date().toISOString() };
   try {
-    return render(step.message, baseVars(loaded.inventory, loaded.playbook, loaded.extra, run));
+    return render(step.message, baseVars(loaded.inventory, loaded.playbook, loaded.extra, runInfo(loaded.inventory, loaded.runId, new Date())));
   } catch {
     return undefined;
   }
@@ -119,32 +118,70 @@ export async function runRestore(o: RestoreOptions, loaded: Loaded): Promise<Run
   return executeRun(loaded, { global: o.global, dir: o.dir, command: `restore ${o.target}`, confirm });
 }
 
-/** Per-master table of the restore's steps, for failures (exit 1, 4 and 130). */
-export function restoreTable(result: RunResult, masters: string[]): { master: string; [step: string]: string }[] {
-  const steps = ['upload', 'stop-all', 'confirm-stopped', 'precopy', 'restore', 'rollback', 'start-all'];
-  // The restore step goes on after a failure (every master is rolled back), so its own
-  // outcome names no failed master: each master's registered exit code does.
-  const restored = (result.registered.restored ?? {}) as Record<string, { rc?: number | null } | undefined>;
+/** What the restore job of one master left (registered as `restored`), success or failure. */
+interface RestoreJob {
+  main_rc?: number | null;
+  decision?: 'go' | 'rollback' | null;
+  decided_by?: string | null;
+  after_rc?: number | null;
+  finally_rc?: number | null;
+  events?: string[];
+}
+
+export type RestoreRow = {
+  master: string;
+  upload: string;
+  restore: string;
+  decision: string;
+  after: string;
+  exhibitor: string;
+};
+
+/** Per-master table of the restore: the upload, the job's main part, the decision and what followed. */
+export function restoreTable(result: RunResult, masters: string[]): RestoreRow[] {
+  const jobs = (result.registered.restored ?? {}) as Record<string, RestoreJob | undefined>;
+  const upload = result.steps.upload;
+  const ran = result.steps.restore;
   return masters.map((m) => {
-    const row: { master: string; [step: string]: string } = { master: m };
-    for (const s of steps) {
-      const o = result.steps[s];
-      if (!o || o.status === 'pending') row[s] = '-';
-      else if (o.failed.includes(m)) row[s] = 'FAILED';
-      else if (s === 'restore' && o.masters.includes(m)) row[s] = restoreCell(restored[m]?.rc);
-      else if (o.masters.includes(m)) row[s] = 'ok';
-      else row[s] = o.status === 'skipped' ? 'skipped' : '-';
-    }
-    return row;
+    const job = jobs[m];
+    const uploaded = !upload || upload.status === 'pending' ? '-' : upload.failed.includes(m) ? 'FAILED' : upload.masters.includes(m) ? 'ok' : upload.status;
+    if (!job) return { master: m, upload: uploaded, restore: ran?.failed.includes(m) ? 'NOT STARTED' : '-', decision: '-', after: '-', exhibitor: '-' };
+    const by = job.decided_by === 'lease' ? ' (lease ran out)' : job.decided_by === 'self' ? ' (own failure)' : '';
+    return {
+      master: m,
+      upload: uploaded,
+      restore: job.main_rc === 0 ? 'ok' : typeof job.main_rc === 'number' ? `FAILED (exit ${job.main_rc})` : 'cut short',
+      decision: job.decision ? `${job.decision}${by}` : '-',
+      after: job.after_rc === undefined || job.after_rc === null ? '-' : job.decision === 'go' ? (job.after_rc === 0 ? 'ok' : 'FAILED') : job.after_rc === 0 ? 'rolled back' : 'ROLLBACK FAILED',
+      exhibitor: job.finally_rc === 0 ? 'started' : typeof job.finally_rc === 'number' ? `START FAILED (exit ${job.finally_rc})` : '-',
+    };
   });
 }
 
-function restoreCell(rc: number | null | undefined): string {
-  if (rc === 0) return 'ok';
-  return typeof rc === 'number' ? 'FAILED' : 'cut short';
+/** The masters whose dcos-zk restore (the job's main part) did not succeed. */
+export function failedRestores(table: RestoreRow[]): string[] {
+  return table.filter((r) => r.restore.startsWith('FAILED') || r.restore === 'cut short').map((r) => r.master);
 }
 
-/** The masters whose dcos-zk restore did not succeed. */
-export function failedRestores(table: { master: string; [step: string]: string }[]): string[] {
-  return table.filter((r) => r.restore === 'FAILED' || r.restore === 'cut short').map((r) => r.master);
+export type History = 'backup' | 'previous' | 'mixed' | 'none';
+
+/**
+ * Which znodes the cluster serves after the decision: the backup's where every master went
+ * ahead, the previous ones where every master rolled back. When the go-ahead reached only some
+ * masters, ZooKeeper's election decides: the leader's history is the one the others sync to.
+ */
+export function historyOf(table: RestoreRow[], leader: string | undefined): { history: History; text: string } {
+  const decided = table.filter((r) => r.decision !== '-');
+  const went = decided.filter((r) => r.decision.startsWith('go')).map((r) => r.master);
+  const back = decided.filter((r) => r.decision.startsWith('rollback')).map((r) => r.master);
+  if (decided.length === 0) return { history: 'none', text: 'no master was stopped' };
+  if (back.length === 0) return { history: 'backup', text: `every master (${went.length}) went ahead: the cluster has the backup's znodes` };
+  if (went.length === 0) return { history: 'previous', text: `every master (${back.length}) put its previous state back: the cluster has the znodes it had before the restore` };
+  const lead = leader === undefined ? undefined : went.includes(leader) ? 'backup' : back.includes(leader) ? 'previous' : undefined;
+  const split = `the go-ahead reached ${went.join(', ')}; ${back.join(', ')} rolled back`;
+  if (!lead) return { history: 'mixed', text: `${split}; ZooKeeper's election decides which history the cluster keeps, and no leader was seen yet: run \`zkops status\`` };
+  return {
+    history: lead === 'backup' ? 'backup' : 'previous',
+    text: `${split}; ZooKeeper elected ${leader}, so every member now has ${lead === 'backup' ? "the backup's znodes" : 'the znodes it had before the restore'} (the others synced from it)`,
+  };
 }

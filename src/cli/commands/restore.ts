@@ -1,7 +1,7 @@
 // zkops restore ID|FILE -i INV [--yes] [--force] [--dry-run]
 
 import type { CommandModule } from 'yargs';
-import { failedRestores, prepareRestore, restoreTable, runRestore } from '../../restore/restore.js';
+import { failedRestores, historyOf, prepareRestore, restoreTable, runRestore, type RestoreRow } from '../../restore/restore.js';
 import type { RunResult } from '../../engine/run.js';
 import type { Loaded } from '../playbook-run.js';
 import type { MasterHealth } from '../../exhibitor/status.js';
@@ -44,12 +44,14 @@ export const restoreCommand: CommandModule<GlobalOptions, RestoreArgs> = {
     const masters = loaded.inventory.masters.map((m) => m.name);
     const table = restoreTable(result, masters);
     const health = (result.error?.details as { rows?: MasterHealth[] } | undefined)?.rows;
-    if (result.error) explainFailure(result, table, loaded);
+    const leader = (result.registered.health as { leader?: string } | undefined)?.leader ?? health?.find((r) => r.leader)?.master;
+    const history = historyOf(table, leader);
+    if (result.error) explainFailure(result, table, loaded, history.text);
     if (argv.json) {
-      printJson({ ok: result.ok, exitCode: result.error?.exitCode ?? 0, error: result.error?.message ?? null, hint: result.error?.hint ?? null, masters: table, health: health ?? null });
+      printJson({ ok: result.ok, exitCode: result.error?.exitCode ?? 0, error: result.error?.message ?? null, hint: result.error?.hint ?? null, history: history.history, historyText: history.text, masters: table, health: health ?? null });
     } else if (result.ok) {
       say(`restored ${loaded.extra.backup_id} on ${masters.length} masters; cluster healthy`);
-    } else if (result.steps['stop-all']?.masters.length) {
+    } else if (table.some((r) => r.restore !== '-')) {
       say(formatTable(table));
       if (health) say(formatTable(health.map((r) => ({ master: r.master, state: r.state, leader: r.leader ? 'yes' : '' }))));
     }
@@ -57,12 +59,13 @@ export const restoreCommand: CommandModule<GlobalOptions, RestoreArgs> = {
   },
 };
 
-/** Name the masters whose restore failed, and where the kept pre-restore copies are. */
-function explainFailure(result: RunResult, table: ReturnType<typeof restoreTable>, loaded: Loaded): void {
+/** Name the masters whose restore failed, which history the cluster has, and where kept copies are. */
+function explainFailure(result: RunResult, table: RestoreRow[], loaded: Loaded, history: string): void {
   const error = result.error;
   if (!error) return;
   const failed = failedRestores(table);
   if (failed.length > 0) error.message += `\ndcos-zk restore did not succeed on ${failed.join(', ')}`;
+  if (table.some((r) => r.decision !== '-')) error.message += `\n${history}`;
   const cleanup = result.registered.cleanup_out as Record<string, { stdout?: string }> | undefined;
   const kept = Object.entries(cleanup ?? {}).filter(([, v]) => v?.stdout?.includes('kept ')).map(([m]) => m);
   if (kept.length > 0) {

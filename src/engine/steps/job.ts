@@ -2,6 +2,8 @@
 // 4.2): if the command fails, if the SSH connection drops, if zkops is killed. The guarantee
 // lives on the master (a trap in the job's shell), because nothing on the bastion survives a
 // dropped connection. zkops then follows the job to its end, reconnecting when needed.
+// A leased job (rule 4.11) also waits on the master for zkops's go-ahead, given to every
+// master of the step at once (lease.ts); the script itself is in job-script.ts.
 
 import { formatDuration } from '../../config/duration.js';
 import { render } from '../../playbook/template.js';
@@ -9,59 +11,10 @@ import type { JobStep } from '../../playbook/schema.js';
 import { shellQuote } from '../../transport/quote.js';
 import { TransportError } from '../../errors.js';
 import type { Session } from '../../transport/types.js';
+import { prepareRunDirCommand } from '../run-dir.js';
+import { jobDir, jobScript, jobUnit, launchCommand, leaseCommand, type JobCommands } from './job-script.js';
+import type { LeaseGroup } from './lease.js';
 import { TaskFailure, tail, type Executor, type TaskContext } from './types.js';
-
-/** The job script: main in a subshell with `set -e`, finally from an EXIT path that signals cannot skip. */
-export function jobScript(dir: string, main: string, fin: string, unit: string): string {
-  const d = shellQuote(dir);
-  return `#!/bin/sh
-# zkops detached job; the finally-command runs whatever happens to the main command.
-D=${d}
-echo $$ > "$D/pid"
-# how it was detached: in a systemd unit of its own, or a setsid session beside the SSH one
-if grep -q ${shellQuote(`/${unit}.service`)}'$' /proc/self/cgroup 2>/dev/null; then echo systemd-run; else echo setsid; fi > "$D/launcher"
-stamp() { date +%s%3N 2>/dev/null || date +%s000; }
-finish() {
-  trap '' INT TERM HUP
-  rc=$1
-  # never let the finally-command overlap the main command
-  [ -n "$child" ] && wait "$child" 2>/dev/null
-  stamp > "$D/finally.at"
-  ( ${fin.trim()}
-  ) > "$D/finally.log" 2>&1
-  echo $? > "$D/finally.rc"
-  stamp > "$D/end.at"
-  echo "$rc" > "$D/rc.tmp" && mv "$D/rc.tmp" "$D/rc"
-  exit "$rc"
-}
-trap 'finish 143' TERM HUP INT
-child=
-stamp > "$D/start.at"
-( set -e
-${main.trim()}
-) > "$D/out.log" 2>&1 &
-child=$!
-wait "$child"
-finish $?
-`;
-}
-
-/** The systemd unit a job runs as when systemd is init (without `.service`). */
-export function jobUnit(runId: string, stepId: string): string {
-  return `zkops-${runId}-${stepId}`.replace(/[^A-Za-z0-9_.-]/g, '-');
-}
-
-/** Start the script detached: systemd-run where systemd is init, else setsid/nohup. */
-export function launchCommand(dir: string, unit: string, launcher: 'auto' | 'systemd-run' | 'setsid' = 'auto'): string {
-  const script = shellQuote(`${dir}/job.sh`);
-  const viaSystemd = `systemd-run --quiet --collect --unit=${shellQuote(unit)} -p KillMode=mixed /bin/sh ${script}`;
-  // braces: only the job goes to the background, not the `cat > job.sh` before it (which
-  // would then read /dev/null)
-  const viaSetsid = `{ setsid nohup /bin/sh ${script} </dev/null >/dev/null 2>&1 & }`;
-  if (launcher === 'systemd-run') return viaSystemd;
-  if (launcher === 'setsid') return viaSetsid;
-  return `if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then ${viaSystemd}; else ${viaSetsid}; fi`;
-}
 
 /** How long a launched job may take to write its pid file before zkops calls it not started. */
 export const START_MS = 30_000;
@@ -69,31 +22,69 @@ export const START_MS = 30_000;
 /** How long zkops keeps trying to reach a master whose job it follows before it gives up. */
 export const LOST_CONTACT_MS = 90_000;
 
+interface Launched {
+  dir: string;
+  unit: string;
+  commands: JobCommands;
+  lease: LeaseGroup | undefined;
+}
+
 export const runJob: Executor<JobStep> = async (ctx, step) => {
-  const dir = `${String((ctx.vars.run as { tmp: string }).tmp)}/jobs/${step.id}`;
-  const main = render(step.command, ctx.vars, 'shell');
-  const fin = render(step.finally, ctx.vars, 'shell');
-  const unit = jobUnit(ctx.runId, step.id);
-  const launcher = (process.env.ZKOPS_JOB_LAUNCHER as 'systemd-run' | 'setsid' | undefined) ?? 'auto';
-  const q = shellQuote(dir);
-  const session = await ctx.session();
-  const setup = await session.exec(`umask 077 && mkdir -p ${q} && cat > ${q}/job.sh && ${launchCommand(dir, unit, launcher)}`, {
-    become: step.become,
-    stdin: jobScript(dir, main, fin, unit),
-    timeoutMs: 60_000,
-    signal: ctx.signal,
-  });
-  if (setup.exitCode !== 0) {
-    throw new TaskFailure(`could not start the job in ${dir}: ${tail(setup.stderr || setup.stdout, 5)}`, setup.exitCode, setup.stderr);
+  const run = ctx.vars.run as { tmp: string; parent: string };
+  const master = ctx.master?.name ?? 'local';
+  const dir = jobDir(run.tmp, step.id, master);
+  const lease = ctx.lease;
+  let job: Launched;
+  try {
+    const commands: JobCommands = {
+      main: render(step.command, ctx.vars, 'shell'),
+      finally: render(step.finally, ctx.vars, 'shell'),
+      go: step.go === undefined ? undefined : render(step.go, ctx.vars, 'shell'),
+      rollback: step.rollback === undefined ? undefined : render(step.rollback, ctx.vars, 'shell'),
+    };
+    if (lease?.decision) throw new TaskFailure(`not started: ${lease.decision.decision} was decided before this master's job started (${lease.decision.why})`);
+    job = { dir, unit: jobUnit(ctx.runId, step.id), commands, lease };
+    await launch(ctx, step, job, run);
+  } catch (err) {
+    lease?.report(master, 'failed', `the job could not start on ${master}: ${(err as Error).message}`);
+    throw err;
   }
+  lease?.launched(master, dir);
+  return follow(ctx, step, job);
+};
+
+async function launch(ctx: TaskContext, step: JobStep, job: Launched, run: { tmp: string; parent: string }): Promise<void> {
+  const launcher = (process.env.ZKOPS_JOB_LAUNCHER as 'systemd-run' | 'setsid' | undefined) ?? 'auto';
+  const q = shellQuote(job.dir);
+  const script = jobScript({ dir: job.dir, unit: job.unit, leased: job.lease !== undefined, mainTimeoutS: ctx.timeoutMs / 1000 }, job.commands);
+  const leaseFirst = job.lease ? ` && ${leaseCommand(job.dir, (ctx.lease as LeaseGroup).leaseMs / 1000)}` : '';
+  const session = await ctx.session();
+  const setup = await session.exec(
+    `${prepareRunDirCommand(run.parent, run.tmp, { fresh: false })} && mkdir -p ${shellQuote(`${run.tmp}/jobs`)} && mkdir ${q} && cat > ${q}/job.sh${leaseFirst} && ${launchCommand(job.dir, job.unit, launcher)}`,
+    { become: step.become, stdin: script, timeoutMs: 60_000, signal: ctx.signal },
+  );
+  if (setup.exitCode !== 0) {
+    throw new TaskFailure(`could not start the job in ${job.dir}: ${tail(setup.stderr || setup.stdout, 5)}`, setup.exitCode, setup.stderr);
+  }
+}
+
+/** Follow a launched job to its end, reconnecting when needed; a leased job reports ready or failed on the way. */
+async function follow(ctx: TaskContext, step: JobStep, job: Launched): Promise<ReturnType<typeof finishJob>> {
+  const { dir, lease } = job;
+  const master = ctx.master?.name ?? 'local';
   const launchedAt = ctx.now();
-  const deadline = launchedAt + ctx.timeoutMs;
+  // a leased job also waits for its decision (at most a lease) after its main command's timeout
+  const leaseMs = lease?.leaseMs ?? 0;
+  const deadline = launchedAt + ctx.timeoutMs + leaseMs;
+  const lostContactMs = Math.max(LOST_CONTACT_MS, 2 * leaseMs + 30_000);
   let interrupted = false;
   let lostSince: number | undefined;
   for (;;) {
     if (ctx.signal.aborted && !interrupted) {
       interrupted = true;
-      await stopJob(ctx, dir, step.become);
+      // a leased job is never cut short: it is told to roll back, and puts its master back first
+      if (lease) lease.abort('zkops was interrupted before the go-ahead');
+      else await stopJob(ctx, dir, step.become);
     }
     let lost = false;
     const done = await poll(ctx, dir, step.become).catch((err: unknown) => {
@@ -101,46 +92,51 @@ export const runJob: Executor<JobStep> = async (ctx, step) => {
       lost = true;
       if (lostSince === undefined) {
         lostSince = ctx.now();
-        ctx.warn(`following job ${step.id} on ${ctx.master?.name}: ${(err as Error).message}; the job goes on there; reconnecting`);
+        ctx.warn(`following job ${step.id} on ${master}: ${(err as Error).message}; the job goes on there; reconnecting`);
       }
       return undefined;
     });
     if (!lost && lostSince !== undefined) {
-      ctx.warn(`following job ${step.id} on ${ctx.master?.name}: reconnected after ${formatDuration(ctx.now() - lostSince)}`);
+      ctx.warn(`following job ${step.id} on ${master}: reconnected after ${formatDuration(ctx.now() - lostSince)}`);
       lostSince = undefined;
     }
     if (done === 'unborn') {
       if (ctx.now() - launchedAt > START_MS) {
-        throw new TaskFailure(
-          `job ${step.id} did not start on ${ctx.master?.name}: no pid file in ${dir} ${formatDuration(START_MS)} after it was launched (it never ran, or cannot write its files there)`,
+        const e = new TaskFailure(
+          `job ${step.id} did not start on ${master}: no pid file in ${dir} ${formatDuration(START_MS)} after it was launched (it never ran, or cannot write its files there)`,
           null,
           '',
           { dir },
         );
+        lease?.report(master, 'failed', e.message);
+        throw e;
       }
-    } else if (done && 'dead' in done) return rescueDeadJob(ctx, dir, step, fin, done.finallyRc, interrupted);
-    else if (done) return finishJob(ctx, { dir, unit }, step, done, main, interrupted);
-    if (lostSince !== undefined && ctx.now() - lostSince > LOST_CONTACT_MS) {
+    } else if (done && 'dead' in done) return rescueDeadJob(ctx, job, step, done.finallyRc, interrupted);
+    else if (done && 'rc' in done) return finishJob(ctx, job, step, done, interrupted);
+    else if (done && lease) {
+      lease.report(master, done.mainRc === 0 ? 'ready' : 'failed', `the job's main command failed on ${master} (exit ${done.mainRc}): ${tail(done.out, 3)}`);
+    }
+    if (lostSince !== undefined && ctx.now() - lostSince > lostContactMs) {
       throw new TaskFailure(
-        `lost contact with ${ctx.master?.name} for ${formatDuration(LOST_CONTACT_MS)} while job ${step.id} ran there; the job goes on without zkops and runs its finally-command (${tail(fin, 1)}) whatever happens; its files are in ${dir} on the master`,
+        `lost contact with ${master} for ${formatDuration(lostContactMs)} while job ${step.id} ran there; the job goes on without zkops and runs its finally-command (${tail(job.commands.finally, 1)}) whatever happens${lease ? ', after its rollback unless it had the go-ahead' : ''}; its files are in ${dir} on the master`,
         null,
         '',
-        { dir },
+        { dir, master },
         true,
       );
     }
     if (ctx.now() > deadline + (interrupted ? 60_000 : 0)) {
       throw new TaskFailure(
-        `job still running after ${formatDuration(ctx.timeoutMs)}; its finally-command will still run on the master; follow it with: cat ${dir}/rc`,
+        `job still running after ${formatDuration(ctx.timeoutMs)}; its finally-command will still run on the master; follow it with: cat ${dir}/events.log`,
         null,
         '',
-        { dir },
+        { dir, master },
         true,
       );
     }
     await new Promise((r) => setTimeout(r, step.poll));
   }
-};
+}
 
 interface JobFiles {
   rc: number;
@@ -151,30 +147,46 @@ interface JobFiles {
   finallyAt: number | null;
   endAt: number | null;
   launcher: 'systemd-run' | 'setsid';
+  mainRc: number | null;
+  decision: 'go' | 'rollback' | null;
+  decidedBy: string | null;
+  afterRc: number | null;
+  afterLog: string;
+  events: string[];
 }
 
 const SEP = '\n--zkops-sep--\n';
+const FILES = ['rc', 'finally.rc', 'start.at', 'finally.at', 'end.at', 'launcher', 'out.log', 'finally.log', 'main.rc', 'decision.by', 'after.rc', 'events.log'] as const;
 
 /**
  * One look at the job's files: undefined while it runs, 'unborn' before it wrote its pid,
  * `dead` when its process is gone without an exit status (killed with SIGKILL, or with the
- * cgroup of the SSH session that started it), else what it left.
+ * cgroup of the SSH session that started it), `mainRc` while a leased job waits for (or acts
+ * on) its decision, else what it left.
  */
-async function poll(ctx: TaskContext, dir: string, become: boolean): Promise<JobFiles | { dead: true; finallyRc: number | null } | 'unborn' | undefined> {
+async function poll(
+  ctx: TaskContext,
+  dir: string,
+  become: boolean,
+): Promise<JobFiles | { dead: true; finallyRc: number | null } | { mainRc: number; out: string } | 'unborn' | undefined> {
   const session: Session = await ctx.session();
   const q = shellQuote(dir);
-  const files = ['rc', 'finally.rc', 'start.at', 'finally.at', 'end.at', 'launcher', 'out.log', 'finally.log'];
   // rc is looked at again after the liveness check: the job writes it just before it exits;
   // a dead job says whether its finally-command had finished
-  const running = `p=$(cat ${q}/pid 2>/dev/null) || exit 5; kill -0 "$p" 2>/dev/null && exit 3; [ -f ${q}/rc ] || { cat ${q}/finally.rc 2>/dev/null; exit 4; }`;
-  const cmd = `[ -f ${q}/rc ] || { ${running}; }; for f in ${files.join(' ')}; do cat ${q}/$f 2>/dev/null; printf '${SEP.replace(/\n/g, '\\n')}'; done`;
+  const running = `p=$(cat ${q}/pid 2>/dev/null) || exit 5; if kill -0 "$p" 2>/dev/null; then [ -f ${q}/main.rc ] && { cat ${q}/main.rc; cat ${q}/out.log 2>/dev/null | tail -n 5; exit 6; }; exit 3; fi; [ -f ${q}/rc ] || { cat ${q}/finally.rc 2>/dev/null; exit 4; }`;
+  const cmd = `[ -f ${q}/rc ] || { ${running}; }; for f in ${FILES.join(' ')}; do cat ${q}/$f 2>/dev/null; printf '${SEP.replace(/\n/g, '\\n')}'; done; readlink ${q}/decision 2>/dev/null || true`;
   const res = await session.exec(cmd, { become, timeoutMs: 30_000 });
   if (res.exitCode === 3) return undefined;
+  if (res.exitCode === 6) {
+    const [rc = '', ...out] = res.stdout.split('\n');
+    return { mainRc: Number(rc.trim()), out: out.join('\n') };
+  }
   if (res.exitCode === 4) return { dead: true, finallyRc: /^\d+$/.test(res.stdout.trim()) ? Number(res.stdout.trim()) : null };
   if (res.exitCode === 5) return 'unborn';
   if (res.exitCode !== 0) throw new Error(`cannot read ${dir}: ${res.stderr.trim()}`);
   const parts = res.stdout.split(SEP);
   const num = (s: string | undefined) => (s && s.trim() !== '' && Number.isFinite(Number(s)) ? Number(s) : null);
+  const decision = parts[FILES.length]?.trim();
   return {
     rc: num(parts[0]) ?? 1,
     finallyRc: num(parts[1]),
@@ -184,22 +196,31 @@ async function poll(ctx: TaskContext, dir: string, become: boolean): Promise<Job
     launcher: parts[5]?.trim() === 'systemd-run' ? 'systemd-run' : 'setsid',
     out: parts[6] ?? '',
     finallyLog: parts[7] ?? '',
+    mainRc: num(parts[8]),
+    decidedBy: parts[9]?.trim() || null,
+    afterRc: num(parts[10]),
+    events: (parts[11] ?? '').split('\n').filter(Boolean),
+    decision: decision === 'go' || decision === 'rollback' ? decision : null,
+    afterLog: '',
   };
 }
 
 /**
  * The job's process died without an exit status. If its finally-command did not run either,
  * zkops runs it now over SSH (Exhibitor must not stay stopped because the job was killed);
- * the step fails either way, since nobody knows how far the main command got.
+ * a leased job's own script does it (`job.sh rescue`: rollback unless it had the go-ahead,
+ * then finally). The step fails either way, since nobody knows how far the main command got.
  */
-async function rescueDeadJob(ctx: TaskContext, dir: string, step: JobStep, fin: string, finallyRc: number | null, interrupted: boolean): Promise<never> {
+async function rescueDeadJob(ctx: TaskContext, job: Launched, step: JobStep, finallyRc: number | null, interrupted: boolean): Promise<never> {
+  const { dir } = job;
   const where = `job ${step.id} on ${ctx.master?.name} died without an exit status (its process is gone: killed with SIGKILL, or with the SSH session's cgroup)`;
   if (finallyRc !== null) {
     throw new TaskFailure(`${where}; its finally-command had run (exit ${finallyRc}); its files are in ${dir} on the master`, null, '', { dir, rescued: false });
   }
-  ctx.warn(`${where}, before its finally-command; zkops runs it now: ${tail(fin, 1)}`);
+  const rescue = job.lease ? `/bin/sh ${shellQuote(`${dir}/job.sh`)} rescue; cat ${shellQuote(`${dir}/finally.rc`)}` : job.commands.finally;
+  ctx.warn(`${where}, before its finally-command; zkops runs it now: ${job.lease ? `${dir}/job.sh rescue (rollback unless it had the go-ahead, then ` : ''}${tail(job.commands.finally, 1)}${job.lease ? ')' : ''}`);
   const session = await ctx.session();
-  const res = await session.exec(fin, { become: step.become, timeoutMs: 10 * 60_000 });
+  const res = await session.exec(rescue, { become: step.become, timeoutMs: 10 * 60_000 });
   const outcome = res.exitCode === 0 ? 'zkops ran its finally-command (exit 0)' : `zkops ran its finally-command and it failed with exit ${res.exitCode}: ${tail(res.stderr || res.stdout, 5)}`;
   throw new TaskFailure(`${where}${interrupted ? ' while zkops stopped it' : ''}; ${outcome}; its files are in ${dir} on the master`, res.exitCode, tail(res.stdout + res.stderr), {
     dir,
@@ -220,25 +241,40 @@ async function stopJob(ctx: TaskContext, dir: string, become: boolean): Promise<
     .catch(() => undefined);
 }
 
-function finishJob(ctx: TaskContext, { dir, unit }: { dir: string; unit: string }, step: JobStep, f: JobFiles, command: string, interrupted: boolean) {
+function finishJob(ctx: TaskContext, job: Launched, step: JobStep, f: JobFiles, interrupted: boolean) {
+  const master = ctx.master?.name ?? 'local';
   const value = {
     stdout: f.out.trim(),
     rc: f.rc,
     finally_rc: f.finallyRc,
     finally_output: f.finallyLog.trim(),
-    dir,
+    dir: job.dir,
     started_at: f.startAt,
     finally_at: f.finallyAt,
     ended_at: f.endAt,
     launcher: f.launcher,
-    unit: f.launcher === 'systemd-run' ? `${unit}.service` : null,
-    master: ctx.master?.name,
+    unit: f.launcher === 'systemd-run' ? `${job.unit}.service` : null,
+    master,
+    ...(job.lease ? { main_rc: f.mainRc, decision: f.decision, decided_by: f.decidedBy, after_rc: f.afterRc, events: f.events } : {}),
   };
   const output = tail(`${f.out}\n[finally] ${f.finallyLog}`);
-  if (interrupted) throw new TaskFailure(`interrupted; the job ran its finally-command (exit ${f.finallyRc})`, f.rc, output, value);
+  if (job.lease) leasedOutcome(job.lease, f, master, output, value);
+  if (interrupted && !job.lease) throw new TaskFailure(`interrupted; the job ran its finally-command (exit ${f.finallyRc})`, f.rc, output, value);
   if (f.finallyRc !== 0) {
     throw new TaskFailure(`finally-command failed with exit ${f.finallyRc}: ${tail(f.finallyLog, 5)}`, f.finallyRc, output, value);
   }
   if (f.rc !== 0) throw new TaskFailure(`exit ${f.rc}: ${tail(f.out, 5)}`, f.rc, output, value);
-  return { value, exitCode: 0, output, command: `job ${step.id}: ${command.split('\n')[0]}…` };
+  return { value, exitCode: 0, output, command: `job ${step.id}: ${job.commands.main.split('\n')[0]}…` };
+}
+
+/** A leased job that did not go ahead fails its task, saying who decided and why. */
+function leasedOutcome(lease: LeaseGroup, f: JobFiles, master: string, output: string, value: unknown): void {
+  const after = `${f.afterRc === 0 ? 'put its previous state back' : `tried to put its previous state back (rollback exit ${f.afterRc})`} and ran its finally-command (exit ${f.finallyRc})`;
+  if (f.decision === 'go' && f.mainRc === 0) {
+    if (f.afterRc !== 0) throw new TaskFailure(`after the go-ahead, the go-command failed with exit ${f.afterRc}`, f.afterRc, output, value);
+    return;
+  }
+  if (f.mainRc !== 0) throw new TaskFailure(`exit ${f.mainRc}: ${tail(f.out, 5)}; ${master} ${after}`, f.mainRc, output, value);
+  if (f.decidedBy === 'lease') throw new TaskFailure(`the lease ran out before zkops's word reached ${master}; it ${after}`, f.rc, output, value);
+  throw new TaskFailure(`rolled back (${lease.decision?.why ?? 'zkops said rollback'}); ${master} ${after}`, f.rc, output, value);
 }

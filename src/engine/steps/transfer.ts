@@ -6,7 +6,8 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { render } from '../../playbook/template.js';
 import type { GetStep, PutStep } from '../../playbook/schema.js';
-import type { Executor } from './types.js';
+import { shellQuote } from '../../transport/quote.js';
+import { TaskFailure, type Executor } from './types.js';
 
 export const runGet: Executor<GetStep> = async (ctx, step) => {
   const src = render(step.src, ctx.vars);
@@ -23,6 +24,12 @@ export const runPut: Executor<PutStep> = async (ctx, step) => {
   const dest = render(step.dest, ctx.vars);
   const session = await ctx.session();
   const r = await session.put(src, dest, { become: step.become, onProgress: ctx.progress, signal: ctx.signal, timeoutMs: ctx.timeoutMs });
+  const expected = step.sha256 === undefined ? '' : render(step.sha256, ctx.vars).trim().toLowerCase();
+  if (expected && r.remoteSha256 !== expected) {
+    // what arrived is what was sent, but not what was verified: the local file changed in between
+    await session.exec(`rm -f ${shellQuote(dest)}`, { become: step.become, timeoutMs: 60_000 }).catch(() => undefined);
+    throw new TaskFailure(`${dest} arrived with sha256 ${r.remoteSha256}, not the expected ${expected} (${src} changed after it was verified?); removed it`, 1);
+  }
   const value = { path: dest, local_path: src, sha256: r.sha256, remote_sha256: r.remoteSha256, bytes: r.bytes, ms: r.durationMs };
   return { value, exitCode: 0, output: `${r.bytes} bytes sha256 ${r.sha256}`, command: `put ${src} → ${dest}` };
 };

@@ -8,6 +8,7 @@ import type { Step, StepKind } from '../../playbook/schema.js';
 import type { MasterHealth } from '../../exhibitor/status.js';
 import type { SessionPool } from '../sessions.js';
 import type { StatusFetcher } from '../../exhibitor/fetch.js';
+import type { LeaseGroup } from './lease.js';
 
 export interface TaskContext {
   inventory: Inventory;
@@ -19,6 +20,8 @@ export interface TaskContext {
   signal: AbortSignal;
   sessions: SessionPool;
   status: StatusFetcher;
+  /** A leased job step's group, shared by its tasks (undefined for every other step). */
+  lease?: LeaseGroup | undefined;
   /** The master's session (throws TransportError when it cannot connect). */
   session(): Promise<Session>;
   progress(p: TransferProgress): void;
