@@ -15,10 +15,18 @@ import { parseYamlSource, problemAt, validateWith, type YamlSource } from '../co
 import { UsageError, ValidationError, type Problem } from '../errors.js';
 import type { JumpHost } from '../transport/types.js';
 import type { Inventory, Master } from './types.js';
+import { HOST_RULE, hostKey, isHost, remoteDirProblem, unbracket } from './addresses.js';
 
 const duration = durationText();
 const port = z.number().int().min(1).max(65535);
 const nonEmpty = z.string().min(1);
+const host = z.string().min(1, { abort: true }).refine(isHost, `not a host: ${HOST_RULE}`);
+/** A remote directory: `minParts` components at least, else `tooShort` says what to give. */
+const remoteDir = (key: string, minParts: number, tooShort: string) =>
+  z.string().superRefine((v, ctx) => {
+    const problem = remoteDirProblem(v, minParts, tooShort);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${key} ${problem}` });
+  });
 
 const sshSchema = z
   .object({
@@ -40,7 +48,7 @@ const SIMPLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 const masterSchema = z
   .object({
-    host: nonEmpty,
+    host,
     name: z
       .string()
       .regex(SIMPLE_NAME, 'a master name is letters, digits, ".", "_" and "-"')
@@ -74,8 +82,8 @@ const inventorySchema = z
       .object({
         exhibitorUnit: nonEmpty.optional(),
         dcosShell: z.string().startsWith('/', 'dcosShell must be an absolute path').optional(),
-        zkDir: z.string().startsWith('/', 'zkDir must be an absolute path').optional(),
-        remoteTmpDir: z.string().startsWith('/', 'remoteTmpDir must be an absolute path').optional(),
+        zkDir: remoteDir('zkDir', 2, 'give the full path of the ZooKeeper directory, like /var/lib/dcos/exhibitor/zookeeper').optional(),
+        remoteTmpDir: remoteDir('remoteTmpDir', 1, 'give a directory for zkops\'s files, like /var/tmp').optional(),
       })
       .strict()
       .optional(),
@@ -113,8 +121,8 @@ export function parseJump(text: string, defaultUser: string): JumpHost | undefin
   const m = /^(?:([^@\s]+)@)?(\[[^\]]+\]|[^:@\s]+)(?::(\d{1,5}))?$/.exec(text.trim());
   if (!m) return undefined;
   const p = m[3] === undefined ? 22 : Number(m[3]);
-  if (p < 1 || p > 65535) return undefined;
-  return { user: m[1] ?? defaultUser, host: (m[2] as string).replace(/^\[|\]$/g, ''), port: p };
+  if (p < 1 || p > 65535 || !isHost(m[2] as string)) return undefined;
+  return { user: m[1] ?? defaultUser, host: unbracket(m[2] as string), port: p };
 }
 
 /** What ~/.ssh/config says about a host alias (only the keys zkops honours). */
@@ -167,12 +175,14 @@ function masterProblems(src: YamlSource, raw: RawInventory, sshConfig: SSHConfig
   const endpoints = new Map<string, number>();
   raw.masters.forEach((m, i) => {
     const name = m.name ?? m.host;
-    const prevName = names.get(name);
+    // M1.EXAMPLE, m1.example. and m1.example are one master
+    const nameKey = m.name?.toLowerCase() ?? hostKey(m.host);
+    const prevName = names.get(nameKey);
     if (prevName !== undefined) {
       problems.push(problemAt(src, ['masters', i, m.name ? 'name' : 'host'], `duplicate master "${name}" (also masters[${prevName}])`));
-    } else names.set(name, i);
+    } else names.set(nameKey, i);
     // The port the connection will use, so `port: 22` written out equals the default.
-    const ep = `${m.host}:${m.port ?? raw.ssh?.port ?? lookup(sshConfig, m.host).port ?? 22}`;
+    const ep = `${hostKey(m.host)}:${m.port ?? raw.ssh?.port ?? lookup(sshConfig, unbracket(m.host)).port ?? 22}`;
     const prevEp = endpoints.get(ep);
     if (prevEp !== undefined && prevName === undefined) {
       problems.push(problemAt(src, ['masters', i, 'host'], `duplicate master: host ${m.host} is also masters[${prevEp}]`));
@@ -207,7 +217,8 @@ export function parseInventory(file: string, text: string, sshConfig?: SSHConfig
   const knownHosts = localPath(ssh.knownHosts ?? '~/.ssh/known_hosts', base);
 
   const masters: Master[] = raw.masters.map((m, index) => {
-    const cfg = lookup(sshConfig, m.host);
+    const bare = unbracket(m.host);
+    const cfg = lookup(sshConfig, bare);
     const user = m.user ?? ssh.user ?? cfg.user ?? me;
     const identity = m.identityFile ?? ssh.identityFile ?? cfg.identityFile;
     const jumpText = m.jump ?? ssh.jump ?? cfg.proxyJump;
@@ -228,8 +239,8 @@ export function parseInventory(file: string, text: string, sshConfig?: SSHConfig
     const master: Master = {
       index,
       inventoryHost: m.host,
-      name: m.name ?? m.host,
-      host: cfg.hostName ?? m.host,
+      name: m.name ?? bare,
+      host: cfg.hostName ?? bare,
       port: m.port ?? ssh.port ?? cfg.port ?? 22,
       user,
       knownHosts,

@@ -100,6 +100,18 @@ const invalid: [name: string, yaml: string, path: string, line: number, message:
   ['stablePolls zero', 'cluster: c\nexhibitor:\n  stablePolls: 0\nmasters:\n  - host: a\n', 'exhibitor.stablePolls', 3, /1/],
   ['statusUrl not http', 'cluster: c\nexhibitor:\n  statusUrl: ftp://x\nmasters:\n  - host: a\n', 'exhibitor.statusUrl', 3, /http:\/\/ or https:\/\//],
   ['relative zkDir', 'cluster: c\ndcos:\n  zkDir: var/zk\nmasters:\n  - host: a\n', 'dcos.zkDir', 3, /absolute path/],
+  // security review: remote directories zkops replaces or writes into, and hosts, are checked
+  ['zkDir "/"', 'cluster: c\ndcos:\n  zkDir: /\nmasters:\n  - host: a\n', 'dcos.zkDir', 3, /^zkDir cannot be "\/": give the full path of the ZooKeeper directory, like \/var\/lib/],
+  ['zkDir of one component', 'cluster: c\ndcos:\n  zkDir: /var//\nmasters:\n  - host: a\n', 'dcos.zkDir', 3, /^zkDir cannot be "\/var\/\/"/],
+  ['zkDir climbing out with ..', 'cluster: c\ndcos:\n  zkDir: /var/lib/../../etc\nmasters:\n  - host: a\n', 'dcos.zkDir', 3, /zkDir must not have "\." or "\.\." components/],
+  ['zkDir with trailing junk', 'cluster: c\ndcos:\n  zkDir: "/var/lib/zk; rm -rf /"\nmasters:\n  - host: a\n', 'dcos.zkDir', 3, /zkDir may hold only letters, digits/],
+  ['remoteTmpDir "/"', 'cluster: c\ndcos:\n  remoteTmpDir: /\nmasters:\n  - host: a\n', 'dcos.remoteTmpDir', 3, /^remoteTmpDir cannot be "\/": give a directory for zkops's files/],
+  ['a host with a space', 'cluster: c\nmasters:\n  - host: "a b"\n', 'masters[0].host', 3, /^not a host: give a DNS name, an IPv4 or IPv6 address, or a Host alias of ~\/\.ssh\/config/],
+  ['a host that is an ssh option', 'cluster: c\nmasters:\n  - host: -oProxyCommand=id\n', 'masters[0].host', 3, /not a host/],
+  ['a host with an ANSI escape', 'cluster: c\nmasters:\n  - host: "m1\\e[31m"\n', 'masters[0].host', 3, /not a host/],
+  ['a host with a control character', 'cluster: c\nmasters:\n  - host: "m1\\tm2"\n', 'masters[0].host', 3, /not a host/],
+  ['a host with shell characters', 'cluster: c\nmasters:\n  - host: m1;id\n', 'masters[0].host', 3, /not a host/],
+  ['a host with a command substitution', 'cluster: c\nmasters:\n  - host: $(id)\n', 'masters[0].host', 3, /not a host/],
   ['bad ssh.jump', 'cluster: c\nssh:\n  jump: "ops@"\nmasters:\n  - host: a\n', 'ssh.jump', 3, /not a jump host: write it like user@host:22/],
   ['bad master jump', 'cluster: c\nmasters:\n  - host: a\n  - host: b\n    jump: "bastion:99999"\n', 'masters[1].jump', 5, /not a jump host/],
   ['certFile without keyFile', 'cluster: c\nexhibitor:\n  certFile: ./client.crt\nmasters:\n  - host: a\n', 'exhibitor.certFile', 3, /certFile and keyFile go together/],
@@ -167,6 +179,12 @@ describe('parseInventory: duplicate masters', () => {
     ['same host under two names', 'cluster: c\nmasters:\n  - host: a\n    name: m1\n  - host: a\n    name: m2\n', 'masters[1].host', 5, /duplicate master: host a is also masters\[0\]/],
     ['same host, one with the default port written out', 'cluster: c\nmasters:\n  - host: a\n    name: m1\n  - host: a\n    name: m2\n    port: 22\n', 'masters[1].host', 5, /host a is also masters\[0\]/],
     ['same host and port from ssh:', 'cluster: c\nssh:\n  port: 2222\nmasters:\n  - host: a\n    name: m1\n  - host: a\n    name: m2\n    port: 2222\n', 'masters[1].host', 7, /host a is also masters\[0\]/],
+    // security review: host names compare without case and without a trailing dot
+    ['a host in capitals', 'cluster: c\nmasters:\n  - host: m1.example\n  - host: M1.EXAMPLE\n', 'masters[1].host', 4, /duplicate master "M1\.EXAMPLE" \(also masters\[0\]\)/],
+    ['a host with a trailing dot', 'cluster: c\nmasters:\n  - host: m1.example\n  - host: m1.example.\n', 'masters[1].host', 4, /duplicate master "m1\.example\." \(also masters\[0\]\)/],
+    ['one host under two names, in capitals', 'cluster: c\nmasters:\n  - host: m1.example\n    name: a\n  - host: M1.Example.\n    name: b\n', 'masters[1].host', 5, /host M1\.Example\. is also masters\[0\]/],
+    ['an IPv6 address written two ways', 'cluster: c\nmasters:\n  - host: fd00::1\n  - host: "[FD00:0::1]"\n', 'masters[1].host', 4, /duplicate master "\[FD00:0::1\]"/],
+    ['names in other cases', 'cluster: c\nmasters:\n  - host: a\n    name: M1\n  - host: b\n    name: m1\n', 'masters[1].name', 6, /duplicate master "m1" \(also masters\[0\]\)/],
   ])('%s', (_name, yaml, path, line, message) => {
     const problems = problemsOf(yaml);
     expect(problems).toHaveLength(1);
