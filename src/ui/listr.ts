@@ -1,6 +1,7 @@
 // Live progress on a TTY with listr2: a row per step, a sub-row per master, transfer
 // bytes/MB/s/ETA and the live Exhibitor view while waiting. It observes engine events only;
-// every title, output and error it hands listr2 goes through forTerminal (secrets hidden).
+// every title, output and error it hands listr2 goes through forTerminal (secrets hidden,
+// control characters escaped; a title stays one line).
 
 import { Listr, type ListrTaskWrapper } from 'listr2';
 import type { EngineEvent, EventSink } from '../engine/events.js';
@@ -40,12 +41,12 @@ export function listrSink(steps: { id: string; name: string }[]): ListrSink {
   const names = new Map(steps.map((s) => [s.id, s.name]));
   const list = new Listr(
     steps.map((s) => ({
-      title: t(`${s.name} (waiting)`),
+      title: t(`${s.name} (waiting)`, true),
       task: async (_ctx: unknown, task: Wrapper) => {
         const row = stepRows.get(s.id) as Deferred;
         row.wrapper = task;
         await row.promise;
-        if (row.skip !== undefined) task.skip(t(`${s.name}: ${row.skip}`));
+        if (row.skip !== undefined) task.skip(t(`${s.name}: ${row.skip}`, true));
       },
     })),
     { concurrent: true, exitOnError: false, rendererOptions: { collapseSubtasks: false, showErrorMessage: true } },
@@ -61,13 +62,13 @@ export function listrSink(steps: { id: string; name: string }[]): ListrSink {
         case 'step-start': {
           const row = stepRows.get(e.step);
           if (!row?.wrapper) return;
-          row.wrapper.title = t(names.get(e.step) ?? e.step);
+          row.wrapper.title = t(names.get(e.step) ?? e.step, true);
           if (e.masters.length === 1 && e.masters[0] === 'local') return;
           row.wrapper.newListr(
             e.masters.map((m) => {
               const d = deferred();
               taskRows.set(key(e.step, m), d);
-              return { title: t(m), task: async (_c: unknown, w: Wrapper) => ((d.wrapper = w), d.promise.then(() => d.skip !== undefined && w.skip(t(`${m}: ${d.skip}`)))) };
+              return { title: t(m, true), task: async (_c: unknown, w: Wrapper) => ((d.wrapper = w), d.promise.then(() => d.skip !== undefined && w.skip(t(`${m}: ${d.skip}`, true)))) };
             }),
             { concurrent: true, exitOnError: false },
           ).run().catch(() => undefined);

@@ -1,7 +1,8 @@
 // What leaves zkops, checked on the built CLI with no server at all: secrets redacted in
 // every output (stderr, --json, the journal, the listr display) and in every form (SPEC
-// rule 4.9); a catalog with a corrupt entry. Playbooks here have local steps only; the
-// inventory's master is never dialled.
+// rule 4.9); control characters escaped in human text, --json still valid JSON; a catalog
+// with a corrupt entry. Playbooks here have local steps only; the inventory's master is
+// never dialled.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,8 +127,12 @@ describe('redaction in every output', () => {
   });
 });
 
+const ESC = '\u001b';
+// A raw control character (line breaks and tabs aside).
+const RAW = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+
 /** A catalog with one READY backup and one malformed metadata file (with an archive). */
-function catalogWithCorrupt(text = '{}'): { catalog: string; ok: string; bad: string } {
+function catalogWithCorrupt(text = '{}', over: Record<string, unknown> = {}): { catalog: string; ok: string; bad: string } {
   const catalog = catalogDir();
   mkdirSync(catalog, { mode: 0o700 });
   const ok = newBackupId('fine');
@@ -136,7 +141,7 @@ function catalogWithCorrupt(text = '{}'): { catalog: string; ok: string; bad: st
     id: ok, label: 'fine', cluster: 'c1', status: 'STATUS_READY', error: null, remoteArchive: null, sourceMaster: 'm1',
     created: '2026-01-01T00:00:00Z', finished: '2026-01-01T00:01:00Z', size: 10, sha256: 'a'.repeat(64), zxidRange: null,
     files: [], leaderZxid: null, masterZxid: null, zookeeperVersion: '3.8.4', dcosVersion: null, stopWindowMs: 900,
-    zkopsVersion: '0.1.0', runId: null,
+    zkopsVersion: '0.1.0', runId: null, ...over,
   };
   writeFileSync(join(catalog, `${ok}.json`), JSON.stringify(meta));
   writeFileSync(join(catalog, `${bad}.json`), text);
@@ -178,5 +183,45 @@ describe('a corrupt metadata file in the catalog', () => {
     expect(existsSync(join(catalog, `${bad}.json`))).toBe(false);
     expect(existsSync(join(catalog, `${bad}.tar.gz`))).toBe(false);
     expect(existsSync(join(catalog, `${ok}.json`))).toBe(true);
+  });
+});
+
+describe('control characters reach the terminal escaped', () => {
+  const hostile = { cluster: `${ESC}]0;pwned\u0007prod`, sourceMaster: `${ESC}[31mm1`, error: `${ESC}[2J${ESC}[Hall good\rfake`, zookeeperVersion: '3.8\u009b2J' };
+
+  it('list and show of metadata with escapes; --json stays valid and exact', async () => {
+    const { catalog, ok } = catalogWithCorrupt('{}', hostile);
+    const list = await cli(['list', '--dir', catalog]);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).not.toMatch(RAW);
+    expect(list.stdout).toContain('\\x1b[31mm1');
+    const show = await cli(['show', ok, '--dir', catalog]);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).not.toMatch(RAW);
+    expect(show.stdout).toMatch(/cluster\s+\\x1b]0;pwned\\x07prod/);
+    expect(show.stdout).toMatch(/error\s+\\x1b\[2J\\x1b\[Hall good\\rfake/);
+    expect(show.stdout).toContain('3.8\\x9b2J');
+    const doc = json<Record<string, unknown>>(await cli(['show', ok, '--dir', catalog, '--json']));
+    expect(doc).toMatchObject(hostile);
+  });
+
+  it('an error message printed by main', async () => {
+    const r = await cli(['verify', `${ESC}[2J${ESC}]0;x\u0007nothing`, '--dir', catalogDir()]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toMatch(RAW);
+    expect(r.stderr).toContain('\\x1b[2J\\x1b]0;x\\x07nothing');
+  });
+
+  it('plain lines and the listr display of a run', async () => {
+    const file = join(dir, `escapes-${++n}.yaml`);
+    writeFileSync(file, 'name: escapes\nsteps:\n  - id: boom\n    kind: fail\n    target: local\n    message: "\\e]0;pwned\\a\\e[2Jgone"\n');
+    const plain = await cli(['run', file, '-i', inventory, '--dir', catalogDir()]);
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).not.toMatch(RAW);
+    expect(plain.stderr).toContain('\\x1b]0;pwned\\x07\\x1b[2Jgone');
+    const tty = await onTerminal(['run', file, '-i', inventory, '--dir', catalogDir()], 'n');
+    expect(tty.code).toBe(1);
+    expect(tty.stdout).toContain('\\x1b]0;pwned\\x07');
+    expect(tty.stdout).not.toContain(`${ESC}]0;pwned`);
   });
 });

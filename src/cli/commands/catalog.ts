@@ -8,6 +8,7 @@ import { verifyArchive } from '../../catalog/verify.js';
 import { OperationFailed, UsageError } from '../../errors.js';
 import { printJson, say, type GlobalOptions } from '../options.js';
 import { forTerminal } from '../../ui/text.js';
+import { formatTable } from '../table.js';
 
 interface CatalogArgs extends GlobalOptions {
   dir: string;
@@ -18,9 +19,15 @@ interface CatalogArgs extends GlobalOptions {
 
 const dirOption = { dir: { type: 'string', default: './zk-backups', describe: 'catalog directory' } } as const;
 
-/** A human line on stdout: secrets hidden. */
+/** A human line on stdout: secrets hidden, control characters escaped. */
 function out(line: string): void {
   process.stdout.write(`${forTerminal(line)}\n`);
+}
+
+/** One `show` line: the value on one line, whatever the metadata file holds. */
+function field(key: string, value: unknown): void {
+  const text = value === null || value === undefined ? '-' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  process.stdout.write(`${key.padEnd(17)} ${forTerminal(text, true)}\n`);
 }
 
 export const listCommand: CommandModule<GlobalOptions, CatalogArgs> = {
@@ -32,11 +39,11 @@ export const listCommand: CommandModule<GlobalOptions, CatalogArgs> = {
     if (argv.json) return printJson(all);
     if (all.length === 0) return say(`no backups${argv.label ? ` labelled ${argv.label}` : ''} in ${argv.dir}`);
     const rows = all.map((b) =>
-      b.status === 'CORRUPT' ? [b.id, b.status, '-', '-', '-'] : [b.id, b.status.replace('STATUS_', ''), b.created, b.size === null ? '-' : String(b.size), b.sourceMaster ?? '-'],
+      b.status === 'CORRUPT'
+        ? { id: b.id, status: b.status, created: '-', bytes: '-', master: '-' }
+        : { id: b.id, status: b.status.replace('STATUS_', ''), created: b.created, bytes: b.size === null ? '-' : String(b.size), master: b.sourceMaster ?? '-' },
     );
-    const head = ['ID', 'STATUS', 'CREATED', 'BYTES', 'MASTER'];
-    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-    for (const r of [head, ...rows]) out(r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd());
+    process.stdout.write(`${formatTable(rows)}\n`);
     for (const b of all) {
       if (b.status === 'CORRUPT') say(`warning: ${b.id} is CORRUPT: ${b.reason} (\`zkops delete ${b.id} --dir ${argv.dir}\` removes it)`);
     }
@@ -54,13 +61,13 @@ export const showCommand: CommandModule<GlobalOptions, CatalogArgs> = {
     const meta = await catalog.entry(argv.id as string);
     if (meta.status === 'CORRUPT') {
       if (argv.json) printJson(meta);
-      else for (const [k, v] of Object.entries(meta)) out(`${k.padEnd(17)} ${v}`);
+      else for (const [k, v] of Object.entries(meta)) field(k, v);
       throw Object.assign(new CorruptMetadataError(meta, argv.dir), { jsonPrinted: argv.json });
     }
     if (argv.json) return printJson(meta);
     const { files, ...rest } = meta;
-    for (const [k, v] of Object.entries(rest)) out(`${k.padEnd(17)} ${v === null ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
-    out(`${'files'.padEnd(17)} ${files.length}`);
+    for (const [k, v] of Object.entries(rest)) field(k, v);
+    field('files', files.length);
   },
 };
 

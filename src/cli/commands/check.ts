@@ -5,6 +5,7 @@ import { loadInventory } from '../../inventory/load.js';
 import { createSshTransport } from '../../transport/index.js';
 import { checkCluster, formatCheckTable } from '../../check/check.js';
 import { OperationFailed } from '../../errors.js';
+import { forTerminal } from '../../ui/text.js';
 import { printJson, requireInventory, say, type GlobalOptions } from '../options.js';
 
 export const checkCommand: CommandModule<GlobalOptions, GlobalOptions> = {
@@ -15,7 +16,7 @@ export const checkCommand: CommandModule<GlobalOptions, GlobalOptions> = {
     const reports = await checkCluster(inv, createSshTransport(), argv.concurrency, (m) => say(`warning: ${m}`));
     const failed = reports.flatMap((r) => r.checks.filter((c) => c.status === 'fail').map((c) => `${r.master}: ${c.name}`));
     if (argv.json) printJson({ ok: failed.length === 0, masters: reports });
-    else process.stdout.write(`${formatCheckTable(reports)}\n`);
+    else process.stdout.write(`${forTerminal(formatCheckTable(reports))}\n`);
     if (failed.length > 0) {
       throw Object.assign(new OperationFailed(`${failed.length} check(s) failed: ${failed.join(', ')}`, { hint: 'fix them before a backup or restore' }), {
         jsonPrinted: argv.json,
