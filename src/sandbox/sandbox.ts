@@ -870,6 +870,7 @@ export const FAULT_KINDS = {
   'zk-linger': 'the next `systemctl stop` leaves ZooKeeper running for ARG seconds (default 20; DCOS-57231)',
   'dcos-zk-fail': 'the next dcos-zk backup or restore fails with exit 1',
   'dcos-zk-slow': 'the next dcos-zk backup or restore waits ARG seconds first (default 10): a longer stop window',
+  'dcos-zk-2019': 'dcos-zk is its first version (May–July 2019) until `clear`: it asks `systemctl is-active dcos-exhibitor` instead of reading zk.pid, and refuses with "dcos-exhibitor must not be running. Aborting."',
   'slow-start': 'the next `systemctl start` starts ZooKeeper ARG seconds late (default 30)',
   'small-tmp': 'mount a tmpfs of ARG (default 1m) over its /var/tmp',
   clear: 'undo small-tmp and forget pending faults',
@@ -926,6 +927,9 @@ export async function fault(dir: string, which: string, kind: string, arg?: stri
     case 'dcos-zk-slow':
       writeFileSync(join(run, FAULT_FILES.dcosZkSlow), seconds(10));
       return `${m.name}: the next dcos-zk waits ${seconds(10)}s first`;
+    case 'dcos-zk-2019':
+      writeFileSync(join(run, FAULT_FILES.dcosZk2019), '1');
+      return `${m.name}: dcos-zk now asks systemctl whether ${NS.unit} runs (its 2019 version), until clear`;
     case 'slow-start':
       writeFileSync(join(run, FAULT_FILES.slowStart), seconds(30));
       return `${m.name}: the next systemctl start delays ZooKeeper by ${seconds(30)}s`;

@@ -10,6 +10,9 @@ export const NS = {
   run: '/opt/mesosphere/zkops-sandbox/run',
   log: '/opt/mesosphere/zkops-sandbox/log',
   zkDir: '/var/lib/dcos/exhibitor/zookeeper',
+  /** Exhibitor's pid file on DC/OS (zookeeper-pid-path): what dcos-zk reads. Written at each
+   * ZooKeeper start, never removed: it stays, stale, after a stop. */
+  zkPid: '/var/lib/dcos/exhibitor/zk.pid',
   unit: 'dcos-exhibitor',
 } as const;
 
@@ -19,6 +22,8 @@ export const FAULT_FILES = {
   dcosZkSlow: 'fault.dcos-zk-slow',
   slowStart: 'fault.slow-start',
   zkLinger: 'fault.zk-linger',
+  /** Not consumed: dcos-zk is its first (May–July 2019) version until `fault … clear`. */
+  dcosZk2019: 'fault.dcos-zk-2019',
 } as const;
 
 export interface MasterEnv {
@@ -73,8 +78,13 @@ export const ZK_RUN = `#!/bin/sh
 # Start this master's ZooKeeper member in the foreground (systemctl runs it detached).
 # \$1: seconds to wait first (the slow-start fault).
 . ${NS.home}/env
+# run/zk.pid is the sandbox's own bookkeeping: systemctl stops ZooKeeper by it and removes it
+# then, so it never signals a pid that was reused.
 echo $$ > ${NS.run}/zk.pid
 if [ "\${1:-0}" -gt 0 ]; then sleep "$1"; fi
+# Exhibitor's pid file, as on DC/OS (zkServer.sh start writes the pid without a newline):
+# dcos-zk decides "running" by kill -0 of it. Nothing removes it; after a stop it is stale.
+printf %s $$ > ${NS.zkPid}.new && mv -f ${NS.zkPid}.new ${NS.zkPid}
 # Signals start at their defaults, as under systemd: a caller that ignores TERM (a job's
 # finally-command runs with TERM ignored) must not leave a JVM that systemctl stop cannot stop.
 exec env --default-signal "$JAVA" -Xmx\${ZK_HEAP_MB}m -Xms16m -Xss512k -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -XX:-UseContainerSupport \\
@@ -195,74 +205,192 @@ exec "$@"
 `;
 
 export const DCOS_ZK = `#!/bin/sh
-# dcos-zk of a zkops sandbox master, as DC/OS's packages/exhibitor ships it:
-#   dcos-zk backup <path> [-v] [-t TMPDIR]   gzip tar of the ZooKeeper dir, members ./zookeeper/...,
-#                                             without myid and zookeeper.out
-#   dcos-zk restore <path> [-v] [-t TMPDIR]  the live dir copied aside, removed, the tar extracted
-# Both refuse while dcos-exhibitor is active.
-RUN=${NS.run}
+# dcos-zk of a zkops sandbox master: DC/OS's packages/exhibitor/extra/dcos_zk_backup.py (its
+# version since July 2019) redone in sh, with the same output, refusals, exit codes and lack
+# of kindness:
+#   dcos-zk backup <path> [-t|--tmp-dir DIR] [-v]    <path> must not exist, its parent must
+#   dcos-zk restore <path> [-t|--tmp-dir DIR] [-v]   <path> must be a file
+# The copy of the ZooKeeper dir is DIR/zookeeper (DIR must exist; a failure leaves the copy
+# there) or, without -t, in a fresh /tmp/tmpXXXXXXXX-zk-<action> removed at exit, after a
+# failure too: a restore whose extraction fails has lost the previous state. "Running" is
+# kill -0 of the pid in zk.pid; a missing zk.pid is Python's FileNotFoundError traceback.
+# restore extracts with no member filter (as root: a member lands wherever it points) and
+# does not put myid back (Exhibitor writes it when it starts ZooKeeper). Bad arguments get
+# argparse's usage line and exit 2; an uncaught error gets a traceback (its library frames
+# left out) and exit 1.
 ZK=${NS.zkDir}
-usage() { echo "usage: dcos-zk {backup,restore} <path> [-v] [-t TMPDIR]" >&2; exit 2; }
-[ $# -ge 2 ] || usage
-action=$1; path=$2; shift 2
-verbose=0; tmpbase=/tmp
+EXHIBITOR=$(dirname $ZK)
+PIDFILE=${NS.zkPid}
+RUN=${NS.run}
+PROG=$(basename -- "$0")
+action=
+
+# ---- argparse ----
+bad() {
+  if [ -n "$action" ]; then echo "usage: $0 $action [-h] [-t TMP_DIR] [-v] backup_path" >&2
+  else echo "usage: $PROG [-h] {backup,restore}" >&2; fi
+  echo "$PROG: error: $1" >&2
+  exit 2
+}
+case "$1" in
+  backup|restore) action=$1 ;;
+  -h|--help) echo "usage: $PROG [-h] {backup,restore}"; exit 0 ;;
+  '') bad 'the following arguments are required: command' ;;
+  *) bad "argument command: invalid choice: '$1' (choose from 'backup', 'restore')" ;;
+esac
+shift
+path=; tmpdir=; have_tmp=0; verbose=0; extra=
 while [ $# -gt 0 ]; do
   case "$1" in
+    -h|--help) echo "usage: $0 $action [-h] [-t TMP_DIR] [-v] backup_path"; exit 0 ;;
     -v|--verbose) verbose=1 ;;
-    -t|--tmpdir) [ $# -ge 2 ] || usage; tmpbase=$2; shift ;;
-    *) usage ;;
+    -t|--tmp-dir) [ $# -ge 2 ] || bad 'argument -t/--tmp-dir: expected one argument'; tmpdir=$2; have_tmp=1; shift ;;
+    --tmp-dir=*) tmpdir=\${1#--tmp-dir=}; have_tmp=1 ;;
+    -t*) tmpdir=\${1#-t}; have_tmp=1 ;;
+    --) shift; for a in "$@"; do if [ -z "$path" ]; then path=$a; else extra="$extra $a"; fi; done; break ;;
+    -?*) extra="$extra $1" ;;
+    *) if [ -z "$path" ]; then path=$1; else extra="$extra $1"; fi ;;
   esac
   shift
 done
-case "$action" in backup|restore) ;; *) usage ;; esac
-say() { if [ $verbose = 1 ]; then echo "$@"; fi; }
+[ -n "$path" ] || bad 'the following arguments are required: backup_path'
+if [ "$action" = backup ]; then
+  [ -e "$path" ] && bad "argument backup_path: $path already exists"
+  [ -e "$(dirname -- "$path")" ] || bad "argument backup_path: $path parent directory does not exist"
+else
+  [ -e "$path" ] || bad "argument backup_path: $path does not exist"
+  [ -f "$path" ] || bad "argument backup_path: $path is not a file"
+fi
+if [ $have_tmp = 1 ]; then
+  [ -e "$tmpdir" ] || bad "argument -t/--tmp-dir: $tmpdir does not exist"
+  [ -d "$tmpdir" ] || bad "argument -t/--tmp-dir: $tmpdir is not a directory"
+fi
+[ -z "$extra" ] || bad "unrecognized arguments:$extra"
+absolute() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+path=$(absolute "$path")
 
+# ---- sandbox faults ----
 if [ -f $RUN/${FAULT_FILES.dcosZkFail} ]; then
   rm -f $RUN/${FAULT_FILES.dcosZkFail}
   echo "dcos-zk: $action failed (zkops sandbox fault dcos-zk-fail)" >&2
   exit 1
 fi
-if systemctl is-active --quiet ${NS.unit}; then
-  echo "${NS.unit} must not be running. Aborting." >&2
-  exit 1
-fi
-if [ -f $RUN/${FAULT_FILES.dcosZkSlow} ]; then
-  secs=$(cat $RUN/${FAULT_FILES.dcosZkSlow}); rm -f $RUN/${FAULT_FILES.dcosZkSlow}
-  say "waiting \${secs}s first (zkops sandbox fault dcos-zk-slow)"
-  sleep "$secs"
-fi
 
-tmp=$(mktemp -d "$tmpbase/zk-$action.XXXXXX") || { echo "cannot create a temporary directory in $tmpbase. Aborting." >&2; exit 1; }
-trap 'rm -rf "$tmp"' EXIT
+# ---- Python's uncaught exception: the script's frames (as in the July 2019 version), exit 1 ----
+frame() { printf '  File "%s", line %s, in %s\\n    %s\\n' "$0" "$1" "$2" "$3"; }
+traceback() { # $1: innermost frames (line|function|code, one per line), $2: the exception
+  {
+    echo 'Traceback (most recent call last):'
+    frame 377 '<module>' 'DCOSZooKeeperCli()'
+    frame 272 __init__ 'getattr(self, args.command)()'
+    if [ "$action" = backup ]; then
+      if [ $have_tmp = 1 ]; then frame 318 backup 'backup_zookeeper('; else frame 312 backup 'backup_zookeeper('; fi
+    else
+      if [ $have_tmp = 1 ]; then frame 368 restore 'restore_zookeeper('; else frame 362 restore 'restore_zookeeper('; fi
+    fi
+    printf '%s\\n' "$1" | while IFS='|' read -r line fn code; do frame "$line" "$fn" "$code"; done
+    echo "$2"
+  } >&2
+  exit 1
+}
+# The exception a failed tar stands for, from tar's and gzip's own words.
+tar_exception() {
+  case "$1" in
+    *'not in gzip format'*) echo 'tarfile.ReadError: not a gzip file' ;;
+    *'unexpected end of file'*) echo 'EOFError: Compressed file ended before the end-of-stream marker was reached' ;;
+    *'No space left on device'*) echo "OSError: [Errno 28] No space left on device" ;;
+    *'Unexpected EOF in archive'*) echo 'tarfile.ReadError: unexpected end of data' ;;
+    *'does not look like a tar archive'*) echo 'tarfile.ReadError: invalid header' ;;
+    *) echo "OSError: $(printf '%s\\n' "$1" | grep -v '^tar: Exiting with' | head -n 1)" ;;
+  esac
+}
+
+# ---- the temporary directory (Python's TemporaryDirectory, or -t DIR) ----
+if [ $have_tmp = 1 ]; then
+  base=$(absolute "$tmpdir")
+else
+  base=$(mktemp -d --suffix="-zk-$action" "\${TMPDIR:-/tmp}/tmpXXXXXXXX") || exit 1
+  trap 'rm -rf "$base"' EXIT
+fi
+copy=$base/zookeeper
+
+# A subprocess as run_command runs it: its output shown with -v, else kept and shown only
+# when it fails (then dcos-zk exits with its exit code).
+run_command() {
+  if [ $verbose = 1 ]; then "$@" || exit $?; return 0; fi
+  out=$("$@" 2>&1) || { rc=$?; [ -z "$out" ] || printf '%s\\n' "$out"; exit $rc; }
+}
+
+refuse_if_running() { # $1: the caller's line|function|code frame
+  if [ -f $RUN/${FAULT_FILES.dcosZk2019} ]; then
+    # the first version (May–July 2019) asked systemd
+    if run_command_ok systemctl is-active --quiet ${NS.unit}; then
+      echo '${NS.unit} must not be running. Aborting.' >&2
+      exit 1
+    fi
+    return 0
+  fi
+  site="$1
+47|_is_zookeeper_running|zk_pid = int(zk_pid_file.read_text())"
+  [ -e $PIDFILE ] || traceback "$site" "FileNotFoundError: [Errno 2] No such file or directory: '$PIDFILE'"
+  [ -r $PIDFILE ] || traceback "$site" "PermissionError: [Errno 13] Permission denied: '$PIDFILE'"
+  [ -d $PIDFILE ] && traceback "$site" "IsADirectoryError: [Errno 21] Is a directory: '$PIDFILE'"
+  pid=$(tr -d ' \\t\\n' < $PIDFILE)
+  case "$pid" in
+    ''|*[!0-9]*) traceback "$site" "ValueError: invalid literal for int() with base 10: '$(head -c 64 $PIDFILE | tr '\\n' ' ')'" ;;
+  esac
+  if run_command_ok env kill -0 "$pid"; then
+    echo 'ZooKeeper must not be running. Aborting.' >&2
+    exit 1
+  fi
+}
+# run_command inside try/except CalledProcessError: only the exit code counts.
+run_command_ok() {
+  if [ $verbose = 1 ]; then "$@"; else "$@" >/dev/null 2>&1; fi
+}
+
+if [ -f $RUN/${FAULT_FILES.dcosZkSlow} ]; then slow=$(cat $RUN/${FAULT_FILES.dcosZkSlow}); rm -f $RUN/${FAULT_FILES.dcosZkSlow}; else slow=0; fi
 
 if [ "$action" = backup ]; then
-  if [ -e "$path" ]; then echo "$path already exists. Aborting." >&2; exit 1; fi
-  parent=$(dirname -- "$path")
-  if [ ! -d "$parent" ]; then echo "Directory $parent does not exist. Aborting." >&2; exit 1; fi
-  say "Copying $ZK to $tmp"
-  cp -pr "$ZK" "$tmp/zookeeper" || { echo "Copying $ZK failed. Aborting." >&2; exit 1; }
-  rm -f "$tmp/zookeeper/snapshot/myid" "$tmp/zookeeper/zookeeper.out"
-  say "Creating $path"
-  if ! tar -C "$tmp" -czf "$path" ./zookeeper; then rm -f "$path"; echo "Writing $path failed. Aborting." >&2; exit 1; fi
-  say "ZooKeeper backup written to $path"
+  echo "Backing up ZooKeeper into $path via $copy"
+  echo 'Validate that ZooKeeper is not running'
+  refuse_if_running '95|backup_zookeeper|if _is_zookeeper_running(verbose):'
+  if [ "$slow" -gt 0 ]; then echo "waiting $slow s first (zkops sandbox fault dcos-zk-slow)"; sleep "$slow"; fi
+  echo "Copying ZooKeeper files to $copy"
+  run_command cp -prv "$ZK" "$copy"
+  echo "Creating ZooKeeper backup tar archive at $path"
+  # tarfile's x:gz with a filter that drops every member whose name holds myid or zookeeper.out;
+  # a failed write leaves the partial archive, as Python does
+  if ! err=$(tar -C "$base" --sort=name --exclude='*myid*' --exclude='*zookeeper.out*' -czf "$path" ./zookeeper 2>&1); then
+    traceback '123|backup_zookeeper|tar.add(' "$(tar_exception "$err")"
+  fi
+  if [ $verbose = 1 ]; then tar -tvzf "$path"; fi
+  echo "Deleting temporary files in $copy"
+  rm -rf "$copy"
+  echo 'ZooKeeper backup taken successfully'
   exit 0
 fi
 
-if [ ! -f "$path" ]; then echo "$path does not exist. Aborting." >&2; exit 1; fi
-if [ -d "$ZK" ]; then
-  say "Copying $ZK to $tmp"
-  cp -pr "$ZK" "$tmp/zookeeper" || { echo "Copying $ZK failed. Aborting." >&2; exit 1; }
-fi
-say "Removing $ZK"
+echo "Restoring local ZooKeeper instance from $path"
+echo 'Validate that ZooKeeper is not running'
+refuse_if_running '160|restore_zookeeper|if _is_zookeeper_running(verbose):'
+if [ "$slow" -gt 0 ]; then echo "waiting $slow s first (zkops sandbox fault dcos-zk-slow)"; sleep "$slow"; fi
+echo "Moving ZooKeeper files temporarily to $copy"
+run_command cp -prv "$ZK" "$copy"
 rm -rf "$ZK"
-say "Extracting $path into $(dirname "$ZK")"
-if ! tar -C "$(dirname "$ZK")" -xzf "$path"; then
-  echo "Extracting $path failed; putting the previous ZooKeeper state back." >&2
-  rm -rf "$ZK"
-  if [ -d "$tmp/zookeeper" ]; then cp -pr "$tmp/zookeeper" "$ZK"; fi
-  exit 1
+echo "Restoring $ZK from backup $path"
+# tarfile's extractall with no member filter: absolute names, .., links, devices and modes as
+# the archive says, owners kept (as root)
+if ! err=$(tar -C "$EXHIBITOR" -xzf "$path" --absolute-names --same-owner --same-permissions 2>&1); then
+  case "$err" in
+    *'not in gzip format'*) traceback "195|restore_zookeeper|with tarfile.open(name=str(backup), mode='r:gz') as tar:" "$(tar_exception "$err")" ;;
+    *) traceback '196|restore_zookeeper|tar.extractall(path=str(EXHIBITOR_DIR))' "$(tar_exception "$err")" ;;
+  esac
 fi
-say "ZooKeeper state restored from $path"
+if [ $verbose = 1 ]; then tar -tvzf "$path"; fi
+echo "Deleting temporary files in $copy"
+rm -rf "$copy"
+echo 'Local ZooKeeper instance restored successfully'
 `;
 
 // ---- a master with systemd as init (`zkops sandbox up --init systemd`) -------------------------

@@ -20,7 +20,7 @@ async function expectRunningAndClean(): Promise<void> {
   expect(s?.filter((e) => e.code === 3)).toHaveLength(3);
   expect(s?.filter((e) => e.isLeader)).toHaveLength(1);
   const left = await Promise.all([1, 2, 3].map(async (i) => (await sb.ssh(i, 'ls -A /var/tmp /var/lib/dcos/exhibitor')).stdout.replace(/\s+/g, ' ').trim()));
-  expect(left).toEqual([1, 2, 3].map(() => '/var/lib/dcos/exhibitor: zookeeper /var/tmp:'));
+  expect(left).toEqual([1, 2, 3].map(() => '/var/lib/dcos/exhibitor: zk.pid zookeeper /var/tmp:'));
 }
 
 beforeAll(async () => {

@@ -25,7 +25,7 @@ let backedUp: string;
 
 const restore = (target: string, ...more: string[]): Promise<CliResult> => zkops(['restore', target, '-i', sb.inventory, '--dir', catalog, ...more], { timeoutMs: 300_000 });
 
-/** What zkops may leave on a master: nothing in /var/tmp, only zookeeper/ beside the ZooKeeper dir. */
+/** What zkops may leave on a master: nothing in /var/tmp, only zookeeper/ and Exhibitor's zk.pid beside the ZooKeeper dir. */
 async function leftovers(): Promise<string[]> {
   return Promise.all(
     [1, 2, 3].map(async (i) => {
@@ -34,7 +34,7 @@ async function leftovers(): Promise<string[]> {
     }),
   );
 }
-const CLEAN = [1, 2, 3].map((i) => `master-${i}: /var/lib/dcos/exhibitor: zookeeper /var/tmp:`);
+const CLEAN = [1, 2, 3].map((i) => `master-${i}: /var/lib/dcos/exhibitor: zk.pid zookeeper /var/tmp:`);
 
 /** Every master serves (as Exhibitor says, asked from here) and exactly one leads. */
 async function expectHealthy(): Promise<void> {
@@ -107,7 +107,7 @@ describe('restore refuses before anything is stopped (exit 3)', () => {
       await sb.ssh(2, 'rm -rf /var/tmp/zkops.lock');
     }
     expect(r.stderr).toMatch(/the cluster lock .*\/var\/tmp\/zkops\.lock.* on .*master-2.* is held \(owner=ops pid=4242 host=bastion-2 .*run=other-run/);
-    expect(left).toEqual([CLEAN[0], 'master-2: /var/lib/dcos/exhibitor: zookeeper /var/tmp: zkops.lock', CLEAN[2]]);
+    expect(left).toEqual([CLEAN[0], 'master-2: /var/lib/dcos/exhibitor: zk.pid zookeeper /var/tmp: zkops.lock', CLEAN[2]]);
     await expectNothingChanged(r, pids, backedUp);
   });
 

@@ -1,16 +1,19 @@
 // The sandbox (SPEC section 6) behaves like DC/OS masters: own files per master, systemctl that
-// really stops ZooKeeper and the endpoint, dcos-zk with DC/OS's refusals, faults, and nothing
-// left behind by `down`. Addresses: 127.0.20.x (3 masters) and 127.0.21.x (5 masters).
+// really stops ZooKeeper and the endpoint, Exhibitor's zk.pid, dcos-zk as DC/OS's own script
+// (refusals, traceback, no member filter, a failed restore losing the previous state), faults,
+// and nothing left behind by `down`. Addresses: 127.0.20.x (3 masters) and 127.0.21.x (5 masters).
 
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dcosZkHint } from '../../src/exhibitor/dcos-zk.js';
 import { CLI, json, zkops } from '../helpers/cli.js';
 import { eventually, exhibitorStatus, mountsUnder, pidAlive, sandboxPids, startSandbox, stopSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
 const run = promisify(execFile);
+const ZK_PID = '/var/lib/dcos/exhibitor/zk.pid';
 
 const healthyFrom = async (address: string): Promise<boolean> => {
   const s = await exhibitorStatus(address);
@@ -79,20 +82,23 @@ describe('sandbox with 3 masters', () => {
     await waitHealthy(sb);
   });
 
-  it('dcos-zk backup refuses while Exhibitor runs, refuses an existing path and writes ./zookeeper/… without myid', async () => {
+  it('dcos-zk backup refuses by kill -0 of zk.pid while ZooKeeper runs, refuses bad paths as argparse does (exit 2) and writes ./zookeeper/… without myid', async () => {
     const running = await sb.ssh(1, '/opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/b1.tar.gz -v');
     expect(running.code).toBe(1);
-    expect(running.stderr).toContain('dcos-exhibitor must not be running. Aborting.');
+    expect(running.stdout).toContain('Validate that ZooKeeper is not running');
+    expect(running.stderr.trim()).toBe('ZooKeeper must not be running. Aborting.');
+    expect(dcosZkHint(running.stderr)).toMatch(/^dcos-zk found ZooKeeper still running \(kill -0 of the pid in \/var\/lib\/dcos\/exhibitor\/zk\.pid/);
     expect((await sb.ssh(1, 'test -e /var/tmp/b1.tar.gz; echo $?')).stdout.trim()).toBe('1');
 
     const r = await sb.ssh(1, 'systemctl stop dcos-exhibitor && /opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/b1.tar.gz -v; echo rc=$?');
     expect(r.stdout).toMatch(/rc=0/);
+    expect(r.stdout).toContain('ZooKeeper backup taken successfully');
     const again = await sb.ssh(1, '/opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/b1.tar.gz -v');
-    expect(again.code).toBe(1);
-    expect(again.stderr).toContain('already exists');
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('dcos-zk: error: argument backup_path: /var/tmp/b1.tar.gz already exists');
     const noParent = await sb.ssh(1, '/opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/no/such/dir/b.tar.gz');
-    expect(noParent.code).toBe(1);
-    expect(noParent.stderr).toContain('does not exist');
+    expect(noParent.code).toBe(2);
+    expect(noParent.stderr).toContain('parent directory does not exist');
 
     const list = await sb.ssh(1, 'tar tzf /var/tmp/b1.tar.gz; systemctl start dcos-exhibitor');
     const members = list.stdout.trim().split('\n');
@@ -101,6 +107,97 @@ describe('sandbox with 3 masters', () => {
     expect(members).toContain('./zookeeper/transactions/version-2/');
     expect(members.some((m) => m.endsWith('myid'))).toBe(false);
     await sb.ssh(1, 'rm -f /var/tmp/b1.tar.gz');
+    await waitHealthy(sb);
+  });
+
+  it('zk.pid: written at each start, left stale by a stop; a missing one is a traceback; the 2019 dcos-zk asks systemctl instead', async () => {
+    const pids = async (): Promise<{ zk: string; run: string; alive: string }> => {
+      const r = await sb.ssh(2, `printf '%s|' "$(cat ${ZK_PID})" "$(cat /opt/mesosphere/zkops-sandbox/run/zk.pid 2>/dev/null)"; kill -0 "$(cat ${ZK_PID})" 2>/dev/null && echo alive || echo dead`);
+      const [zk, run, alive] = r.stdout.trim().split('|');
+      return { zk: zk ?? '', run: run ?? '', alive: alive ?? '' };
+    };
+    const before = await pids();
+    expect(before.zk).toMatch(/^\d+$/);
+    expect(before).toEqual({ zk: before.zk, run: before.zk, alive: 'alive' });
+
+    expect((await sb.ssh(2, 'systemctl stop dcos-exhibitor')).code).toBe(0);
+    // stale: the same pid, no longer a process (the sandbox's own run/zk.pid is gone)
+    expect(await pids()).toEqual({ zk: before.zk, run: '', alive: 'dead' });
+
+    const gone = await sb.ssh(2, `mv ${ZK_PID} /var/tmp/zk.pid.saved && /opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/np.tar.gz -v`);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/^Traceback \(most recent call last\):\n/);
+    expect(gone.stderr).toContain('in _is_zookeeper_running');
+    expect(gone.stderr.trim().split('\n').at(-1)).toBe("FileNotFoundError: [Errno 2] No such file or directory: '/var/lib/dcos/exhibitor/zk.pid'");
+    expect(dcosZkHint(gone.stderr)).toMatch(/^dcos-zk crashed: .*zk\.pid does not exist/);
+    // no archive, and its temporary directory went with it
+    expect((await sb.ssh(2, 'ls -A /var/tmp; ls -d /tmp/tmp*-zk-* 2>/dev/null | wc -l')).stdout.trim().split('\n')).toEqual(['zk.pid.saved', '0']);
+
+    // the first version (May–July 2019) never reads zk.pid: it asks systemd
+    expect((await sb.sandbox('fault', 'master-2', 'dcos-zk-2019')).code).toBe(0);
+    try {
+      const old = await sb.ssh(2, '/opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/old.tar.gz; echo rc=$?');
+      expect(old.stdout).toMatch(/ZooKeeper backup taken successfully\nrc=0/);
+      expect((await sb.ssh(2, 'systemctl start dcos-exhibitor')).code).toBe(0);
+      const refused = await sb.ssh(2, '/opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/old2.tar.gz');
+      expect(refused.code).toBe(1);
+      expect(refused.stderr.trim()).toBe('dcos-exhibitor must not be running. Aborting.');
+      expect(dcosZkHint(refused.stderr)).toMatch(/^dcos-zk \(its first version, May–July 2019\) found dcos-exhibitor active/);
+    } finally {
+      expect((await sb.sandbox('fault', 'master-2', 'clear')).code).toBe(0);
+      await sb.ssh(2, 'rm -f /var/tmp/zk.pid.saved /var/tmp/old.tar.gz; systemctl start dcos-exhibitor');
+    }
+    // the start wrote a new one, and the current version refuses again
+    const after = await pids();
+    expect(after).toEqual({ zk: after.run, run: after.run, alive: 'alive' });
+    expect((await sb.ssh(2, '/opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/x.tar.gz')).stderr.trim()).toBe('ZooKeeper must not be running. Aborting.');
+    await waitHealthy(sb);
+  });
+
+  it('dcos-zk restore is as unkind as DC/OS: no member filter, no myid put back, a failed extraction loses the previous state', async () => {
+    const zk = '/var/lib/dcos/exhibitor/zookeeper';
+    const dcosZk = '/opt/mesosphere/bin/dcos-shell dcos-zk';
+    const tree = async (dir: string): Promise<string> => (await sb.ssh(1, `cd ${dir} && find . -type f | sort | xargs -r md5sum`)).stdout;
+    expect((await sb.ssh(1, `systemctl stop dcos-exhibitor && ${dcosZk} backup /var/tmp/good.tar.gz`)).code).toBe(0);
+    try {
+      const good = await sb.ssh(1, `${dcosZk} restore /var/tmp/good.tar.gz; echo rc=$?; test -e ${zk}/snapshot/myid; echo myid=$?`);
+      expect(good.stdout).toMatch(/Local ZooKeeper instance restored successfully\nrc=0\nmyid=1/);
+      const restored = await tree(zk);
+
+      // a member that climbs out of ./zookeeper lands where it points
+      const evil = await sb.ssh(1, [
+        'mkdir -p /var/tmp/ev/zookeeper && echo pwned > /var/tmp/ev/x',
+        "tar -C /var/tmp/ev -czf /var/tmp/evil.tar.gz --transform 's#^x$#./zookeeper/../../escaped-by-zkops-test#' ./zookeeper x",
+        `${dcosZk} restore /var/tmp/evil.tar.gz; echo rc=$?`,
+        'cat /var/lib/dcos/escaped-by-zkops-test; rm -rf /var/lib/dcos/escaped-by-zkops-test /var/tmp/ev /var/tmp/evil.tar.gz',
+      ].join(' && '));
+      expect(evil.stdout).toMatch(/rc=0\npwned\n$/);
+
+      // not a gzip file: the live dir is gone, and so is dcos-zk's own copy of it
+      const bad = await sb.ssh(1, `echo garbage > /var/tmp/bad.tar.gz && ${dcosZk} restore /var/tmp/bad.tar.gz`);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr.trim().split('\n').at(-1)).toBe('tarfile.ReadError: not a gzip file');
+      expect(dcosZkHint(bad.stderr)).toBeUndefined();
+      expect((await sb.ssh(1, `test -e ${zk}; echo $?; ls -d /tmp/tmp*-zk-* 2>/dev/null | wc -l`)).stdout.trim()).toBe('1\n0');
+      // and without a live dir, dcos-zk cannot even start a restore (its cp fails)
+      const none = await sb.ssh(1, `${dcosZk} restore /var/tmp/good.tar.gz`);
+      expect(none.code).toBe(1);
+      expect(none.stdout).toContain(`cp: cannot stat '${zk}'`);
+      expect((await sb.ssh(1, `mkdir ${zk} && ${dcosZk} restore /var/tmp/good.tar.gz`)).code).toBe(0);
+      expect(await tree(zk)).toBe(restored);
+
+      // truncated, with -t DIR: the extraction stops half way; the copy stays in DIR/zookeeper
+      const cut = await sb.ssh(1, `head -c $(( $(stat -c %s /var/tmp/good.tar.gz) * 6 / 10 )) /var/tmp/good.tar.gz > /var/tmp/cut.tar.gz && mkdir /var/tmp/keep && ${dcosZk} restore /var/tmp/cut.tar.gz -t /var/tmp/keep`);
+      expect(cut.code).toBe(1);
+      expect(cut.stderr).toMatch(/^Traceback \(most recent call last\):\n[\s\S]*in restore_zookeeper\n[\s\S]*(EOFError|ReadError)/);
+      expect(await tree('/var/tmp/keep/zookeeper')).toBe(restored);
+      expect(await tree(zk)).not.toBe(restored);
+      expect((await sb.ssh(1, `rm -rf ${zk} && mv /var/tmp/keep/zookeeper ${zk}`)).code).toBe(0);
+    } finally {
+      await sb.ssh(1, 'rm -rf /var/tmp/good.tar.gz /var/tmp/bad.tar.gz /var/tmp/cut.tar.gz /var/tmp/keep; systemctl start dcos-exhibitor');
+    }
+    // Exhibitor's start writes myid, not dcos-zk
+    expect((await sb.ssh(1, `cat ${zk}/snapshot/myid`)).stdout.trim()).toBe('1');
     await waitHealthy(sb);
   });
 
@@ -119,14 +216,15 @@ describe('sandbox with 3 masters', () => {
     for (const i of [1, 2]) expect((await sb.ssh(i, `echo ${tarB64} | base64 -d > /var/tmp/r.tar.gz`)).code).toBe(0);
     await Promise.all([1, 2, 3].map((i) => sb.ssh(i, 'systemctl stop dcos-exhibitor')));
     for (const i of [1, 2, 3]) {
-      const r = await sb.ssh(i, '/opt/mesosphere/bin/dcos-shell dcos-zk restore /var/tmp/r.tar.gz -v && rm /var/tmp/r.tar.gz');
+      const r = await sb.ssh(i, '/opt/mesosphere/bin/dcos-shell dcos-zk restore /var/tmp/r.tar.gz -v && rm /var/tmp/r.tar.gz && ls /var/lib/dcos/exhibitor/zookeeper/snapshot');
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toContain('restored');
+      expect(r.stdout).toContain('Local ZooKeeper instance restored successfully');
+      expect(r.stdout.trim().split('\n').at(-1)).toBe('version-2');
     }
     await Promise.all([1, 2, 3].map((i) => sb.ssh(i, 'systemctl start dcos-exhibitor')));
     await waitHealthy(sb);
     expect(await sb.digest()).toBe(before);
-    // start recreated myid, which the archive does not carry
+    // start recreated myid, which neither the archive nor dcos-zk restore puts back
     expect((await sb.ssh(2, 'cat /var/lib/dcos/exhibitor/zookeeper/snapshot/myid')).stdout.trim()).toBe('2');
   });
 
