@@ -1,13 +1,18 @@
 // The local backup catalog (SPEC section 5): `<id>.tar.gz` (0600) and `<id>.json` per
 // backup in one directory; metadata writes are atomic (temp + rename); `*.part` files are
 // never listed as READY. Metadata is validated when read: a malformed `<id>.json` is a
-// CORRUPT entry with its reason, never a crash of `list` or `show`.
+// CORRUPT entry with its reason, never a crash of `list` or `show`. Catalog files are opened
+// without following symbolic links (O_NOFOLLOW): another user who can write the directory
+// must not redirect a read or a write elsewhere.
 
-import { lstat, mkdir, readdir, readFile, rename, rm, stat, open } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { lstat, mkdir, readdir, rename, rm, open } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { OperationFailed, UsageError } from '../errors.js';
 import { assertBackupId, parseBackupId } from './labels.js';
+import { CatalogFileRefused, openCatalogFile } from './safe-files.js';
 
 export type BackupStatus = 'STATUS_BACKING_UP' | 'STATUS_READY' | 'STATUS_ERROR';
 
@@ -122,6 +127,8 @@ function valueAt(data: unknown, path: PropertyKey[]): unknown {
   return v;
 }
 
+const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fsConstants;
+
 export class Catalog {
   constructor(readonly dir: string) {}
 
@@ -137,19 +144,27 @@ export class Catalog {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
   }
 
-  /** Write metadata atomically: a temp file, fsync, rename. */
+  /**
+   * Write metadata atomically: a fresh temp file (O_EXCL|O_NOFOLLOW, 0600, an unpredictable
+   * name: nothing planted there is written through), fsync, rename over the final name.
+   */
   async write(meta: BackupMeta): Promise<void> {
     await this.ensureDir();
     const final = this.metaPath(meta.id);
-    const tmp = `${final}.${process.pid}.tmp`;
-    const fh = await open(tmp, 'w', 0o600);
+    const tmp = `${final}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+    const fh = await open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
     try {
-      await fh.writeFile(`${JSON.stringify(meta, null, 2)}\n`);
-      await fh.sync();
-    } finally {
-      await fh.close();
+      try {
+        await fh.writeFile(`${JSON.stringify(meta, null, 2)}\n`);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, final);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
     }
-    await rename(tmp, final);
   }
 
   /** Merge fields into a backup's metadata. */
@@ -171,12 +186,15 @@ export class Catalog {
     const file = this.metaPath(id);
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw this.unknown(id);
+      const fh = await openCatalogFile(file);
+      try {
+        text = await fh.readFile('utf8');
+      } finally {
+        await fh.close();
       }
-      return this.corrupt(id, `cannot be read: ${(err as Error).message}`);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw this.unknown(id);
+      return this.corrupt(id, err instanceof CatalogFileRefused ? err.message : `cannot be read: ${(err as Error).message}`);
     }
     const parsed = parseMeta(id, text);
     return 'meta' in parsed ? parsed.meta : this.corrupt(id, parsed.reason);
@@ -231,10 +249,18 @@ export class Catalog {
     await rm(this.metaPath(id), { force: true });
   }
 
-  /** Size of the archive on disk, or null. */
+  /** The archive's path once it is known to be a regular file, not a link (CatalogFileRefused). */
+  async archiveFile(id: string): Promise<string> {
+    const file = this.archivePath(id);
+    await (await openCatalogFile(file)).close();
+    return file;
+  }
+
+  /** Size of the archive on disk (a regular file, not a link), or null. */
   async archiveSize(id: string): Promise<number | null> {
     try {
-      return (await stat(this.archivePath(id))).size;
+      const st = await lstat(this.archivePath(id));
+      return st.isFile() ? st.size : null;
     } catch {
       return null;
     }

@@ -4,7 +4,8 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { exitCodeOf, formatError, UsageError, ZkopsError } from '../errors.js';
-import { parseConcurrency, printJson, type GlobalOptions } from './options.js';
+import { journalFile, parseConcurrency, printJson, type GlobalOptions } from './options.js';
+import { catalogDirProblem, refuseOddFile } from '../catalog/safe-files.js';
 import { forTerminal } from '../ui/text.js';
 import { planCommand, runCommand } from './commands/run.js';
 import { checkCommand } from './commands/check.js';
@@ -13,6 +14,22 @@ import { backupCommand } from './commands/backup.js';
 import { restoreCommand } from './commands/restore.js';
 import { statusCommand } from './commands/status.js';
 import { deleteCommand, listCommand, showCommand, verifyCommand } from './commands/catalog.js';
+
+// The commands that append to the journal beside the catalog.
+const JOURNALED = new Set(['backup', 'restore', 'run', 'status']);
+
+/**
+ * Once per run, before the command: warn when the catalog directory is group- or
+ * world-writable, and refuse a journal that is a link before a journaled command changes
+ * anything (a backup would otherwise leave a BACKING_UP entry behind).
+ */
+function guardCatalogDir(argv: { _: (string | number)[]; dir?: unknown }): void {
+  const command = String(argv._[0] ?? '');
+  if (command === 'sandbox' || typeof argv.dir !== 'string') return;
+  const problem = catalogDirProblem(argv.dir);
+  if (problem) process.stderr.write(`${forTerminal(`warning: ${problem}`)}\n`);
+  if (JOURNALED.has(command)) refuseOddFile(journalFile(argv.dir));
+}
 
 async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
@@ -33,6 +50,7 @@ async function main(argv: string[]): Promise<number> {
       .middleware((a) => {
         a.concurrency = parseConcurrency(a.concurrency);
       })
+      .middleware(guardCatalogDir as never)
       .command(backupCommand as never)
       .command(restoreCommand as never)
       .command(statusCommand as never)

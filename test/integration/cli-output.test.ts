@@ -1,9 +1,9 @@
 // What leaves zkops, checked on the built CLI with no server at all: secrets redacted in
 // every output (stderr, --json, the journal, the listr display) and in every form (SPEC
 // rule 4.9); control characters escaped in human text, --json still valid JSON; a catalog
-// with a corrupt entry. Playbooks here have local steps only; the inventory's master is
-// never dialled.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// with a corrupt entry; a catalog others can write, and links planted in it. Playbooks here
+// have local steps only; the inventory's master is never dialled.
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -223,5 +223,45 @@ describe('control characters reach the terminal escaped', () => {
     expect(tty.code).toBe(1);
     expect(tty.stdout).toContain('\\x1b]0;pwned\\x07');
     expect(tty.stdout).not.toContain(`${ESC}]0;pwned`);
+  });
+});
+
+describe('a catalog directory others can write', () => {
+  it('is named in one warning per run (list; run, which also writes the journal)', async () => {
+    const catalog = catalogDir();
+    mkdirSync(catalog);
+    chmodSync(catalog, 0o777);
+    const warning = /warning: the catalog directory .* is world-writable \(mode 0777\)/g;
+    const list = await cli(['list', '--dir', catalog]);
+    expect(list.code).toBe(0);
+    expect(list.stderr.match(warning)).toHaveLength(1);
+    const run = await cli(leakyRun(catalog));
+    expect(run.code).toBe(1);
+    expect(run.stderr.match(warning)).toHaveLength(1);
+  });
+
+  it('a journal.jsonl planted as a link is refused before the run (exit 3), the target untouched', async () => {
+    const catalog = catalogDir();
+    mkdirSync(catalog, { mode: 0o700 });
+    const victim = join(dir, `victim-${++n}`);
+    writeFileSync(victim, 'precious\n');
+    symlinkSync(victim, join(catalog, 'journal.jsonl'));
+    const r = await cli(leakyRun(catalog));
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/refusing .*journal\.jsonl: it is a symbolic link .*zkops does not follow links/);
+    expect(r.stderr).not.toContain('boom');
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+  });
+
+  it('an <id>.json planted as a link: show refuses to follow it (CORRUPT, exit 1)', async () => {
+    const { catalog, ok } = catalogWithCorrupt();
+    const victim = join(dir, `victim-${++n}`);
+    writeFileSync(victim, readFileSync(join(catalog, `${ok}.json`)));
+    rmSync(join(catalog, `${ok}.json`));
+    symlinkSync(victim, join(catalog, `${ok}.json`));
+    const r = await cli(['show', ok, '--dir', catalog]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/status\s+CORRUPT/);
+    expect(r.stderr).toMatch(/is a symbolic link .*zkops does not follow links/);
   });
 });

@@ -96,6 +96,7 @@ export const verifyCommand: CommandModule<GlobalOptions, CatalogArgs> = {
       file = catalog.archivePath(target);
       expected = meta.sha256 ?? undefined;
       if (!existsSync(file)) throw new OperationFailed(`backup ${target} has no archive (${file}); its status is ${meta.status}`);
+      await catalog.archiveFile(target); // a link or a FIFO in the catalog is refused, not read
     } else if (!existsSync(target)) {
       throw new UsageError(`no such archive or backup id: ${target}`, { hint: 'give a file path or an id from `zkops list`' });
     }
