@@ -15,6 +15,8 @@ interface Deferred {
   resolve(): void;
   reject(e: Error): void;
   skip?: string;
+  /** The step ended (ok, skipped or failed): run-end must not call it "not run". */
+  settled?: boolean;
   wrapper?: Wrapper;
 }
 
@@ -47,6 +49,7 @@ export function listrSink(steps: { id: string; name: string }[]): ListrSink {
         row.wrapper = task;
         await row.promise;
         if (row.skip !== undefined) task.skip(t(`${s.name}: ${row.skip}`, true));
+        else task.title = t(s.name, true); // the step may have started before listr ran this row
       },
     })),
     { concurrent: true, exitOnError: false, rendererOptions: { collapseSubtasks: false, showErrorMessage: true } },
@@ -104,6 +107,7 @@ export function listrSink(steps: { id: string; name: string }[]): ListrSink {
         case 'step-end': {
           const row = stepRows.get(e.step);
           if (!row) return;
+          row.settled = true;
           if (e.status === 'failed') row.reject(new Error(t(e.reason ?? 'failed')));
           else {
             if (e.status === 'skipped') row.skip = e.reason ?? 'skipped';
@@ -113,7 +117,7 @@ export function listrSink(steps: { id: string; name: string }[]): ListrSink {
         }
         case 'run-end':
           for (const row of stepRows.values()) {
-            row.skip ??= 'not run';
+            if (!row.settled) row.skip ??= 'not run';
             row.resolve();
           }
           return;

@@ -106,6 +106,8 @@ describe('redaction in every output', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('cannot log in');
     expect(r.stdout).not.toContain(SECRET);
+    // a step that ran before listr drew its row is not shown as "not run"
+    expect(r.stdout).not.toContain('keep: not run');
   });
 
   it('an error message printed by main (stderr and --json)', async () => {
