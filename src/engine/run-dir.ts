@@ -29,6 +29,44 @@ export function prepareRunDirCommand(parent: string, tmp: string, o: { fresh: bo
     `{ echo "${what} "${q}" on $(hostname) is not what zkops makes ($(stat -c '%F owned by %U, mode %a' ${q} 2>&1)): it must be a directory owned by $(id -un) with mode 0700; find out who made it, remove it, and run again" >&2; exit 1; }`;
   const tmpCheck = o.fresh
     ? `{ mkdir -m 700 ${t} 2>/dev/null || { echo "the run directory "${t}" on $(hostname) exists already; zkops refuses to use a directory it did not just make" >&2; exit 1; }; }`
-    : `{ { [ -e ${t} ] || [ -L ${t} ] || mkdir -m 700 ${t}; } && { ${ours(t)} || ${refuse(t, 'the run directory')}; }; }`;
+    : `{ mkdir -m 700 ${t} 2>/dev/null; ${ours(t)} || ${refuse(t, 'the run directory')}; }`;
   return `{ mkdir -m 700 ${p} 2>/dev/null; ${ours(p)} || ${refuse(p, 'the directory')}; } && ${tmpCheck}`;
+}
+
+/** What zkops runs left on one master: the cluster lock, and the events of jobs whose run did not clean up. */
+export interface RunLeftovers {
+  lock: { info: Record<string, string>; ageS: number } | undefined;
+  jobs: { run: string; job: string; events: string[] }[];
+}
+
+/** Shell that prints a master's leftovers for parseLeftovers (as root: the parent is 0700). */
+export function leftoversCommand(parent: string): string {
+  const p = shellQuote(parent);
+  return [
+    `[ -d ${p} ] || exit 0`,
+    `if [ -f ${p}/lock/info ]; then echo @lock $(( $(date +%s) - $(stat -c %Y ${p}/lock) )); cat ${p}/lock/info; fi`,
+    `for e in ${p}/run-*/jobs/*/events.log; do [ -f "$e" ] || continue; echo "@job $e"; cat "$e"; done`,
+  ].join('; ');
+}
+
+export function parseLeftovers(text: string): RunLeftovers {
+  const out: RunLeftovers = { lock: undefined, jobs: [] };
+  let events: string[] | undefined;
+  for (const line of text.split('\n')) {
+    const lock = /^@lock (\d+)$/.exec(line);
+    const job = /\/run-([^/]+)\/jobs\/([^/]+)\/events\.log$/.exec(line.startsWith('@job ') ? line : '');
+    if (lock) {
+      out.lock = { info: {}, ageS: Number(lock[1]) };
+      events = undefined;
+    } else if (job) {
+      events = [];
+      out.jobs.push({ run: job[1] as string, job: job[2] as string, events });
+    } else if (events) {
+      if (line.trim()) events.push(line);
+    } else if (out.lock) {
+      const eq = line.indexOf('=');
+      if (eq > 0) out.lock.info[line.slice(0, eq)] = line.slice(eq + 1);
+    }
+  }
+  return out;
 }

@@ -84,6 +84,10 @@ const inventorySchema = z
         dcosShell: z.string().startsWith('/', 'dcosShell must be an absolute path').optional(),
         zkDir: remoteDir('zkDir', 2, 'give the full path of the ZooKeeper directory, like /var/lib/dcos/exhibitor/zookeeper').optional(),
         remoteTmpDir: remoteDir('remoteTmpDir', 1, 'give a directory for zkops\'s files, like /var/tmp').optional(),
+        // the lease is written and read in whole seconds on the masters, and renewed every quarter of it
+        lease: durationText('a lease of 0 would roll back at once')
+          .refine((v) => (parseDuration(v) ?? 0) >= 5000, 'a lease is at least 5s (it is renewed every quarter of it, over SSH)')
+          .optional(),
       })
       .strict()
       .optional(),
@@ -104,6 +108,8 @@ export const DEFAULTS = {
   dcosShell: '/opt/mesosphere/bin/dcos-shell',
   zkDir: '/var/lib/dcos/exhibitor/zookeeper',
   remoteTmpDir: '/var/tmp',
+  /** A restore's lease: long enough for a network blip, short against the 10-minute health timeout. */
+  leaseMs: 120_000,
 } as const;
 
 function expandHome(p: string): string {
@@ -273,6 +279,7 @@ export function parseInventory(file: string, text: string, sshConfig?: SSHConfig
       dcosShell: dcos.dcosShell ?? DEFAULTS.dcosShell,
       zkDir: (dcos.zkDir ?? DEFAULTS.zkDir).replace(/\/+$/, ''),
       remoteTmpDir: (dcos.remoteTmpDir ?? DEFAULTS.remoteTmpDir).replace(/\/+$/, '') || '/',
+      leaseMs: ms(dcos.lease, DEFAULTS.leaseMs),
     },
   };
   if (ex.caFile !== undefined) inventory.exhibitor.caFile = localPath(ex.caFile, base);

@@ -54,7 +54,7 @@ export const stepSchemas = {
      * says go (to all at once, when all are ready) or rollback; without word for the lease
      * (`true`: the inventory's dcos.lease) it rolls back by itself. Then `go` or `rollback` runs.
      */
-    lease: z.union([z.literal(true), duration]).optional(),
+    lease: z.union([z.literal(true), duration.refine((ms) => ms >= 5000, 'a lease is at least 5s (it is renewed every quarter of it, over SSH)')]).optional(),
     go: z.string().min(1).optional(),
     rollback: z.string().min(1).optional(),
   }),

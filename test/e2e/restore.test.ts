@@ -7,10 +7,12 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, onTerminal, zkops, type CliResult } from '../helpers/cli.js';
+import { HOSTILE_PREFIX, hostileArchives, writeArchive } from '../helpers/tar-writer.js';
 import { exhibitorStatus, lastRun, stepStatus, exhibitorUnits, inventoryCopy, startSandboxWithBackup, stopSandbox, waitClusterHealthy, zkPids, type TestSandbox } from '../helpers/sandbox.js';
 
 interface RestoreDoc {
   ok: boolean;
+  history: string;
   exitCode: number;
   error: string | null;
   masters: Record<string, string>[];
@@ -95,7 +97,7 @@ describe('restore refuses before anything is stopped (exit 3)', () => {
   });
 
   it("while another run holds the cluster lock on one master, which is left to its owner", async () => {
-    const lock = 'mkdir /var/tmp/zkops.lock && printf "owner=ops\\npid=4242\\nhost=bastion-2\\ntime=2026-01-01T00:00:00Z\\nrun=other-run\\n" > /var/tmp/zkops.lock/info';
+    const lock = 'mkdir -m 700 /var/tmp/zkops && mkdir /var/tmp/zkops/lock && printf "owner=ops\\npid=4242\\nhost=bastion-2\\ntime=2026-01-01T00:00:00Z\\nrun=other-run\\n" > /var/tmp/zkops/lock/info';
     expect((await sb.ssh(2, lock)).code).toBe(0);
     const pids = zkPids(sb.dir);
     let r: CliResult;
@@ -104,11 +106,33 @@ describe('restore refuses before anything is stopped (exit 3)', () => {
       r = await restore(backupId, '--yes');
       left = await leftovers();
     } finally {
-      await sb.ssh(2, 'rm -rf /var/tmp/zkops.lock');
+      await sb.ssh(2, 'rm -rf /var/tmp/zkops');
     }
-    expect(r.stderr).toMatch(/the cluster lock .*\/var\/tmp\/zkops\.lock.* on .*master-2.* is held \(owner=ops pid=4242 host=bastion-2 .*run=other-run/);
-    expect(left).toEqual([CLEAN[0], 'master-2: /var/lib/dcos/exhibitor: zk.pid zookeeper /var/tmp: zkops.lock', CLEAN[2]]);
+    expect(r.stderr).toMatch(/the cluster lock .*\/var\/tmp\/zkops\/lock.* on .*master-2.* is held \(owner=ops pid=4242 host=bastion-2 .*run=other-run/);
+    expect(left).toEqual([CLEAN[0], 'master-2: /var/lib/dcos/exhibitor: zk.pid zookeeper /var/tmp: zkops', CLEAN[2]]);
     await expectNothingChanged(r, pids, backedUp);
+  });
+
+  it.each([
+    ['owned by another user', 'mkdir -m 700 /var/tmp/zkops && chown nobody /var/tmp/zkops', /is not what zkops makes \(directory owned by nobody, mode 700\)/],
+    ['open to every user', 'mkdir -m 777 /var/tmp/zkops', /is not what zkops makes \(directory owned by root, mode 777\)/],
+    ['a symlink', 'mkdir -m 700 /var/tmp/elsewhere && ln -s /var/tmp/elsewhere /var/tmp/zkops', /is not what zkops makes \(symbolic link owned by root/],
+  ])("when zkops's remote directory on one master was made by someone else (%s): refused, nothing stopped", async (_what, make, message) => {
+    expect((await sb.ssh(3, make)).code).toBe(0);
+    const pids = zkPids(sb.dir);
+    let r: CliResult;
+    let inside: string;
+    try {
+      r = await restore(backupId, '--yes');
+      inside = (await sb.ssh(3, 'ls -A /var/tmp/zkops/ /var/tmp/elsewhere/ 2>/dev/null')).stdout.trim();
+    } finally {
+      await sb.ssh(3, 'rm -rf /var/tmp/zkops /var/tmp/elsewhere');
+    }
+    expect(r.stderr).toMatch(/the directory .*\/var\/tmp\/zkops.* on \S+/);
+    expect(r.stderr).toMatch(message);
+    expect(inside).toBe('');
+    await expectNothingChanged(r, pids, backedUp);
+    expect(stepStatus(lastRun(catalog), 'lock')['master-3']).toBe('failed');
   });
 
   it('a corrupt archive (one flipped byte), before connecting anywhere', async () => {
@@ -123,6 +147,27 @@ describe('restore refuses before anything is stopped (exit 3)', () => {
     expect(r.stderr).toContain(`${bad} does not verify`);
     await expectNothingChanged(r, pids, backedUp);
     expect(readFileSync(join(catalog, 'journal.jsonl'), 'utf8')).toBe(journalBefore);
+  });
+
+  it('each hostile or broken archive (links, devices, FIFOs, "..", setuid, duplicates, control characters, parser tricks): refused naming the member, nothing stopped, nothing written on any master', async () => {
+    const pids = zkPids(sb.dir);
+    const dir = join(sb.work, 'hostile');
+    mkdirSync(dir, { recursive: true });
+    const cases = hostileArchives();
+    expect(cases.length).toBeGreaterThan(30);
+    for (const h of cases) {
+      const file = join(dir, `${h.name}.tar.gz`);
+      writeArchive(file, h.members, h.options);
+      const r = await restore(file, '--yes');
+      expect(r.code, `${h.name}: ${r.stderr}`).toBe(3);
+      expect(r.stderr, h.name).toMatch(h.expected);
+      expect(r.stderr, h.name).toContain(`${file} does not verify`);
+      const v = await zkops(['verify', file]);
+      expect(v.code, h.name).toBe(1);
+      expect(v.stdout + v.stderr, h.name).toMatch(h.expected);
+    }
+    for (let i = 1; i <= 3; i++) expect((await sb.ssh(i, `ls -d ${HOSTILE_PREFIX}* /etc/cron.d/zkops* 2>/dev/null; true`)).stdout.trim()).toBe('');
+    await expectNothingChanged({ code: 3, signal: null, stdout: '', stderr: '' }, pids, backedUp);
   });
 
   it('when one master has no room for the archive in /var/tmp', async () => {
@@ -168,9 +213,8 @@ describe('restore', () => {
     expect(r.code, r.stderr).toBe(0);
     const doc = json<RestoreDoc>(r);
     expect(doc.ok).toBe(true);
-    expect(doc.masters.map((m) => [m.master, m.upload, m['stop-all'], m.precopy, m.restore, m.rollback, m['start-all']])).toEqual(
-      [1, 2, 3].map((i) => [`master-${i}`, 'ok', 'ok', 'ok', 'ok', 'skipped', 'ok']),
-    );
+    expect(doc.masters).toEqual([1, 2, 3].map((i) => ({ master: `master-${i}`, upload: 'ok', restore: 'ok', decision: 'go', after: 'ok', exhibitor: 'started' })));
+    expect(doc.history).toBe('backup');
     expect(await sb.digest()).toBe(backedUp);
     await expectHealthy();
     expect(await leftovers()).toEqual(CLEAN);
@@ -205,17 +249,14 @@ describe('restore', () => {
 
     const r = await restore(backupId, '--yes');
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/^MASTER\s+UPLOAD\s+STOP-ALL\s+CONFIRM-STOPPED\s+PRECOPY\s+RESTORE\s+ROLLBACK\s+START-ALL$/m);
-    expect(r.stderr).toMatch(/^master-2\s+ok\s+ok\s+ok\s+ok\s+FAILED\s+ok\s+ok$/m);
-    expect(r.stderr).toMatch(/^master-1\s+ok\s+ok\s+ok\s+ok\s+ok\s+ok\s+ok$/m);
+    expect(r.stderr).toMatch(/^MASTER\s+UPLOAD\s+RESTORE\s+DECISION\s+AFTER\s+EXHIBITOR$/m);
+    expect(r.stderr).toMatch(/^master-2\s+ok\s+FAILED \(exit 1\)\s+rollback \(own failure\)\s+rolled back\s+started$/m);
+    // the others either rolled back after their own restore, or were told before they stopped
+    expect(r.stderr).toMatch(/^master-1\s+ok\s+ok\s+rollback\s+rolled back\s+started$/m);
     expect(r.stderr).toContain('dcos-zk restore did not succeed on master-2');
+    expect(r.stderr).toContain('every master (3) put its previous state back: the cluster has the znodes it had before the restore');
     const run = lastRun(catalog);
-    expect(stepStatus(run, 'restore')).toEqual({ 'master-1': 'ok', 'master-2': 'ignored', 'master-3': 'ok' });
-    expect(stepStatus(run, 'rollback')).toEqual({ 'master-1': 'ok', 'master-2': 'ok', 'master-3': 'ok' });
-    // the rollbacks all end before the first start
-    const lastRollback = Math.max(...run.filter((x) => x.step === 'rollback').map((x) => Date.parse(x.end as string)));
-    const firstStart = Math.min(...run.filter((x) => x.step === 'start-all').map((x) => Date.parse(x.start as string)));
-    expect(lastRollback).toBeLessThanOrEqual(firstStart);
+    expect(stepStatus(run, 'restore')).toEqual({ 'master-1': 'failed', 'master-2': 'failed', 'master-3': 'failed' });
 
     expect(await sb.digest()).toBe(before);
     await expectHealthy();
@@ -231,7 +272,7 @@ describe('restore', () => {
     expect(r.code, r.stderr).toBe(4);
     const doc = json<RestoreDoc>(r);
     expect(doc.error).toContain('did not become healthy within 10s');
-    expect(doc.masters.every((m) => m.restore === 'ok' && m['start-all'] === 'ok' && m.rollback === 'skipped')).toBe(true);
+    expect(doc.masters.every((m) => m.restore === 'ok' && m.decision === 'go' && m.exhibitor === 'started')).toBe(true);
     expect(doc.health?.map((h) => h.master)).toEqual(['master-1', 'master-2', 'master-3']);
     expect(doc.health?.filter((h) => h.state === 'serving')).toHaveLength(0);
 

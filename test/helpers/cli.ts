@@ -20,12 +20,16 @@ export interface CliRun {
   stderr(): string;
 }
 
-/** Start zkops with args; env CI=1 keeps the output plain. */
-export function startZkops(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): CliRun {
+/**
+ * Start zkops with args; env CI=1 keeps the output plain. `group`: in a process group of its
+ * own, so a test can SIGKILL zkops and everything it started at once (a bastion that dies).
+ */
+export function startZkops(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; group?: boolean } = {}): CliRun {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: opts.cwd,
     env: { ...process.env, CI: '1', NO_COLOR: '1', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.group === true,
   });
   let out = '';
   let err = '';

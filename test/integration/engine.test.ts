@@ -27,6 +27,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'zkops-engine-'));
   process.env.ZKOPS_SSH_CONFIG = join(dir, 'no-ssh-config');
   cluster = await startCluster(dir, ['127.0.12.1', '127.0.12.2', '127.0.12.3']);
+  // remoteTmpDir exists on a master (/var/tmp); zkops makes only its own directory inside it
+  mkdirSync(join(dir, 'remote'));
   const file = writeInventory(join(dir, 'inventory.yaml'), {
     masters: mastersOf(cluster),
     identityFile: cluster.clientKey,
@@ -355,7 +357,7 @@ steps:
         if (!existsSync(join(outDir, 'started'))) return;
         clearInterval(killer);
         const jobs = join(dir, 'remote');
-        const pidFile = execFileSync('find', [jobs, '-path', '*/jobs/j/pid'], { encoding: 'utf8' }).trim().split('\n')[0] as string;
+        const pidFile = execFileSync('find', [jobs, '-path', '*/jobs/j.master-1/pid'], { encoding: 'utf8' }).trim().split('\n')[0] as string;
         process.kill(-Number(readFileSync(pidFile, 'utf8').trim()), 'SIGKILL');
       }, 50);
       const { result, events, out } = await run(JOB(`sleep 600.${process.pid}`)).finally(() => clearInterval(killer));
@@ -367,3 +369,72 @@ steps:
     });
   });
 });
+
+describe('leased jobs (lease: 5s) on three masters', () => {
+  const LEASED = (main: string) => `
+name: leased
+steps:
+  - id: j
+    kind: job
+    target: all
+    timeout: 2m
+    poll: 200ms
+    lease: 5s
+    register: jobv
+    command: |
+      ${main.split('\n').join('\n      ')}
+      touch {{ out }}/main.{{ master.name }}
+    go: touch {{ out }}/go.{{ master.name }}
+    rollback: touch {{ out }}/rollback.{{ master.name }}
+    finally: touch {{ out }}/finally.{{ master.name }}
+`;
+  const MASTERS = ['master-1', 'master-2', 'master-3'];
+  const files = (out: string, what: string) => MASTERS.filter((m) => existsSync(join(out, `${what}.${m}`)));
+  type Leased = Record<string, { decision: string; decided_by: string; main_rc: number; after_rc: number; finally_rc: number; events: string[] }>;
+
+  it('every master ready: zkops says go to all, each runs go then finally', async () => {
+    const { result, out } = await run(LEASED('true'));
+    expect(result.error).toBeUndefined();
+    expect(files(out, 'go')).toEqual(MASTERS);
+    expect(files(out, 'finally')).toEqual(MASTERS);
+    expect(files(out, 'rollback')).toEqual([]);
+    const v = result.registered.jobv as Leased;
+    for (const m of MASTERS) {
+      expect(v[m]).toMatchObject({ decision: 'go', decided_by: 'zkops', main_rc: 0, after_rc: 0, finally_rc: 0 });
+      expect(v[m]?.events.join('\n')).toMatch(/started\n.*ready; waiting for the go-ahead.*\n.*decision: go \(from zkops\)\n.*go ended \(exit 0\)\n.*finally-command ended \(exit 0\)/);
+    }
+  }, SLOW.timeout);
+
+  it('one master fails: it rolls back at once, zkops tells the others to roll back; nobody goes ahead', async () => {
+    // master-2 fails once every job has started (a master whose job had not started when rollback was decided is not started at all)
+    const { result, out } = await run(LEASED('[ {{ master.name }} != master-2 ] || { sleep 1; echo broken >&2; exit 7; }\nsleep 2'));
+    expect(result.error?.exitCode).toBe(1);
+    expect(files(out, 'go')).toEqual([]);
+    const v = result.registered.jobv as Leased;
+    expect(files(out, 'rollback'), JSON.stringify(v['master-2'])).toEqual(MASTERS);
+    expect(files(out, 'finally')).toEqual(MASTERS);
+    expect(v['master-2']).toMatchObject({ decision: 'rollback', main_rc: 7 });
+    expect(['self', 'zkops']).toContain(v['master-2']?.decided_by);
+    for (const m of ['master-1', 'master-3']) expect(v[m]).toMatchObject({ decision: 'rollback', decided_by: 'zkops', main_rc: 0 });
+    // the run's error names the master that failed and why, whichever task ended first
+    expect(result.error?.message).toMatch(/the job's main command failed on master-2 \(exit 7\): broken/);
+  }, SLOW.timeout);
+
+  it('an abort before the go-ahead: every job is told rollback, ends its main command first, and puts its master back', async () => {
+    const ctl = new AbortController();
+    const outDir = join(dir, `out-${n + 1}`);
+    const aborter = setInterval(() => {
+      if (MASTERS.every((m) => existsSync(join(outDir, `started.${m}`)))) {
+        clearInterval(aborter);
+        ctl.abort();
+      }
+    }, 50);
+    const { result, out } = await run(LEASED('touch {{ out }}/started.{{ master.name }}\nsleep 2'), {}, ctl.signal).finally(() => clearInterval(aborter));
+    expect(result.error?.exitCode, result.error?.message).toBe(130);
+    expect(files(out, 'main')).toEqual(MASTERS);
+    expect(files(out, 'go')).toEqual([]);
+    expect(files(out, 'rollback')).toEqual(MASTERS);
+    expect(files(out, 'finally')).toEqual(MASTERS);
+  }, SLOW.timeout);
+});
+

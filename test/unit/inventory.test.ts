@@ -47,6 +47,7 @@ describe('parseInventory: defaults', () => {
       dcosShell: '/opt/mesosphere/bin/dcos-shell',
       zkDir: '/var/lib/dcos/exhibitor/zookeeper',
       remoteTmpDir: '/var/tmp',
+      leaseMs: 120_000,
     });
     expect(DEFAULTS.statusUrl).toBe(inv.exhibitor.statusUrl);
   });

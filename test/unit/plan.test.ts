@@ -1,9 +1,11 @@
 // The step graph (needs, cycles, topological order) and the Plan: the concrete command per
 // master that `zkops plan` and `--dry-run` print, built from a parsed inventory (SPEC section 8).
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { parseInventory } from '../../src/inventory/load.js';
+import { runInfo } from '../../src/engine/context.js';
 import { findCycle, needsOf, topoOrder } from '../../src/playbook/graph.js';
 import { parsePlaybook } from '../../src/playbook/load.js';
 import { buildPlan, type Plan } from '../../src/playbook/plan.js';
@@ -74,7 +76,7 @@ masters:
     name: m3
 `;
 const inv = parseInventory('/etc/zkops/masters.yaml', INVENTORY);
-const RUN = { id: 'r1', tmp: '/var/tmp/zkops-r1', started: '2026-01-01T00:00:00Z' };
+const RUN = runInfo(inv, 'r1', new Date('2026-01-01T00:00:00Z'));
 
 const bundled = (name: string, extra: Record<string, string> = {}): Plan =>
   buildPlan(parsePlaybook(`playbooks/${name}.yaml`, readFileSync(`playbooks/${name}.yaml`, 'utf8'), Object.keys(extra)), inv, extra, RUN);
@@ -114,6 +116,30 @@ describe('buildPlan: playbooks/rolling-restart.yaml', () => {
   });
 });
 
+describe('buildPlan: playbooks/restore.yaml', () => {
+  const hostile = `x[$(touch ${tmpdir()}/zkops-plan-arith-${process.pid})]`;
+  const plan = bundled('restore', { archive_local: '/b/a.tar.gz', archive_sha256: 'ab'.repeat(32), backup_id: 'b-1', archive_unpacked_bytes: hostile });
+
+  it('the restore is a leased job: plan shows the lease (the inventory default, 2m) and the rollback', () => {
+    const restore = stepOf(plan, 'restore');
+    expect(restore).toMatchObject({ kind: 'job', lease: '2m', timeout: '30m', target: 'all' });
+    const [what, lease, script] = restore.tasks[1]?.commands ?? [];
+    expect(what).toBe('detached job in /var/tmp/zkops/run-r1/jobs/restore.m2 (systemd unit zkops-r1-restore.service where systemd is init, else setsid); finally-command runs whatever happens');
+    expect(lease).toMatch(/^lease 2m: after its main command the job waits for zkops's word, given to every master at once when all are ready; with no word for 2m it rolls back by itself/);
+    expect(script).toContain('dcos-zk restore /var/tmp/zkops/run-r1/b-1.tar.gz -v -t /var/lib/dcos/exhibitor/zookeeper.zkops-tmp-r1');
+    expect(script).toContain('mv /var/lib/dcos/exhibitor/zookeeper.zkops-pre-r1 /var/lib/dcos/exhibitor/zookeeper\n');
+    expect(stepOf(plan, 'upload').tasks[0]?.commands[0]).toContain(`and with ${'ab'.repeat(32)})`);
+  });
+
+  it('a templated size that is not a number never reaches $(( )) (bash evaluates what it is given there)', () => {
+    const room = (stepOf(plan, 'room').tasks[0]?.commands[0] as string).replace('⟨verified.bytes⟩', '100');
+    const r = spawnSync('bash', ['-c', room], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('archive sizes are not numbers');
+    expect(existsSync(`${tmpdir()}/zkops-plan-arith-${process.pid}`)).toBe(false);
+  });
+});
+
 describe('buildPlan: playbooks/backup.yaml', () => {
   const plan = bundled('backup', { backup_id: 'pre-upgrade-1', dest: '/backups/pre upgrade.tar.gz' });
 
@@ -124,7 +150,8 @@ describe('buildPlan: playbooks/backup.yaml', () => {
     expect(count).toContain('master_count is $n on "m2" but the inventory lists "3" masters');
     const lock = stepOf(plan, 'lock').tasks;
     expect(lock.map((t) => t.master)).toEqual(['m1', 'm2', 'm3']);
-    expect(lock[1]?.commands[0]).toMatch(/^if mkdir \/var\/tmp\/zkops\.lock 2>\/dev\/null; then\n/);
+    // the run's directory first, fresh, in zkops's own 0700 parent; then the lock beside it
+    expect(lock[1]?.commands[0]).toMatch(/^\{ mkdir -m 700 \/var\/tmp\/zkops 2>\/dev\/null; .* mkdir -m 700 \/var\/tmp\/zkops\/run-r1 .*\|\| exit 1\nif mkdir \/var\/tmp\/zkops\/lock 2>\/dev\/null; then\n/);
     expect(lock[1]?.commands[0]).toContain('on "m2" is held');
   });
 
@@ -133,17 +160,17 @@ describe('buildPlan: playbooks/backup.yaml', () => {
     expect(backup.target).toBe('chosen at run time: ⟨chosen.name⟩');
     expect(backup.tasks.map((t) => t.master)).toEqual(['⟨chosen.name⟩']);
     const [what, script] = backup.tasks[0]?.commands ?? [];
-    expect(what).toBe('detached job in /var/tmp/zkops-r1/jobs/backup (systemd unit zkops-r1-backup.service where systemd is init, else setsid); finally-command runs whatever happens');
+    expect(what).toBe('detached job in /var/tmp/zkops/run-r1/jobs/backup.-chosen.name- (systemd unit zkops-r1-backup.service where systemd is init, else setsid); finally-command runs whatever happens');
     // the script knows its unit, to record whether systemd-run or setsid detached it
-    expect(script).toMatch(/^if grep -q '?\/zkops-r1-backup\.service'?'\$' \/proc\/self\/cgroup/m);
+    expect(script).toMatch(/^\s*if grep -q '?\/zkops-r1-backup\.service'?'\$' \/proc\/self\/cgroup/m);
     expect(script).toContain('systemctl stop my-exhibitor');
-    expect(script).toContain('/opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/zkops-r1/pre-upgrade-1.tar.gz -v -t /var/tmp/zkops-r1\n');
+    expect(script).toContain('/opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/zkops/run-r1/pre-upgrade-1.tar.gz -v -t /var/tmp/zkops/run-r1\n');
     expect(script).toContain('systemctl start my-exhibitor');
   });
 
   it('transfers, choice and verification are described with their rendered paths', () => {
     expect(stepOf(plan, 'download').tasks[0]?.commands).toEqual([
-      "get /var/tmp/zkops-r1/pre-upgrade-1.tar.gz → /backups/pre upgrade.tar.gz (sha256 in the stream, compared with the master's sha256sum)",
+      "get /var/tmp/zkops/run-r1/pre-upgrade-1.tar.gz → /backups/pre upgrade.tar.gz (sha256 in the stream, compared with the master's sha256sum)",
     ]);
     expect(stepOf(plan, 'download')).toMatchObject({ retries: 2, timeout: '1h', register: 'downloaded' });
     // backup_master defaults to "": the engine then chooses by prefer, and the plan says so.

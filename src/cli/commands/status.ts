@@ -13,6 +13,7 @@ import { HealthTimeout, OperationFailed, SafetyRefusal, UsageError } from '../..
 import { executeRun, type Loaded } from '../playbook-run.js';
 import { newRunId, printJson, requireInventory, say, type GlobalOptions } from '../options.js';
 import { formatTable } from '../table.js';
+import { leftoversCommand, parseLeftovers, runParent, type RunLeftovers } from '../../engine/run-dir.js';
 
 interface StatusArgs extends GlobalOptions {
   wait: boolean;
@@ -35,25 +36,68 @@ export const statusCommand: CommandModule<GlobalOptions, StatusArgs> = {
     const pool = new SessionPool(createSshTransport(), (m) => say(`warning: ${m}`));
     let verdict: HealthVerdict;
     let from: string;
+    let left: Record<string, RunLeftovers | string>;
     try {
-      const got = await new StatusFetcher(inventory, pool).fetch();
-      verdict = judgeHealth(got.entries, hostsOf(inventory));
-      from = got.from;
-    } catch (err) {
-      const cert = refusedCertificate(err);
-      if (cert) throw refusal(cert);
-      throw new OperationFailed(`cannot read Exhibitor's status: ${(err as Error).message}`, { hint: `run \`zkops check -i ${inventory.file}\`` });
+      // what zkops runs left on the masters (a lock, a restore job's log after a crash), read beside the status
+      const leftovers = readLeftovers(inventory, pool);
+      try {
+        const got = await new StatusFetcher(inventory, pool).fetch();
+        verdict = judgeHealth(got.entries, hostsOf(inventory));
+        from = got.from;
+      } catch (err) {
+        const cert = refusedCertificate(err);
+        if (cert) throw refusal(cert);
+        throw new OperationFailed(`cannot read Exhibitor's status: ${(err as Error).message}`, { hint: `run \`zkops check -i ${inventory.file}\`` });
+      }
+      left = await leftovers;
     } finally {
       await pool.closeAll();
     }
-    if (argv.json) printJson({ healthy: verdict.healthy, reason: verdict.reason || null, from, masters: verdict.rows });
+    if (argv.json) printJson({ healthy: verdict.healthy, reason: verdict.reason || null, from, masters: verdict.rows, leftovers: left });
     else {
       process.stdout.write(`${formatTable(verdict.rows.map((r) => ({ master: r.master, host: r.host, state: r.state, leader: r.leader ? 'leader' : '' })))}\n`);
       say(verdict.healthy ? `healthy: ${verdict.serving} serving, one leader (asked ${from})` : `NOT healthy: ${verdict.reason} (asked ${from})`);
+      for (const line of describeLeftovers(left)) say(line);
     }
     if (!verdict.healthy) throw Object.assign(new HealthTimeout(`cluster not healthy: ${verdict.reason}`), { jsonPrinted: argv.json });
   },
 };
+
+/** Each master's leftovers, or why they could not be read. */
+async function readLeftovers(inventory: Loaded['inventory'], pool: SessionPool): Promise<Record<string, RunLeftovers | string>> {
+  const parent = runParent(inventory.dcos.remoteTmpDir);
+  const all = await Promise.all(
+    inventory.masters.map(async (m): Promise<[string, RunLeftovers | string]> => {
+      try {
+        const res = await (await pool.session(m)).exec(leftoversCommand(parent), { become: true, timeoutMs: 20_000 });
+        return [m.name, res.exitCode === 0 ? parseLeftovers(res.stdout) : `cannot read ${parent}: ${res.stderr.trim() || `exit ${res.exitCode}`}`];
+      } catch (err) {
+        return [m.name, `cannot read ${parent}: ${(err as Error).message}`];
+      }
+    }),
+  );
+  return Object.fromEntries(all);
+}
+
+/** Human lines for the leftovers: the lock with its run, then what each unfinished job did, event by event. */
+export function describeLeftovers(left: Record<string, RunLeftovers | string>): string[] {
+  const lines: string[] = [];
+  for (const [master, l] of Object.entries(left)) {
+    if (typeof l === 'string') {
+      lines.push(`${master}: ${l}`);
+      continue;
+    }
+    if (l.lock) {
+      const i = l.lock.info;
+      lines.push(`${master}: the cluster lock is held by run ${i.run ?? '?'} (owner ${i.owner ?? '?'}, pid ${i.pid ?? '?'} on ${i.host ?? '?'}, since ${i.time ?? '?'}, ${l.lock.ageS}s ago); if that run is gone, remove ${i.tmp ? `${i.tmp.replace(/\/run-[^/]*$/, '')}/lock` : 'the lock'} on every master`);
+    }
+    for (const j of l.jobs) {
+      lines.push(`${master}: job ${j.job.split('.')[0]} of run ${j.run} (not cleaned up: zkops did not finish that run):`);
+      for (const e of j.events) lines.push(`  ${e}`);
+    }
+  }
+  return lines;
+}
 
 async function waitHealthy(argv: StatusArgs, inventory: Loaded['inventory']): Promise<void> {
   const timeoutMs = argv.timeout === undefined ? inventory.exhibitor.timeoutMs : parseDuration(argv.timeout);

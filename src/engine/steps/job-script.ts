@@ -53,10 +53,19 @@ export function launchCommand(dir: string, unit: string, launcher: 'auto' | 'sys
   return `if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then ${viaSystemd}; else ${viaSetsid}; fi`;
 }
 
-/** Shell that sets a leased job's lease to end `seconds` from now on the master's own clock (no clock skew). */
-export function leaseCommand(dir: string, seconds: number): string {
+/** Exit status of leaseCommand when the job has a decision already (printed): a renewal cannot undo it. */
+export const DECIDED_RC = 9;
+
+/**
+ * Shell that sets a leased job's lease to end `seconds` from now on the master's own clock (no
+ * clock skew). It looks for a decision before and after the write, so zkops learns of a lease
+ * that ran out before the renewal arrived instead of counting that master as renewed.
+ */
+export function leaseCommand(dir: string, seconds: number, o: { first?: boolean } = {}): string {
   const q = shellQuote(dir);
-  return `t=$(date +%s) && echo $((t + ${Math.ceil(seconds)})) > ${q}/lease.tmp && mv -f ${q}/lease.tmp ${q}/lease`;
+  const decided = `{ [ ! -L ${q}/decision ] || { readlink ${q}/decision; exit ${DECIDED_RC}; }; }`;
+  const write = `t=$(date +%s) && echo $((t + ${Math.ceil(seconds)})) > ${q}/lease.tmp && mv -f ${q}/lease.tmp ${q}/lease`;
+  return o.first ? write : `${decided} && ${write} && ${decided}`;
 }
 
 /** Shell that delivers a decision: prints the word that holds on the master (the first one written wins). */

@@ -50,14 +50,18 @@ export const runJob: Executor<JobStep> = async (ctx, step) => {
     throw err;
   }
   lease?.launched(master, dir);
-  return follow(ctx, step, job);
+  try {
+    return await follow(ctx, step, job);
+  } finally {
+    lease?.ended(master, `the job on ${master} ended before it was ready`);
+  }
 };
 
 async function launch(ctx: TaskContext, step: JobStep, job: Launched, run: { tmp: string; parent: string }): Promise<void> {
   const launcher = (process.env.ZKOPS_JOB_LAUNCHER as 'systemd-run' | 'setsid' | undefined) ?? 'auto';
   const q = shellQuote(job.dir);
   const script = jobScript({ dir: job.dir, unit: job.unit, leased: job.lease !== undefined, mainTimeoutS: ctx.timeoutMs / 1000 }, job.commands);
-  const leaseFirst = job.lease ? ` && ${leaseCommand(job.dir, (ctx.lease as LeaseGroup).leaseMs / 1000)}` : '';
+  const leaseFirst = job.lease ? ` && ${leaseCommand(job.dir, (ctx.lease as LeaseGroup).leaseMs / 1000, { first: true })}` : '';
   const session = await ctx.session();
   const setup = await session.exec(
     `${prepareRunDirCommand(run.parent, run.tmp, { fresh: false })} && mkdir -p ${shellQuote(`${run.tmp}/jobs`)} && mkdir ${q} && cat > ${q}/job.sh${leaseFirst} && ${launchCommand(job.dir, job.unit, launcher)}`,
@@ -112,9 +116,10 @@ async function follow(ctx: TaskContext, step: JobStep, job: Launched): Promise<R
         throw e;
       }
     } else if (done && 'dead' in done) return rescueDeadJob(ctx, job, step, done.finallyRc, interrupted);
-    else if (done && 'rc' in done) return finishJob(ctx, job, step, done, interrupted);
-    else if (done && lease) {
-      lease.report(master, done.mainRc === 0 ? 'ready' : 'failed', `the job's main command failed on ${master} (exit ${done.mainRc}): ${tail(done.out, 3)}`);
+    else if (done) {
+      // a leased job says how its main command ended, even when zkops first sees it finished
+      if (lease && done.mainRc !== null) lease.report(master, done.mainRc === 0 ? 'ready' : 'failed', `the job's main command failed on ${master} (exit ${done.mainRc}): ${tail(done.out, 3)}`);
+      if ('rc' in done) return finishJob(ctx, job, step, done, interrupted);
     }
     if (lostSince !== undefined && ctx.now() - lostSince > lostContactMs) {
       throw new TaskFailure(

@@ -8,7 +8,7 @@
 import { TransportError } from '../../errors.js';
 import { formatDuration } from '../../config/duration.js';
 import type { Session } from '../../transport/types.js';
-import { decideCommand, leaseCommand } from './job-script.js';
+import { DECIDED_RC, decideCommand, leaseCommand } from './job-script.js';
 
 export type Decision = 'go' | 'rollback';
 
@@ -31,6 +31,7 @@ interface Member {
   /** The word that holds on the master, once delivered. */
   accepted?: Decision;
   warned?: boolean;
+  ended?: boolean;
 }
 
 export class LeaseGroup {
@@ -75,13 +76,24 @@ export class LeaseGroup {
     this.timer ??= setInterval(() => this.renewAll(), this.renewMs);
   }
 
+  /** A master's job is over (whatever its end): no more renewals; if it never said ready, every master rolls back. */
+  ended(master: string, why: string): void {
+    const m = this.member(master);
+    m.ended = true;
+    this.report(master, 'failed', why);
+  }
+
   /** A master's main command ended: ready for the go-ahead, or failed (then every master rolls back). */
   report(master: string, outcome: 'ready' | 'failed', why = ''): void {
     const m = this.member(master);
+    if (outcome === 'failed') {
+      // also after "ready": a master whose lease ran out meanwhile has rolled back
+      m.report = 'failed';
+      return this.decide('rollback', why || `the job did not get ready on ${master}`);
+    }
     if (m.report) return;
     m.report = outcome;
-    if (outcome === 'failed') this.decide('rollback', why || `the job did not get ready on ${master}`);
-    else if ([...this.members.values()].every((x) => x.report === 'ready')) void this.commit();
+    if ([...this.members.values()].every((x) => x.report === 'ready')) void this.commit();
   }
 
   /** A master the step does not run on after all (its `when` was false): nobody waits for it. */
@@ -138,7 +150,7 @@ export class LeaseGroup {
     if (this.settled) return;
     this.settled = { decision, why };
     for (const w of this.waiters.splice(0)) w(this.settled);
-    for (const [name, m] of this.members) if (m.dir) void this.deliver(name, decision);
+    for (const [name, m] of this.members) if (m.dir && !m.ended) void this.deliver(name, decision);
   }
 
   /** Send the word to one master until it answers or its lease has surely ended. */
@@ -168,7 +180,7 @@ export class LeaseGroup {
   }
 
   private renewAll(): void {
-    for (const [name, m] of this.members) if (m.dir && m.accepted === undefined) void this.renew(name);
+    for (const [name, m] of this.members) if (m.dir && m.accepted === undefined && !m.ended) void this.renew(name);
   }
 
   /** Move one master's lease forward; true when the master confirmed it. */
@@ -179,6 +191,11 @@ export class LeaseGroup {
     try {
       const s = await this.d.session(master);
       const res = await s.exec(leaseCommand(m.dir, this.d.leaseMs / 1000), { become: this.d.become, timeoutMs: Math.max(2_000, this.renewMs) });
+      if (res.exitCode === DECIDED_RC) {
+        // its lease ran out before zkops reached it again: it rolls back, so every master must
+        if (res.stdout.trim() !== 'go') this.report(master, 'failed', `${master} had rolled back by itself (its lease ran out before zkops reached it again)`);
+        return false;
+      }
       if (res.exitCode !== 0) throw new Error(res.stderr.trim() || `exit ${res.exitCode}`);
       m.renewedAt = this.d.now();
       if (m.warned) this.d.warn(`renewing the lease on ${master} again`);
