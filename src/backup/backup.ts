@@ -2,6 +2,7 @@
 // STATUS_BACKING_UP while it runs, STATUS_READY only after the download matched the
 // master's sha256 and the archive verified, STATUS_ERROR with the reason otherwise.
 
+import { dcosZkHint } from '../exhibitor/dcos-zk.js';
 import { rm } from 'node:fs/promises';
 import { Catalog, type BackupMeta } from '../catalog/store.js';
 import { assertLabel, defaultLabel, newBackupId } from '../catalog/labels.js';
@@ -86,6 +87,8 @@ export async function runBackup(o: BackupOptions, prepared: Awaited<ReturnType<t
   } else {
     meta.status = 'STATUS_ERROR';
     meta.error = describe(result.error);
+    const hint = dcosZkHint(String((result.registered.backup_job as { stdout?: unknown } | undefined)?.stdout ?? result.error?.message ?? ''));
+    if (hint) meta.error += `; ${hint}`;
     await rm(catalog.archivePath(id), { force: true });
     if (meta.remoteArchive) meta.error += `; the archive was kept on the master: ${meta.remoteArchive}`;
   }

@@ -1,16 +1,15 @@
 // `zkops restore ID|FILE`: verify the archive here, then run playbooks/restore.yaml with the
 // facts it needs (sha256, age, ZooKeeper version) and the operator's confirmation.
 
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { makeConfirm } from '../ui/confirm.js';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { Catalog } from '../catalog/store.js';
-import { parseBackupId } from '../catalog/labels.js';
+import { resolveTarget } from '../catalog/target.js';
 import { verifyArchive } from '../catalog/verify.js';
-import { SafetyRefusal, UsageError } from '../errors.js';
+import { SafetyRefusal } from '../errors.js';
 import { executeRun, loadForRun, type Loaded } from '../cli/playbook-run.js';
 import type { GlobalOptions } from '../cli/options.js';
 import type { RunResult } from '../engine/run.js';
@@ -30,20 +29,19 @@ export interface RestoreOptions {
   global: GlobalOptions;
 }
 
-/** The archive to restore: a catalog id (must be READY) or a file outside the catalog. */
+/** The archive to restore: a catalog id (must be READY) or a file outside the catalog (a path with a "/"). */
 export async function resolveArchive(target: string, dir: string): Promise<{ file: string; id: string; sha256: string | undefined; created: string | undefined; zkVersion: string }> {
-  if (existsSync(target)) {
-    const name = basename(target).replace(/\.tar\.gz$|\.tgz$/, '');
+  const t = await resolveTarget(target, dir);
+  if (t.kind === 'file') {
+    const name = basename(t.file).replace(/\.tar\.gz$|\.tgz$/, '');
     const id = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,120}$/.test(name) ? name : 'archive';
-    return { file: resolve(target), id, sha256: undefined, created: undefined, zkVersion: '' };
+    return { file: t.file, id, sha256: undefined, created: undefined, zkVersion: '' };
   }
-  if (!parseBackupId(target)) throw new UsageError(`no such archive file or backup id: ${target}`, { hint: 'see `zkops list`' });
-  const catalog = new Catalog(dir);
-  const meta = await catalog.get(target);
+  const { meta } = t;
   if (meta.status !== 'STATUS_READY') {
     throw new SafetyRefusal(`backup ${target} is ${meta.status}, not READY: it cannot be restored`, { hint: meta.error ?? undefined });
   }
-  return { file: catalog.archivePath(target), id: target, sha256: meta.sha256 ?? undefined, created: meta.created, zkVersion: meta.zookeeperVersion ?? '' };
+  return { file: t.file, id: target, sha256: meta.sha256 ?? undefined, created: meta.created, zkVersion: meta.zookeeperVersion ?? '' };
 }
 
 /** "2h 5m ago" from an ISO time. */

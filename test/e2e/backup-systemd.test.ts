@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { json, startZkops, zkops, type CliResult } from '../helpers/cli.js';
-import { clusterHealthy, eventually, pidAlive, startSandbox, stopSandbox, waitClusterHealthy, type TestSandbox } from '../helpers/sandbox.js';
+import { clusterHealthy, eventually, inventoryCopy, pidAlive, startSandbox, stopSandbox, waitClusterHealthy, type TestSandbox } from '../helpers/sandbox.js';
 
 interface Meta {
   id: string;
@@ -172,6 +172,33 @@ describe('zkops backup on 3 masters with systemd as init', () => {
     // an interrupted run exits once Exhibitor is started; it does not wait for the cluster
     expect(r.stderr).toMatch(/- healthy-after-failure: skipped \(condition false\)/);
     expect(await jobUnits('master-3')).toBe('');
+  });
+
+  it('restore, the bastion SIGKILLed after the stops: each master\'s systemd-run restore unit rolls back when its lease runs out and starts Exhibitor', async () => {
+    const b = await backup();
+    expect(b.code, b.stderr).toBe(0);
+    const id = json<{ backup: Meta }>(b).backup.id;
+    await waitClusterHealthy(sb);
+    expect((await sb.sandbox('wipe', '--change')).code).toBe(0);
+    const before = await sb.digest();
+    const lease = inventoryCopy(sb, 'lease-10s', (doc) => {
+      doc.dcos = { ...(doc.dcos ?? {}), lease: '10s' };
+    });
+    for (const m of sb.masters) expect((await sb.sandbox('fault', m.name, 'dcos-zk-slow', '5')).code).toBe(0);
+    const run = startZkops(['restore', id, '-i', lease, '--dir', catalog, '--yes'], { timeoutMs: 300_000, group: true });
+    await eventually('every Exhibitor stopped', async () => Promise.all(sb.masters.map((m) => unitState(m.name))), (v) => v.every((u) => u === 'inactive'), 120_000);
+    for (const m of sb.masters) expect(await jobUnits(m.name)).toMatch(/zkops-.*-restore\.service\s+loaded\s+active\s+running/);
+    process.kill(-(run.child.pid as number), 'SIGKILL');
+    await run.result;
+    await eventually('cluster healthy without zkops', () => clusterHealthy(sb), (v) => v, 90_000);
+    expect(await sb.digest()).toBe(before);
+    for (const m of sb.masters) {
+      expect(await unitState(m.name)).toBe('active');
+      expect((await sb.ssh(m.name, 'cat /var/tmp/zkops/run-*/jobs/restore.*/events.log')).stdout).toMatch(/the lease ran out with no word from zkops: rollback\n.*rollback ended \(exit 0\)\n.*finally-command ended \(exit 0\)/);
+      expect((await sb.ssh(m.name, 'cat /var/tmp/zkops/run-*/jobs/restore.*/launcher')).stdout.trim()).toBe('systemd-run');
+      await eventually(`${m.name}'s restore unit collected`, () => jobUnits(m.name), (v) => v === '', 30_000);
+      await sb.ssh(m.name, 'rm -rf /var/lib/dcos/exhibitor/zookeeper.zkops-*');
+    }
   });
 
   it('faults on a systemd master: zk-kill leaves the unit active with ZooKeeper gone, status says so; zk-linger is refused', async () => {

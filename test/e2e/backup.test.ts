@@ -174,14 +174,14 @@ describe('zkops backup on 3 masters', () => {
 
   it('refuses while another run holds the cluster lock, and names the holder', async () => {
     const before = await zkView(sb);
-    await sb.ssh('master-2', "mkdir /var/tmp/zkops.lock && printf 'owner=alice\\nrun=other-run\\n' > /var/tmp/zkops.lock/info");
+    await sb.ssh('master-2', "mkdir -m 700 /var/tmp/zkops && mkdir /var/tmp/zkops/lock && printf 'owner=alice\\nrun=other-run\\n' > /var/tmp/zkops/lock/info");
     try {
       const r = await backup(sb, catalog);
       expect(r.code, r.stderr).toBe(3);
       expect(r.stderr).toContain('lock');
       expect(r.stderr, r.stderr).toContain('owner=alice');
     } finally {
-      await sb.ssh('master-2', 'rm -rf /var/tmp/zkops.lock');
+      await sb.ssh('master-2', 'rm -rf /var/tmp/zkops');
     }
     await expectNothingStopped(sb, before);
     // the refused run released the locks it took on the other masters

@@ -267,17 +267,17 @@ describe('zkops plan and playbook validation', SLOW, () => {
     expect(count).toMatch(/master_count is \$n on \W*master-2\W* but the inventory lists \W*3\W* masters/);
     const lock = step('lock').tasks;
     expect(lock.map((t) => t.master)).toEqual(plan.masters);
-    expect(lock[2]?.commands[0]).toMatch(/^if mkdir \/var\/tmp\/zkops\.lock 2>\/dev\/null; then/);
+    expect(lock[2]?.commands[0]).toMatch(/^\{ mkdir -m 700 \/var\/tmp\/zkops 2>\/dev\/null;.*\nif mkdir \/var\/tmp\/zkops\/lock 2>\/dev\/null; then/);
     const job = step('backup').tasks[0]?.commands.join('\n');
     expect(job).toContain('systemctl stop dcos-exhibitor');
-    expect(job).toMatch(/\/opt\/mesosphere\/bin\/dcos-shell dcos-zk backup \/var\/tmp\/zkops-[\w-]+\/x\.tar\.gz -v -t \/var\/tmp\/zkops-[\w-]+\n/);
-    expect(step('download').tasks[0]?.commands[0]).toMatch(/^get \/var\/tmp\/zkops-[\w-]+\/x\.tar\.gz → \/tmp\/x /);
+    expect(job).toMatch(/\/opt\/mesosphere\/bin\/dcos-shell dcos-zk backup \/var\/tmp\/zkops\/run-[\w-]+\/x\.tar\.gz -v -t \/var\/tmp\/zkops\/run-[\w-]+\n/);
+    expect(step('download').tasks[0]?.commands[0]).toMatch(/^get \/var\/tmp\/zkops\/run-[\w-]+\/x\.tar\.gz → \/tmp\/x /);
     expect(step('choose').tasks[0]?.commands).toEqual(['choose a follower (highest zxid; never the leader unless one master)']);
 
     const text = await zkops(args, { cwd: REPO, env });
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/^plan: backup on prod-east \(3 masters: 10\.0\.0\.11, master-2, master-3\)/);
-    for (const m of plan.masters) expect(text.stdout).toContain(`   ${m}: if mkdir /var/tmp/zkops.lock`);
+    for (const m of plan.masters) expect(text.stdout).toContain(`   ${m}: { mkdir -m 700 /var/tmp/zkops 2>/dev/null;`);
     expect(text.stderr).toContain('(plan only: nothing was run)');
   });
 

@@ -3,9 +3,9 @@
 import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { Catalog, CorruptMetadataError } from '../../catalog/store.js';
-import { parseBackupId } from '../../catalog/labels.js';
+import { resolveTarget } from '../../catalog/target.js';
 import { verifyArchive } from '../../catalog/verify.js';
-import { OperationFailed, UsageError } from '../../errors.js';
+import { OperationFailed } from '../../errors.js';
 import { printJson, say, type GlobalOptions } from '../options.js';
 import { forTerminal } from '../../ui/text.js';
 import { formatTable } from '../table.js';
@@ -88,18 +88,10 @@ export const verifyCommand: CommandModule<GlobalOptions, CatalogArgs> = {
   builder: (y) => y.positional('target', { type: 'string', demandOption: true, describe: 'backup id or archive path' }).options(dirOption) as never,
   handler: async (argv) => {
     const target = argv.target as string;
-    const catalog = new Catalog(argv.dir);
-    let file = target;
-    let expected: string | undefined;
-    if (!existsSync(target) && parseBackupId(target)) {
-      const meta = await catalog.get(target);
-      file = catalog.archivePath(target);
-      expected = meta.sha256 ?? undefined;
-      if (!existsSync(file)) throw new OperationFailed(`backup ${target} has no archive (${file}); its status is ${meta.status}`);
-      await catalog.archiveFile(target); // a link or a FIFO in the catalog is refused, not read
-    } else if (!existsSync(target)) {
-      throw new UsageError(`no such archive or backup id: ${target}`, { hint: 'give a file path or an id from `zkops list`' });
-    }
+    const t = await resolveTarget(target, argv.dir);
+    const file = t.file;
+    const expected = t.kind === 'catalog' ? (t.meta.sha256 ?? undefined) : undefined;
+    if (t.kind === 'catalog' && !existsSync(file)) throw new OperationFailed(`backup ${target} has no archive (${file}); its status is ${t.meta.status}`);
     const report = await verifyArchive(file, expected);
     const { files, ...summary } = report;
     if (argv.json) printJson({ file, ...summary, files: files.length });

@@ -1,6 +1,7 @@
 // zkops restore ID|FILE -i INV [--yes] [--force] [--dry-run]
 
 import type { CommandModule } from 'yargs';
+import { dcosZkHint } from '../../exhibitor/dcos-zk.js';
 import { failedRestores, historyOf, prepareRestore, restoreTable, runRestore, type RestoreRow } from '../../restore/restore.js';
 import type { RunResult } from '../../engine/run.js';
 import type { Loaded } from '../playbook-run.js';
@@ -65,6 +66,11 @@ function explainFailure(result: RunResult, table: RestoreRow[], loaded: Loaded, 
   if (!error) return;
   const failed = failedRestores(table);
   if (failed.length > 0) error.message += `\ndcos-zk restore did not succeed on ${failed.join(', ')}`;
+  const jobs = (result.registered.restored ?? {}) as Record<string, { stdout?: string } | undefined>;
+  for (const m of failed) {
+    const hint = dcosZkHint(jobs[m]?.stdout ?? '');
+    if (hint) error.message += `\n${m}: ${hint}`;
+  }
   if (table.some((r) => r.decision !== '-')) error.message += `\n${history}`;
   const cleanup = result.registered.cleanup_out as Record<string, { stdout?: string }> | undefined;
   const kept = Object.entries(cleanup ?? {}).filter(([, v]) => v?.stdout?.includes('kept ')).map(([m]) => m);

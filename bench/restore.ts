@@ -1,0 +1,167 @@
+// Restore bench: the outage of `zkops restore` (first Exhibitor stopped → every master serving
+// with one leader), measured from the bastion by polling every master's Exhibitor status every
+// 100 ms, and the time from the bastion's death (zkops SIGKILLed with its process group once
+// every Exhibitor is stopped) to every master serving again on its own. With `--peer CLI` (the
+// dist/src/cli/main.js of another zkops build, e.g. the one before the leased restore job) the
+// same archive is restored by both on the same sandbox in the same run, alternating.
+//   npm run build && node dist/bench/restore.js [--masters 5] [--znodes 2000] [--runs 3] [--lease 30s] [--peer PATH]
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { packageRoot } from '../src/version.js';
+
+const CLI = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+
+interface Args {
+  masters: number;
+  znodes: number;
+  runs: number;
+  lease: string;
+  peer: string | undefined;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { masters: 5, znodes: 2000, runs: 3, lease: '30s', peer: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const v = argv[++i] as string;
+    if (k === '--masters') a.masters = Number(v);
+    else if (k === '--znodes') a.znodes = Number(v);
+    else if (k === '--runs') a.runs = Number(v);
+    else if (k === '--lease') a.lease = v;
+    else if (k === '--peer') a.peer = v;
+    else throw new Error(`unknown argument ${k}; usage: restore.js [--masters N] [--znodes N] [--runs N] [--lease 30s] [--peer PATH]`);
+  }
+  return a;
+}
+
+function zkops(args: string[], cli = CLI): string {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, CI: '1' }, maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`zkops ${args.join(' ')} exited ${r.status}:\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** Every master's own view: true when some master answers with all serving and exactly one leader. */
+async function healthy(addresses: string[]): Promise<boolean> {
+  const views = await Promise.all(
+    addresses.map(async (a) => {
+      try {
+        const res = await fetch(`http://${a}:8181/exhibitor/v1/cluster/status`, { signal: AbortSignal.timeout(1000) });
+        return (await res.json()) as { code: number; isLeader: boolean }[];
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  return views.some((v) => !!v && v.length === addresses.length && v.every((e) => e.code === 3) && v.filter((e) => e.isLeader).length === 1);
+}
+
+/** How many masters' endpoints answer at all (0: every Exhibitor is stopped). */
+async function answering(addresses: string[]): Promise<number> {
+  const r = await Promise.all(addresses.map((a) => fetch(`http://${a}:8181/exhibitor/v1/cluster/status`, { signal: AbortSignal.timeout(1000) }).then(() => 1, () => 0)));
+  return r.reduce((x: number, y: number) => x + y, 0);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Run a restore, polling health every 100 ms; the outage is from the first unhealthy poll to the first healthy one after it. */
+async function outage(cli: string, args: string[], addresses: string[], killWhenAllStopped = false): Promise<{ outageMs: number; wallMs: number; afterDeathMs?: number }> {
+  const t0 = Date.now();
+  const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, CI: '1' }, stdio: 'ignore', detached: true });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  let down: number | undefined;
+  let up: number | undefined;
+  let died: number | undefined;
+  let done = false;
+  void exited.then(() => (done = true));
+  while (up === undefined) {
+    const ok = await healthy(addresses);
+    const now = Date.now();
+    if (!ok && down === undefined) down = now;
+    if (ok && down !== undefined) up = now;
+    if (killWhenAllStopped && died === undefined && down !== undefined && (await answering(addresses)) === 0) {
+      process.kill(-(child.pid as number), 'SIGKILL');
+      died = Date.now();
+    }
+    if (done && down === undefined) throw new Error(`${cli} restore ended without stopping anything`);
+    if (now - t0 > 15 * 60_000) throw new Error('no healthy cluster after 15 minutes');
+    await sleep(100);
+  }
+  const code = await exited;
+  if (!killWhenAllStopped && code !== 0) throw new Error(`${cli} restore exited ${code}`);
+  const wallMs = Date.now() - t0;
+  return { outageMs: up - (down as number), wallMs, ...(died !== undefined ? { afterDeathMs: up - died } : {}) };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const work = mkdtempSync(join(tmpdir(), 'zkops-bench-restore-'));
+  const dir = join(work, 'sandbox');
+  const inv = join(dir, 'inventory.yaml');
+  const catalog = join(work, 'catalog');
+  try {
+    const up = JSON.parse(zkops(['sandbox', 'up', '--masters', String(args.masters), '--base-ip', '127.0.71.1', '--dir', dir, '--json'])) as {
+      healthyAfterMs: number;
+      masters: { address: string }[];
+    };
+    const addresses = up.masters.map((m) => m.address);
+    console.error(`sandbox: ${args.masters} masters healthy after ${(up.healthyAfterMs / 1000).toFixed(1)}s`);
+    zkops(['sandbox', 'seed', '--znodes', String(args.znodes), '--dir', dir]);
+    const id = zkops(['backup', '-i', inv, '--dir', catalog]).trim();
+    const archive = join(catalog, `${id}.tar.gz`);
+    const leased = join(dir, 'inventory-lease.yaml');
+    const doc = parseYaml(readFileSync(inv, 'utf8')) as Record<string, Record<string, unknown>>;
+    writeFileSync(leased, stringifyYaml({ ...doc, dcos: { ...(doc.dcos ?? {}), lease: args.lease } }));
+    const wait = (): void => void zkops(['status', '-i', inv, '--wait', '--timeout', '180s', '--dir', join(work, 'status')]);
+
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    const walls: number[] = [];
+    for (let run = 1; run <= args.runs; run++) {
+      zkops(['sandbox', 'wipe', '--change', '--dir', dir]);
+      const o = await outage(CLI, ['restore', id, '-i', inv, '--dir', catalog, '--yes'], addresses);
+      ours.push(o.outageMs);
+      walls.push(o.wallMs);
+      wait();
+      let line = `run ${run}/${args.runs}: zkops outage ${o.outageMs} ms (wall ${o.wallMs} ms)`;
+      if (args.peer) {
+        zkops(['sandbox', 'wipe', '--change', '--dir', dir]);
+        // the peer restores the same archive as a file (its catalog format may differ)
+        const p = await outage(args.peer, ['restore', archive, '-i', inv, '--dir', join(work, 'peer-catalog'), '--yes'], addresses);
+        theirs.push(p.outageMs);
+        wait();
+        line += `, peer outage ${p.outageMs} ms (wall ${p.wallMs} ms)`;
+      }
+      console.error(line);
+    }
+    zkops(['sandbox', 'wipe', '--change', '--dir', dir]);
+    const death = await outage(CLI, ['restore', id, '-i', leased, '--dir', catalog, '--yes'], addresses, true);
+    wait();
+    const f = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+    console.log(`restore bench: ${args.masters}-master sandbox, ${args.znodes} znodes, archive ${readFileSync(archive).length} bytes, median of ${args.runs} run(s)`);
+    console.log(`  zkops restore: outage (first stop → all serving, one leader) ${f(median(ours))}, wall ${f(median(walls))}`);
+    if (args.peer) {
+      console.log(`  peer (${args.peer}): outage ${f(median(theirs))}`);
+      console.log(`  ratio zkops/peer outage: ${(median(ours) / median(theirs)).toFixed(2)}`);
+    }
+    console.log(`  bastion SIGKILLed once every Exhibitor was stopped (lease ${args.lease}): all serving again ${f(death.afterDeathMs ?? NaN)} after its death (outage ${f(death.outageMs)})`);
+  } finally {
+    // a killed run leaves its lock and run directory: down removes the whole sandbox anyway
+    spawnSync(process.execPath, [CLI, 'sandbox', 'down', '--dir', dir], { stdio: 'ignore' });
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});
