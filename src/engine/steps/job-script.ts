@@ -173,7 +173,7 @@ watchdog=
   sleep ${timeout} & s=$!
   wait $s || exit 0
   zkops_event "main command still running after ${timeout}s: stopping it"
-  kill -TERM -- -$$ 2>/dev/null || kill -TERM $$ ) &
+  kill -s TERM -- -$$ 2>/dev/null || kill -s TERM $$ ) &
 watchdog=$!
 wait "$child"
 settle $?

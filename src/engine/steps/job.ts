@@ -239,7 +239,7 @@ async function stopJob(ctx: TaskContext, dir: string, become: boolean): Promise<
   const q = shellQuote(dir);
   const session = await ctx.session().catch(() => undefined);
   await session
-    ?.exec(`[ -f ${q}/rc ] || { p=$(cat ${q}/pid 2>/dev/null) && kill -TERM -- -"$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; }; true`, {
+    ?.exec(`[ -f ${q}/rc ] || { p=$(cat ${q}/pid 2>/dev/null) && kill -s TERM -- -"$p" 2>/dev/null || kill -s TERM "$p" 2>/dev/null; }; true`, {
       become,
       timeoutMs: 15_000,
     })
