@@ -9,9 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../src/version.js';
-
-const CLI = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+import { CLI, median, zkops } from './util.js';
 
 interface Args {
   masters: number;
@@ -39,17 +37,7 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-function zkops(args: string[]): string {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, CI: '1' }, maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`zkops ${args.join(' ')} exited ${r.status}:\n${r.stderr}`);
-  return r.stdout;
-}
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));

@@ -11,9 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { packageRoot } from '../src/version.js';
-
-const CLI = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+import { CLI, median, zkops } from './util.js';
 
 interface Args {
   masters: number;
@@ -38,11 +36,6 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-function zkops(args: string[], cli = CLI): string {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, CI: '1' }, maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`zkops ${args.join(' ')} exited ${r.status}:\n${r.stderr}`);
-  return r.stdout;
-}
 
 /** Every master's own view: true when some master answers with all serving and exactly one leader. */
 async function healthy(addresses: string[]): Promise<boolean> {
@@ -96,11 +89,6 @@ async function outage(cli: string, args: string[], addresses: string[], killWhen
   return { outageMs: up - (down as number), wallMs, ...(died !== undefined ? { afterDeathMs: up - died } : {}) };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
