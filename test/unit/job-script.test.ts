@@ -72,3 +72,14 @@ describe('leased job script', () => {
     expect([existsSync(join(cut, 'rolled')), existsSync(join(cut, 'fin'))]).toEqual([true, true]);
   });
 });
+
+describe('leased job script without its directory', () => {
+  it('a job whose files are gone (no lease, no decision can be written) rolls back instead of waiting forever', async () => {
+    const dir = job('true', { leaseS: 60 });
+    const ended = runJob(dir);
+    for (let i = 0; i < 100 && !existsSync(join(dir, 'main.rc')); i++) await new Promise((r) => setTimeout(r, 50));
+    rmSync(dir, { recursive: true, force: true });
+    // it ends (before the fix it spun forever on a failing ln), taking the rollback exit status
+    expect(await ended).toBe(75);
+  });
+});

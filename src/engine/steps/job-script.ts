@@ -128,7 +128,14 @@ finish $?
 decide() {
   while [ ! -L "$D/decision" ]; do
     if [ "$(date +%s)" -ge "$(cat "$D/lease" 2>/dev/null || echo 0)" ]; then
-      ln -s rollback "$D/decision" 2>/dev/null && echo lease > "$D/decision.by" && zkops_event "the lease ran out with no word from zkops: rollback"
+      if ln -s rollback "$D/decision" 2>/dev/null; then
+        echo lease > "$D/decision.by"
+        zkops_event "the lease ran out with no word from zkops: rollback"
+      elif [ ! -L "$D/decision" ]; then
+        # its directory is gone or not writable: no word can ever come, roll back all the same
+        echo rollback
+        return
+      fi
     else
       sleep 0.2
     fi
