@@ -53,7 +53,7 @@ export function launchCommand(dir: string, unit: string, launcher: 'auto' | 'sys
   return `if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then ${viaSystemd}; else ${viaSetsid}; fi`;
 }
 
-/** Exit status of leaseCommand when the job has a decision already (printed): a renewal cannot undo it. */
+/** Exit status of leaseCommand when the job has a decision already (printed, then who took it): a renewal cannot undo it. */
 export const DECIDED_RC = 9;
 
 /**
@@ -63,7 +63,7 @@ export const DECIDED_RC = 9;
  */
 export function leaseCommand(dir: string, seconds: number, o: { first?: boolean } = {}): string {
   const q = shellQuote(dir);
-  const decided = `{ [ ! -L ${q}/decision ] || { readlink ${q}/decision; exit ${DECIDED_RC}; }; }`;
+  const decided = `{ [ ! -L ${q}/decision ] || { readlink ${q}/decision; cat ${q}/decision.by 2>/dev/null; exit ${DECIDED_RC}; }; }`;
   const write = `t=$(date +%s) && echo $((t + ${Math.ceil(seconds)})) > ${q}/lease.tmp && mv -f ${q}/lease.tmp ${q}/lease`;
   return o.first ? write : `${decided} && ${write} && ${decided}`;
 }

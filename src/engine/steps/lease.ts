@@ -193,7 +193,9 @@ export class LeaseGroup {
       const res = await s.exec(leaseCommand(m.dir, this.d.leaseMs / 1000), { become: this.d.become, timeoutMs: Math.max(2_000, this.renewMs) });
       if (res.exitCode === DECIDED_RC) {
         // its lease ran out before zkops reached it again: it rolls back, so every master must
-        if (res.stdout.trim() !== 'go') this.report(master, 'failed', `${master} had rolled back by itself (its lease ran out before zkops reached it again)`);
+        const [word, by] = res.stdout.trim().split('\n');
+        const why = by === 'self' ? 'its main command failed' : by === 'lease' ? 'its lease ran out before zkops reached it again' : `decided by ${by ?? 'zkops'}`;
+        if (word !== 'go') this.report(master, 'failed', `${master} had taken rollback (${why})`);
         return false;
       }
       if (res.exitCode !== 0) throw new Error(res.stderr.trim() || `exit ${res.exitCode}`);
