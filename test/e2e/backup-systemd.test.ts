@@ -194,7 +194,7 @@ describe('zkops backup on 3 masters with systemd as init', () => {
     expect(await sb.digest()).toBe(before);
     for (const m of sb.masters) {
       expect(await unitState(m.name)).toBe('active');
-      expect((await sb.ssh(m.name, 'cat /var/tmp/zkops/run-*/jobs/restore.*/events.log')).stdout).toMatch(/the lease ran out with no word from zkops: rollback\n.*rollback ended \(exit 0\)\n.*finally-command ended \(exit 0\)/);
+      expect((await sb.ssh(m.name, 'cat /var/tmp/zkops/run-*/jobs/restore.*/events.log')).stdout).toMatch(/the lease ran out with no word from zkops: rollback\n.*decision: rollback \(from lease\)\n.*rollback ended \(exit 0\)\n.*finally-command ended \(exit 0\)/);
       expect((await sb.ssh(m.name, 'cat /var/tmp/zkops/run-*/jobs/restore.*/launcher')).stdout.trim()).toBe('systemd-run');
       await eventually(`${m.name}'s restore unit collected`, () => jobUnits(m.name), (v) => v === '', 30_000);
       await sb.ssh(m.name, 'rm -rf /var/lib/dcos/exhibitor/zookeeper.zkops-*');
