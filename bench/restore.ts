@@ -37,25 +37,23 @@ function parseArgs(argv: string[]): Args {
 }
 
 
-/** Every master's own view: true when some master answers with all serving and exactly one leader. */
-async function healthy(addresses: string[]): Promise<boolean> {
+/**
+ * One look at every master's Exhibitor endpoint (it runs in the dcos-exhibitor unit, so a stopped
+ * unit does not answer): how many answer, and whether one of them sees all serving and one leader.
+ */
+async function look(addresses: string[]): Promise<{ answering: number; healthy: boolean }> {
   const views = await Promise.all(
     addresses.map(async (a) => {
       try {
-        const res = await fetch(`http://${a}:8181/exhibitor/v1/cluster/status`, { signal: AbortSignal.timeout(1000) });
+        const res = await fetch(`http://${a}:8181/exhibitor/v1/cluster/status`, { signal: AbortSignal.timeout(3000) });
         return (await res.json()) as { code: number; isLeader: boolean }[];
       } catch {
         return undefined;
       }
     }),
   );
-  return views.some((v) => !!v && v.length === addresses.length && v.every((e) => e.code === 3) && v.filter((e) => e.isLeader).length === 1);
-}
-
-/** How many masters' endpoints answer at all (0: every Exhibitor is stopped). */
-async function answering(addresses: string[]): Promise<number> {
-  const r = await Promise.all(addresses.map((a) => fetch(`http://${a}:8181/exhibitor/v1/cluster/status`, { signal: AbortSignal.timeout(1000) }).then(() => 1, () => 0)));
-  return r.reduce((x: number, y: number) => x + y, 0);
+  const healthy = views.some((v) => !!v && v.length === addresses.length && v.every((e) => e.code === 3) && v.filter((e) => e.isLeader).length === 1);
+  return { answering: views.filter(Boolean).length, healthy };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -71,11 +69,12 @@ async function outage(cli: string, args: string[], addresses: string[], killWhen
   let done = false;
   void exited.then(() => (done = true));
   while (up === undefined) {
-    const ok = await healthy(addresses);
+    const { answering, healthy } = await look(addresses);
     const now = Date.now();
-    if (!ok && down === undefined) down = now;
-    if (ok && down !== undefined) up = now;
-    if (killWhenAllStopped && died === undefined && down !== undefined && (await answering(addresses)) === 0) {
+    // the outage starts when the first Exhibitor stops, and ends when all serve with one leader again
+    if (answering < addresses.length && down === undefined) down = now;
+    if (healthy && answering === addresses.length && down !== undefined) up = now;
+    if (killWhenAllStopped && died === undefined && answering === 0) {
       process.kill(-(child.pid as number), 'SIGKILL');
       died = Date.now();
     }

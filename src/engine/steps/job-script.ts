@@ -137,7 +137,7 @@ decide() {
         return
       fi
     else
-      sleep 0.2
+      sleep 0.1
     fi
   done
   readlink "$D/decision"

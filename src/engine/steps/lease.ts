@@ -129,13 +129,18 @@ export class LeaseGroup {
   }
 
   /**
-   * Every master is ready. Go ahead only when one renewal round reaches all of them, so each
-   * has a whole lease left when the word arrives; a master that stays out of reach until its
-   * lease ends has rolled back by itself, and then every master rolls back.
+   * Every master is ready. Go ahead only when every lease was confirmed within half a lease, or
+   * else when one more renewal round reaches all of them, so each has a lease left when the word
+   * arrives; a master that stays out of reach until its lease ends has rolled back by itself,
+   * and then every master rolls back.
    */
   private async commit(): Promise<void> {
     if (this.committing || this.settled) return;
     this.committing = true;
+    // every lease confirmed within half a lease: none can have run out, each has half a lease
+    // left at least when the word arrives; no round trip before the go-ahead
+    const fresh = (m: Member) => m.renewedAt !== undefined && this.d.now() - m.renewedAt < this.d.leaseMs / 2;
+    if ([...this.members.values()].every(fresh)) return this.decide('go', `every master (${this.members.size}) ready`);
     while (!this.settled) {
       const reached = await Promise.all([...this.members.keys()].map((name) => this.renew(name)));
       if (this.settled) return;
