@@ -5,11 +5,11 @@
 // one ssh running `systemctl stop; dcos-zk backup; systemctl start` on the follower zkops chose, then scp
 // of the archive, then ssh rm. The stop window is measured on the master with date +%s%N.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, median, zkops } from './util.js';
+import { median, runBench, tearDown, zkops } from './util.js';
 
 interface Args {
   masters: number;
@@ -86,12 +86,8 @@ async function main(): Promise<void> {
     const journal = readFileSync(join(work, 'catalog', 'journal.jsonl'), 'utf8').split('\n').length;
     console.log(`  journal lines written: ${journal}`);
   } finally {
-    spawnSync(process.execPath, [CLI, 'sandbox', 'down', '--dir', dir], { stdio: 'ignore' });
-    rmSync(work, { recursive: true, force: true });
+    tearDown(dir, work);
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exitCode = 1;
-});
+runBench(main);

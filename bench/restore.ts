@@ -6,12 +6,12 @@
 // same archive is restored by both on the same sandbox in the same run, alternating.
 //   npm run build && node dist/bench/restore.js [--masters 5] [--znodes 2000] [--runs 3] [--lease 30s] [--peer PATH]
 
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { CLI, median, zkops } from './util.js';
+import { CLI, median, runBench, tearDown, zkops } from './util.js';
 
 interface Args {
   masters: number;
@@ -142,13 +142,8 @@ async function main(): Promise<void> {
     }
     console.log(`  bastion SIGKILLed once every Exhibitor was stopped (lease ${args.lease}): all serving again ${f(death.afterDeathMs ?? NaN)} after its death (outage ${f(death.outageMs)})`);
   } finally {
-    // a killed run leaves its lock and run directory: down removes the whole sandbox anyway
-    spawnSync(process.execPath, [CLI, 'sandbox', 'down', '--dir', dir], { stdio: 'ignore' });
-    rmSync(work, { recursive: true, force: true });
+    tearDown(dir, work);
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exitCode = 1;
-});
+runBench(main);
