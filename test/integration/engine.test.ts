@@ -2,7 +2,8 @@
 // batches, registered values in later templates, `when`, retries with delay, the always
 // phase after a failure and after an abort. Addresses 127.0.12.1-3.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -368,6 +369,35 @@ steps:
       expect(existsSync(join(out, 'main'))).toBe(false);
     });
   });
+});
+
+describe('put with the sha256 the file must have (the catalog\'s, SPEC rule 4.12)', () => {
+  const PUT = (sha: string) => `
+name: put
+steps:
+  - id: p
+    kind: put
+    target: master-1
+    src: "{{ src }}"
+    dest: "{{ out }}/uploaded.tar.gz"
+    sha256: "${sha}"
+`;
+
+  it('an arrival that is not the verified file fails the step and is removed from the master', async () => {
+    const src = join(dir, 'local-archive');
+    writeFileSync(src, 'changed after it was verified');
+    const { result, out } = await run(PUT('ab'.repeat(32)), { src });
+    expect(result.error?.message).toMatch(/uploaded\.tar\.gz arrived with sha256 [0-9a-f]{64}, not the expected (ab){32}/);
+    expect(existsSync(join(out, 'uploaded.tar.gz'))).toBe(false);
+  }, SLOW.timeout);
+
+  it('the verified file arrives and stays', async () => {
+    const src = join(dir, 'local-archive');
+    const sha = createHash('sha256').update(readFileSync(src)).digest('hex');
+    const { result, out } = await run(PUT(sha), { src });
+    expect(result.error).toBeUndefined();
+    expect(readFileSync(join(out, 'uploaded.tar.gz'), 'utf8')).toBe('changed after it was verified');
+  }, SLOW.timeout);
 });
 
 describe('leased jobs (lease: 5s) on three masters', () => {
