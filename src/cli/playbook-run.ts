@@ -6,7 +6,7 @@ import type { Inventory } from '../inventory/types.js';
 import { BUILTIN_VARS, loadPlaybook, type Playbook } from '../playbook/load.js';
 import { buildPlan, runtimeNames, type Plan } from '../playbook/plan.js';
 import { PlaybookRun, type RunResult } from '../engine/run.js';
-import { runInfo } from '../engine/context.js';
+import { runInfo } from '../playbook/context.js';
 import { createSshTransport } from '../transport/index.js';
 import { UsageError } from '../errors.js';
 import type { Vars } from '../playbook/template.js';

@@ -3,7 +3,7 @@
 // an interrupt. The only place with side effects on masters, through the Transport.
 
 import pLimit from 'p-limit';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../util/duration.js';
 import { Interrupted, OperationFailed, SafetyRefusal, ZkopsError, TransportError } from '../errors.js';
 import type { Inventory, Master } from '../inventory/types.js';
 import type { Playbook } from '../playbook/load.js';
@@ -12,9 +12,9 @@ import { evaluateCondition, render, UndefinedVariableError, TemplateError, type 
 import { needsOf, topoOrder } from '../playbook/graph.js';
 import type { Transport } from '../transport/types.js';
 import { StatusFetcher } from '../exhibitor/fetch.js';
-import { baseVars, CLUSTER_KINDS, resolveTargets, runInfo, taskVars, type Registered } from './context.js';
+import { baseVars, CLUSTER_KINDS, resolveTargets, runInfo, taskVars, type Registered } from '../playbook/context.js';
 import { redact, type EngineEvent, type EventSink, type Phase, type TaskRef, type TaskStatus } from './events.js';
-import { SessionPool } from './sessions.js';
+import { SessionPool } from '../transport/session-pool.js';
 import { executors } from './steps/index.js';
 import { LeaseGroup } from './steps/lease.js';
 import { TaskFailure, type TaskContext, type TaskOutput } from './steps/types.js';

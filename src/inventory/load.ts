@@ -10,11 +10,10 @@ import { homedir, userInfo } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import SSHConfig from 'ssh-config';
 import { z } from 'zod';
-import { durationText, parseDuration } from '../config/duration.js';
-import { parseYamlSource, problemAt, validateWith, type YamlSource } from '../config/yaml-source.js';
+import { durationText, parseDuration } from '../util/duration.js';
+import { parseYamlSource, problemAt, validateWith, type YamlSource } from '../util/yaml-source.js';
 import { UsageError, ValidationError, type Problem } from '../errors.js';
-import type { JumpHost } from '../transport/types.js';
-import type { Inventory, Master } from './types.js';
+import type { Inventory, JumpHost, Master } from './types.js';
 import { HOST_RULE, hostKey, isHost, remoteDirProblem, unbracket } from './addresses.js';
 
 const duration = durationText();

@@ -1,7 +1,35 @@
 // The loaded, validated and normalised inventory (SPEC section 3). Everything downstream
 // reads this shape; nothing downstream reads YAML.
 
-import type { MasterConn } from '../transport/types.js';
+export type HostKeyPolicy = 'strict' | 'accept-new' | 'off';
+
+/** A hop to reach a master through (ProxyJump). */
+export interface JumpHost {
+  host: string;
+  port: number;
+  user: string;
+}
+
+/** Fully resolved connection settings for one master (inventory + ~/.ssh/config merged). */
+export interface MasterConn {
+  /** Display name used in every message ("master-2", or the host). */
+  name: string;
+  /** Address or hostname to connect to (after ~/.ssh/config HostName). */
+  host: string;
+  port: number;
+  user: string;
+  /** Private key file; undefined: ssh-agent (SSH_AUTH_SOCK), then ~/.ssh/id_ed25519, id_rsa. */
+  identityFile?: string;
+  /** Env var holding the key passphrase (default ZKOPS_SSH_PASSPHRASE). */
+  passphraseEnv?: string;
+  knownHosts: string;
+  hostKeyPolicy: HostKeyPolicy;
+  jump?: JumpHost;
+  connectTimeoutMs: number;
+  keepaliveMs: number;
+  /** 'sudo': privileged commands run under `sudo -n`; 'none': as the login user. */
+  become: 'sudo' | 'none';
+}
 
 export interface ExhibitorSettings {
   /** May contain {host}, replaced by a master's host. */

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ValidationError, UsageError, type Problem } from '../errors.js';
-import { parseYamlSource, problemAt, problemsFromZod, type YamlSource } from '../config/yaml-source.js';
+import { parseYamlSource, problemAt, problemsFromZod, type YamlSource } from '../util/yaml-source.js';
 import { playbookHeaderSchema, stepSchemas, STEP_KINDS, type Step, type StepKind } from './schema.js';
 import { references, TemplateError } from './template.js';
 import { findCycle, needsOf } from './graph.js';

@@ -2,9 +2,9 @@
 // socket. `zkops plan` and `--dry-run` print it. Pure.
 
 import type { Inventory } from '../inventory/types.js';
-import { formatDuration } from '../config/duration.js';
-import { baseVars, CLUSTER_KINDS, masterView, resolveTargets, type RunInfo } from '../engine/context.js';
-import { jobDir, jobScript, jobUnit } from '../engine/steps/job-script.js';
+import { formatDuration } from '../util/duration.js';
+import { baseVars, CLUSTER_KINDS, masterView, resolveTargets, type RunInfo } from './context.js';
+import { jobDir, jobScript, jobUnit } from './job-script.js';
 import type { Playbook } from './load.js';
 import { needsOf, topoOrder } from './graph.js';
 import { DEFAULT_TIMEOUT_MS, type Step } from './schema.js';

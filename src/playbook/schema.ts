@@ -2,7 +2,7 @@
 // shared by every kind live in `common`. Unknown keys are errors.
 
 import { z } from 'zod';
-import { durationMs } from '../config/duration.js';
+import { durationMs } from '../util/duration.js';
 
 const duration = durationMs();
 // 0 refused: a step timeout of 0 means none, and a poll of 0 asks again without a pause.

@@ -2,7 +2,7 @@
 // string. In shell commands every substitution is shell-quoted unless it says `| raw`, so a
 // label or a path can never inject a command (SPEC rule 4.9).
 
-import { shellQuote } from '../transport/quote.js';
+import { shellQuote } from '../util/shell-quote.js';
 
 /** A variable a template needs that the context does not have. */
 export class UndefinedVariableError extends Error {

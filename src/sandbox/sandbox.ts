@@ -25,7 +25,7 @@ import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { OperationFailed, UsageError } from '../errors.js';
 import { judgeHealth, parseSrvr, parseStatus, type HealthVerdict } from '../exhibitor/status.js';
-import { shellQuote } from '../transport/quote.js';
+import { shellQuote } from '../util/shell-quote.js';
 import { DCOS_SHELL, DCOS_ZK, envFile, EXHIBITOR_SERVICE, FAULT_FILES, NS, SYSTEMCTL, systemdUnits, UNITS_DIR, ZK_RUN, zooCfg } from './scripts.js';
 
 const run = promisify(execFile);

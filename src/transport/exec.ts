@@ -4,7 +4,7 @@
 
 import type { ClientChannel } from 'ssh2';
 import { TransportError } from '../errors.js';
-import { shellQuote } from './quote.js';
+import { shellQuote } from '../util/shell-quote.js';
 import { droppedError, sessionError, type Endpoint } from './ssh-errors.js';
 import type { ExecOptions, ExecResult, MasterConn } from './types.js';
 import type { Client } from 'ssh2';

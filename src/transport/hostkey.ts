@@ -4,7 +4,7 @@
 // whatever the policy: no setting turns an interception into a connection.
 
 import { TransportError } from '../errors.js';
-import { shellQuote } from './quote.js';
+import { shellQuote } from '../util/shell-quote.js';
 import { appendKnownHost, checkHostKey, fingerprintSha256, keyTypeOf, knownHostName, preferredHostKeyAlgorithms, readKnownHosts } from './known-hosts.js';
 import type { Endpoint } from './ssh-errors.js';
 import type { HostKeyPolicy } from './types.js';

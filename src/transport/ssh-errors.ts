@@ -2,7 +2,7 @@
 // each message naming the master, the address and what to do. No raw ssh2 error leaves
 // src/transport/.
 
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../util/duration.js';
 import { TransportError, type TransportErrorKind } from '../errors.js';
 
 /** What a message needs to say where: the master's name and the address tried. */

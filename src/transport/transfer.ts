@@ -29,7 +29,7 @@ import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import type { ClientChannel } from 'ssh2';
 import { TransportError } from '../errors.js';
 import { killChannel, openExec, runExec, wrapCommand, type ChannelHost } from './exec.js';
-import { shellQuote } from './quote.js';
+import { shellQuote } from '../util/shell-quote.js';
 import { droppedError, sessionError } from './ssh-errors.js';
 import type { ExecResult, TransferOptions, TransferProgress, TransferResult } from './types.js';
 

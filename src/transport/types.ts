@@ -1,37 +1,11 @@
 // The Transport interface: everything zkops does on a master goes through it.
-// The SSH libraries (ssh2, ssh2-sftp-client) are imported under src/transport/ only.
+// The SSH library (ssh2) is imported under src/transport/ only. The connection settings of a
+// master are the inventory's types: the inventory owns them, the transport reads them.
 
 import type { Duplex } from 'node:stream';
 
-export type HostKeyPolicy = 'strict' | 'accept-new' | 'off';
-
-/** A hop to reach a master through (ProxyJump). */
-export interface JumpHost {
-  host: string;
-  port: number;
-  user: string;
-}
-
-/** Fully resolved connection settings for one master (inventory + ~/.ssh/config merged). */
-export interface MasterConn {
-  /** Display name used in every message ("master-2", or the host). */
-  name: string;
-  /** Address or hostname to connect to (after ~/.ssh/config HostName). */
-  host: string;
-  port: number;
-  user: string;
-  /** Private key file; undefined: ssh-agent (SSH_AUTH_SOCK), then ~/.ssh/id_ed25519, id_rsa. */
-  identityFile?: string;
-  /** Env var holding the key passphrase (default ZKOPS_SSH_PASSPHRASE). */
-  passphraseEnv?: string;
-  knownHosts: string;
-  hostKeyPolicy: HostKeyPolicy;
-  jump?: JumpHost;
-  connectTimeoutMs: number;
-  keepaliveMs: number;
-  /** 'sudo': privileged commands run under `sudo -n`; 'none': as the login user. */
-  become: 'sudo' | 'none';
-}
+export type { HostKeyPolicy, JumpHost, MasterConn } from '../inventory/types.js';
+import type { MasterConn } from '../inventory/types.js';
 
 /** One result shape for success and failure of a remote command. */
 export interface ExecResult {

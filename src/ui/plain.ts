@@ -1,6 +1,6 @@
 // Plain lines for logs and pipes (no TTY): one line per thing that happened, on stderr.
 
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../util/duration.js';
 import { dispatch, type EngineEvent, type EventHandlers, type EventSink } from '../engine/events.js';
 import { forTerminal } from './text.js';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransportError } from '../../src/errors.js';
 import { createSshTransport } from '../../src/transport/index.js';
-import { shellJoin, shellQuote } from '../../src/transport/quote.js';
+import { shellJoin, shellQuote } from '../../src/util/shell-quote.js';
 import type { Session } from '../../src/transport/types.js';
 import { masterFor, startSshd, type Sshd } from '../helpers/sshd.js';
 

@@ -1,7 +1,7 @@
 // Durations as operators write them (SPEC section 3: 500ms, 10s, 5m) and as messages print them;
 // the limits every key that waits shares (security review: 600h and 1e300 fired at once).
 import { describe, expect, it } from 'vitest';
-import { durationProblem, formatDuration, MAX_DURATION_MS, parseDuration } from '../../src/config/duration.js';
+import { durationProblem, formatDuration, MAX_DURATION_MS, parseDuration } from '../../src/util/duration.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { parsePlaybook } from '../../src/playbook/load.js';
 import { problemsOf } from './problems-of.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadForRun } from '../../src/cli/playbook-run.js';
-import { baseVars, taskVars, type Registered } from '../../src/engine/context.js';
+import { baseVars, taskVars, type Registered } from '../../src/playbook/context.js';
 import { ExitCode, UsageError } from '../../src/errors.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { parsePlaybook } from '../../src/playbook/load.js';

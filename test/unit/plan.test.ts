@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { parseInventory } from '../../src/inventory/load.js';
-import { runInfo } from '../../src/engine/context.js';
+import { runInfo } from '../../src/playbook/context.js';
 import { findCycle, needsOf, topoOrder } from '../../src/playbook/graph.js';
 import { parsePlaybook } from '../../src/playbook/load.js';
 import { buildPlan, type Plan } from '../../src/playbook/plan.js';

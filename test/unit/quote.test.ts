@@ -1,7 +1,7 @@
 // shellQuote round-trips hostile strings through a real /bin/sh.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { shellJoin, shellQuote } from '../../src/transport/quote.js';
+import { shellJoin, shellQuote } from '../../src/util/shell-quote.js';
 
 const HOSTILE: [name: string, value: string][] = [
   ['empty', ''],

@@ -1,7 +1,7 @@
 // YAML that cannot be turned into a value is a ValidationError with file:line (exit 2), like a
 // syntax error: an alias bomb ("billion laughs") and an alias without its anchor.
 import { describe, expect, it } from 'vitest';
-import { parseYamlSource } from '../../src/config/yaml-source.js';
+import { parseYamlSource } from '../../src/util/yaml-source.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { parsePlaybook } from '../../src/playbook/load.js';
 import { problemsOf } from './problems-of.js';

@@ -1,7 +1,7 @@
 // zkops backup -i INV [--label L] [--dir D] [--master M] [--force] [--dry-run]
 
 import type { CommandModule } from 'yargs';
-import { prepareBackup, runBackup } from '../../backup/backup.js';
+import { prepareBackup, runBackup } from '../../procedures/backup.js';
 import { formatPlan, planOf } from '../playbook-run.js';
 import { printJson, requireInventory, say, type GlobalOptions } from '../options.js';
 

@@ -3,7 +3,7 @@
 import type { CommandModule } from 'yargs';
 import { loadInventory } from '../../inventory/load.js';
 import { createSshTransport } from '../../transport/index.js';
-import { checkCluster, formatCheckTable } from '../../check/check.js';
+import { checkCluster, formatCheckTable } from '../../procedures/check.js';
 import { OperationFailed } from '../../errors.js';
 import { forTerminal } from '../../ui/text.js';
 import { printJson, requireInventory, say, type GlobalOptions } from '../options.js';

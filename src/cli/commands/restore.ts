@@ -2,7 +2,7 @@
 
 import type { CommandModule } from 'yargs';
 import { dcosZkHint } from '../../exhibitor/dcos-zk.js';
-import { failedRestores, historyOf, prepareRestore, restoreTable, runRestore, type RestoreRow } from '../../restore/restore.js';
+import { failedRestores, historyOf, prepareRestore, restoreTable, runRestore, type RestoreRow } from '../../procedures/restore.js';
 import type { RunResult } from '../../engine/run.js';
 import type { Loaded } from '../playbook-run.js';
 import type { MasterHealth } from '../../exhibitor/status.js';

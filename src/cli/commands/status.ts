@@ -3,17 +3,17 @@
 import type { CommandModule } from 'yargs';
 import { loadInventory } from '../../inventory/load.js';
 import { createSshTransport } from '../../transport/index.js';
-import { SessionPool } from '../../engine/sessions.js';
+import { SessionPool } from '../../transport/session-pool.js';
 import { CertificateError, StatusFetcher } from '../../exhibitor/fetch.js';
 import { judgeHealth, type HealthVerdict } from '../../exhibitor/status.js';
-import { CERT_HINT, hostsOf, refusedCertificate } from '../../engine/steps/wait-healthy.js';
+import { CERT_HINT, hostsOf, refusedCertificate } from '../../exhibitor/health.js';
 import { parsePlaybook } from '../../playbook/load.js';
-import { parseDuration } from '../../config/duration.js';
+import { parseDuration } from '../../util/duration.js';
 import { HealthTimeout, OperationFailed, SafetyRefusal, UsageError } from '../../errors.js';
 import { executeRun, type Loaded } from '../playbook-run.js';
 import { newRunId, printJson, requireInventory, say, type GlobalOptions } from '../options.js';
 import { formatTable } from '../table.js';
-import { leftoversCommand, parseLeftovers, runParent, type RunLeftovers } from '../../engine/run-dir.js';
+import { leftoversCommand, parseLeftovers, runParent, type RunLeftovers } from '../../playbook/run-dir.js';
 
 interface StatusArgs extends GlobalOptions {
   wait: boolean;

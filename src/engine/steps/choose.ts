@@ -6,9 +6,9 @@ import type { ChooseStep } from '../../playbook/schema.js';
 import { render } from '../../playbook/template.js';
 import { judgeHealth } from '../../exhibitor/status.js';
 import { askSrvr } from '../../exhibitor/srvr.js';
-import { findMaster } from '../context.js';
+import { findMaster } from '../../playbook/context.js';
 import type { Master } from '../../inventory/types.js';
-import { hostsOf } from './wait-healthy.js';
+import { hostsOf } from '../../exhibitor/health.js';
 import { TaskFailure, type Executor, type TaskContext } from './types.js';
 
 async function srvrOf(ctx: TaskContext, m: Master): Promise<{ zxid: bigint | undefined; version: string | undefined }> {

@@ -5,14 +5,14 @@
 // A leased job (rule 4.11) also waits on the master for zkops's go-ahead, given to every
 // master of the step at once (lease.ts); the script itself is in job-script.ts.
 
-import { formatDuration } from '../../config/duration.js';
+import { formatDuration } from '../../util/duration.js';
 import { render } from '../../playbook/template.js';
 import type { JobStep } from '../../playbook/schema.js';
-import { shellQuote } from '../../transport/quote.js';
+import { shellQuote } from '../../util/shell-quote.js';
 import { TransportError } from '../../errors.js';
 import type { Session } from '../../transport/types.js';
-import { prepareRunDirCommand } from '../run-dir.js';
-import { jobDir, jobScript, jobUnit, launchCommand, leaseCommand, type JobCommands } from './job-script.js';
+import { prepareRunDirCommand } from '../../playbook/run-dir.js';
+import { jobDir, jobScript, jobUnit, launchCommand, leaseCommand, type JobCommands } from '../../playbook/job-script.js';
 import type { LeaseGroup } from './lease.js';
 import { TaskFailure, tail, type Executor, type TaskContext } from './types.js';
 

@@ -6,9 +6,9 @@
 // at once; a master that does not get it before its lease ends takes rollback by itself.
 
 import { TransportError } from '../../errors.js';
-import { formatDuration } from '../../config/duration.js';
+import { formatDuration } from '../../util/duration.js';
 import type { Session } from '../../transport/types.js';
-import { DECIDED_RC, decideCommand, leaseCommand } from './job-script.js';
+import { DECIDED_RC, decideCommand, leaseCommand } from '../../playbook/job-script.js';
 
 export type Decision = 'go' | 'rollback';
 

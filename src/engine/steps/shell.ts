@@ -1,6 +1,6 @@
 // kind: shell — one command on one master, every substitution shell-quoted.
 
-import { formatDuration } from '../../config/duration.js';
+import { formatDuration } from '../../util/duration.js';
 import { render } from '../../playbook/template.js';
 import type { ShellStep } from '../../playbook/schema.js';
 import { TaskFailure, tail, type Executor } from './types.js';

@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { render } from '../../playbook/template.js';
 import type { GetStep, PutStep } from '../../playbook/schema.js';
-import { shellQuote } from '../../transport/quote.js';
+import { shellQuote } from '../../util/shell-quote.js';
 import { TaskFailure, type Executor } from './types.js';
 
 export const runGet: Executor<GetStep> = async (ctx, step) => {

@@ -6,7 +6,7 @@ import type { Session, TransferProgress } from '../../transport/types.js';
 import type { Vars } from '../../playbook/template.js';
 import type { Step, StepKind } from '../../playbook/schema.js';
 import type { MasterHealth } from '../../exhibitor/status.js';
-import type { SessionPool } from '../sessions.js';
+import type { SessionPool } from '../../transport/session-pool.js';
 import type { StatusFetcher } from '../../exhibitor/fetch.js';
 import type { LeaseGroup } from './lease.js';
 

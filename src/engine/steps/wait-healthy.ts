@@ -1,27 +1,12 @@
 // kind: wait_healthy — poll Exhibitor until every inventory master serves and exactly one
 // leads, `stablePolls` polls in a row, rotating over the masters asked (SPEC section 1).
 
-import { formatDuration } from '../../config/duration.js';
+import { formatDuration } from '../../util/duration.js';
 import { HealthTimeout, OperationFailed } from '../../errors.js';
-import { CertificateError, StatusFetchError } from '../../exhibitor/fetch.js';
+import { CERT_HINT, hostsOf, refusedCertificate } from '../../exhibitor/health.js';
 import { judgeHealth, StabilityCounter, type HealthVerdict } from '../../exhibitor/status.js';
 import type { WaitHealthyStep } from '../../playbook/schema.js';
-import type { Inventory } from '../../inventory/types.js';
 import { TaskFailure, type Executor } from './types.js';
-
-/** The names a master may appear under in Exhibitor's answer. */
-export function hostsOf(inv: Inventory): { name: string; hosts: string[] }[] {
-  return inv.masters.map((m) => ({ name: m.name, hosts: [...new Set([m.host, m.inventoryHost, m.name])] }));
-}
-
-export const CERT_HINT = "set exhibitor.caFile to the CA that signed Exhibitor's certificate (on DC/OS: https://<master>/ca/dcos-ca.crt)";
-
-/** The certificate error when every master that was asked refused its certificate. */
-export function refusedCertificate(err: unknown): CertificateError | undefined {
-  if (!(err instanceof StatusFetchError) || err.failures.length === 0) return undefined;
-  if (!err.failures.every((f) => f.error instanceof CertificateError)) return undefined;
-  return err.failures[0]?.error as CertificateError;
-}
 
 export const runWaitHealthy: Executor<WaitHealthyStep> = async (ctx, step) => {
   const needed = step.stable_polls ?? ctx.inventory.exhibitor.stablePolls;

@@ -1,11 +1,10 @@
 // One SSH connection per master for the whole run; commands are channels on it. A dropped
 // connection is reopened on the next use, so a job can be followed to its end.
 
-import type { Master } from '../inventory/types.js';
-import type { Session, Transport } from '../transport/types.js';
-import type { SessionProvider } from '../exhibitor/fetch.js';
+import type { MasterConn } from '../inventory/types.js';
+import type { Session, Transport } from './types.js';
 
-export class SessionPool implements SessionProvider {
+export class SessionPool {
   private readonly open = new Map<string, Promise<Session>>();
 
   constructor(
@@ -14,7 +13,7 @@ export class SessionPool implements SessionProvider {
   ) {}
 
   /** The master's session, connecting on first use or after a drop. */
-  async session(master: Master): Promise<Session> {
+  async session(master: MasterConn): Promise<Session> {
     const existing = this.open.get(master.name);
     if (existing) {
       const s = await existing.catch(() => undefined);
@@ -28,7 +27,7 @@ export class SessionPool implements SessionProvider {
   }
 
   /** Forget a session after a drop so the next call reconnects. */
-  drop(master: Master): void {
+  drop(master: MasterConn): void {
     this.open.delete(master.name);
   }
 

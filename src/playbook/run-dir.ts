@@ -4,7 +4,7 @@
 // a link) owned by the user zkops runs as (root, with become) with mode 0700, and inside it one
 // directory per run with an unpredictable name. Pure: it only writes shell.
 
-import { shellQuote } from '../transport/quote.js';
+import { shellQuote } from '../util/shell-quote.js';
 
 /** The parent of every run directory on a master, beside the cluster lock. */
 export function runParent(remoteTmpDir: string): string {

@@ -6,11 +6,11 @@ import pLimit from 'p-limit';
 import type { Inventory, Master } from '../inventory/types.js';
 import type { Transport, Session } from '../transport/types.js';
 import { TransportError } from '../errors.js';
-import { shellQuote } from '../transport/quote.js';
-import { SessionPool } from '../engine/sessions.js';
+import { shellQuote } from '../util/shell-quote.js';
+import { SessionPool } from '../transport/session-pool.js';
 import { StatusFetcher } from '../exhibitor/fetch.js';
 import { judgeHealth, parseStatus } from '../exhibitor/status.js';
-import { hostsOf } from '../engine/steps/wait-healthy.js';
+import { hostsOf } from '../exhibitor/health.js';
 
 export type CheckStatus = 'ok' | 'fail' | 'n/a' | 'skipped';
 export interface CheckItem {

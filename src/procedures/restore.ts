@@ -14,7 +14,7 @@ import { executeRun, loadForRun, type Loaded } from '../cli/playbook-run.js';
 import type { GlobalOptions } from '../cli/options.js';
 import type { RunResult } from '../engine/run.js';
 import { bundledPlaybook } from '../version.js';
-import { baseVars, runInfo } from '../engine/context.js';
+import { baseVars, runInfo } from '../playbook/context.js';
 import { render } from '../playbook/template.js';
 
 export const RESTORE_PLAYBOOK = bundledPlaybook('restore.yaml');

@@ -2,9 +2,9 @@
 
 import { hostname, userInfo } from 'node:os';
 import type { Inventory, Master } from '../inventory/types.js';
-import type { Playbook } from '../playbook/load.js';
-import type { Step, StepKind } from '../playbook/schema.js';
-import { render, type Vars } from '../playbook/template.js';
+import type { Playbook } from './load.js';
+import type { Step, StepKind } from './schema.js';
+import { render, type Vars } from './template.js';
 import { prepareRunDirCommand, runParent, runTmpDir } from './run-dir.js';
 
 /** Kinds that run once for the cluster, from the bastion, whatever their target says. */

@@ -13,7 +13,7 @@
 // or `rollback:`, then `finally:`. So a master whose bastion died or went quiet puts its
 // previous state back and starts Exhibitor by itself, at most one lease after the last word.
 
-import { shellQuote } from '../../transport/quote.js';
+import { shellQuote } from '../util/shell-quote.js';
 
 export interface JobCommands {
   main: string;
