@@ -36,6 +36,35 @@ export class ZkopsError extends Error {
     this.where = opts.where;
     this.details = opts.details;
   }
+
+  /**
+   * The same error with some fields told differently (a step's name before the message, a
+   * hint about what was kept): a new error of the same class whose cause is this one. Errors
+   * are never changed after they are thrown, since another part may hold and show them.
+   */
+  with(changes: { message?: string; where?: string; hint?: string; details?: unknown }): this {
+    const copy = Object.create(Object.getPrototypeOf(this) as object) as this;
+    for (const key of Reflect.ownKeys(this)) {
+      Object.defineProperty(copy, key, Object.getOwnPropertyDescriptor(this, key) as PropertyDescriptor);
+    }
+    const set = (key: string, value: unknown) => Object.defineProperty(copy, key, { value, writable: false, enumerable: true, configurable: true });
+    if (changes.message !== undefined) Object.defineProperty(copy, 'message', { value: changes.message, writable: true, enumerable: false, configurable: true });
+    if (changes.where !== undefined) set('where', changes.where);
+    if (changes.hint !== undefined) set('hint', changes.hint);
+    if (changes.details !== undefined) set('details', changes.details);
+    Object.defineProperty(copy, 'cause', { value: this, writable: true, enumerable: false, configurable: true });
+    return copy;
+  }
+}
+
+/** The first error of class `type` in the chain of causes (the error itself included). */
+export function findCause<T extends Error>(err: unknown, type: abstract new (...args: never[]) => T): T | undefined {
+  const seen = new Set<unknown>();
+  for (let e = err; e instanceof Error && !seen.has(e); e = e.cause) {
+    seen.add(e);
+    if (e instanceof type) return e;
+  }
+  return undefined;
 }
 
 /** Bad command line, inventory or playbook (exit 2). */

@@ -3,8 +3,10 @@
 
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { exitCodeOf, formatError, UsageError, ZkopsError } from '../errors.js';
-import { journalFile, parseConcurrency, printJson, type GlobalOptions } from './options.js';
+import { exitCodeOf, formatError, UsageError } from '../errors.js';
+import { journalFile, parseConcurrency, type GlobalOptions } from './options.js';
+import { takeOutcome, toYargs, type Outcome } from './command.js';
+import { operationJson, printJson } from '../ui/json.js';
 import { catalogDirProblem, refuseOddFile } from '../catalog/safe-files.js';
 import { forTerminal } from '../ui/text.js';
 import { planCommand, runCommand } from './commands/run.js';
@@ -31,10 +33,23 @@ function guardCatalogDir(argv: { _: (string | number)[]; dir?: unknown }): void 
   if (JOURNALED.has(command)) refuseOddFile(journalFile(argv.dir));
 }
 
+/** Render a command's outcome once: the --json document, the error on stderr; the exit code. */
+function finish(o: Outcome, json: boolean, verbose: boolean): number {
+  if (o.error !== undefined) {
+    const also = o.alsoFailed && o.alsoFailed.length > 0 ? `\nalso, always steps failed: ${o.alsoFailed.join('; ')}` : '';
+    process.stderr.write(`${forTerminal(formatError(o.error, verbose) + also)}\n`);
+  }
+  if (json && (o.json !== undefined || o.error !== undefined)) {
+    printJson(o.raw ? o.json : operationJson((o.json ?? {}) as Record<string, unknown>, o.error, o.alsoFailed));
+  }
+  return o.error === undefined ? 0 : exitCodeOf(o.error);
+}
+
 async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
   const json = argv.includes('--json');
   if (argv.includes('--no-color') || process.env.NO_COLOR !== undefined) process.env.FORCE_COLOR = '0';
+  let outcome: Outcome;
   try {
     await yargs(argv)
       .scriptName('zkops')
@@ -51,16 +66,16 @@ async function main(argv: string[]): Promise<number> {
         a.concurrency = parseConcurrency(a.concurrency);
       })
       .middleware(guardCatalogDir as never)
-      .command(backupCommand as never)
-      .command(restoreCommand as never)
-      .command(statusCommand as never)
-      .command(listCommand as never)
-      .command(showCommand as never)
-      .command(deleteCommand as never)
-      .command(verifyCommand as never)
-      .command(runCommand as never)
-      .command(planCommand as never)
-      .command(checkCommand as never)
+      .command(toYargs(backupCommand) as never)
+      .command(toYargs(restoreCommand) as never)
+      .command(toYargs(statusCommand) as never)
+      .command(toYargs(listCommand) as never)
+      .command(toYargs(showCommand) as never)
+      .command(toYargs(deleteCommand) as never)
+      .command(toYargs(verifyCommand) as never)
+      .command(toYargs(runCommand) as never)
+      .command(toYargs(planCommand) as never)
+      .command(toYargs(checkCommand) as never)
       .command(sandboxCommand as never)
       .demandCommand(1, 'give a command: see zkops --help')
       .strict()
@@ -74,15 +89,11 @@ async function main(argv: string[]): Promise<number> {
         throw new UsageError(msg, { hint: 'see zkops --help' });
       })
       .parseAsync();
-    return 0;
+    outcome = takeOutcome() ?? {};
   } catch (err) {
-    process.stderr.write(`${forTerminal(formatError(err, verbose))}\n`);
-    if (json && !(err as { jsonPrinted?: boolean }).jsonPrinted) {
-      const e = err instanceof ZkopsError ? err : undefined;
-      printJson({ ok: false, exitCode: exitCodeOf(err), error: { message: (err as Error).message, hint: e?.hint, where: e?.where, details: e?.details } });
-    }
-    return exitCodeOf(err);
+    outcome = { error: err };
   }
+  return finish(outcome, json, verbose);
 }
 
 export type { GlobalOptions };

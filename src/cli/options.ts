@@ -1,9 +1,8 @@
 // Global options and the wiring every command shares: output mode, sinks, signals.
 
-import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fanOut, redact, redactDeep, type EngineEvent, type EventSink } from '../engine/events.js';
+import { fanOut, redact, type EngineEvent, type EventSink } from '../engine/events.js';
 import { plainSink } from '../ui/plain.js';
 import { listrSink, type ListrSink } from '../ui/listr.js';
 import { journalSink } from '../ui/journal.js';
@@ -24,20 +23,15 @@ export function say(line: string): void {
   process.stderr.write(`${forTerminal(line)}\n`);
 }
 
-/** Print the one JSON document of a --json run, secrets redacted however deep. */
-export function printJson(doc: unknown): void {
-  process.stdout.write(`${JSON.stringify(redactDeep(doc), (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
-}
+/** The catalog directory option: where backups, their metadata and the journal are. */
+export const DIR_OPTION = { dir: { type: 'string', default: './zk-backups', describe: 'catalog directory (the journal is written there)' } } as const;
+
+/** The --dry-run option of the commands that run a playbook. */
+export const DRY_RUN_OPTION = { 'dry-run': { type: 'boolean', default: false, describe: 'print the plan; run nothing' } } as const;
 
 export function requireInventory(o: GlobalOptions): string {
   if (!o.inventory) throw new UsageError('this command needs an inventory', { hint: 'pass -i masters.yaml (see inventory.example.yaml)' });
   return o.inventory;
-}
-
-/** A run id: sortable time plus 48 random bits (it names the run's remote directory: not guessable). */
-export function newRunId(now = new Date()): string {
-  const t = now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
-  return `${t}-${randomBytes(6).toString('hex')}`;
 }
 
 /** --concurrency as p-limit needs it: a whole number of at least 1 (yargs reads a word as NaN); the last one given wins. */
@@ -108,8 +102,7 @@ export function journalFile(dir: string): string {
  * bastion drops) must not kill zkops while a ZooKeeper is stopped, so it counts as a TERM, and
  * output to the dead terminal is let go.
  */
-export function trapSignals(onSignal: (signal: string, count: number) => void): { signal: AbortSignal; release(): void } {
-  const controller = new AbortController();
+export function trapSignals(onSignal: (signal: string, count: number) => void, controller = new AbortController()): { signal: AbortSignal; release(): void } {
   let count = 0;
   const ignore = (): void => undefined;
   const handler = (sig: NodeJS.Signals) => {

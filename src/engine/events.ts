@@ -36,7 +36,7 @@ export type EngineEvent =
   | { type: 'step-end'; step: string; status: TaskStatus; reason: string | undefined; phase: Phase; at: number }
   | { type: 'warning'; message: string; at: number }
   | { type: 'signal'; signal: string; count: number; running: TaskRef[]; at: number }
-  | { type: 'run-end'; status: 'ok' | 'failed'; exitCode: number; error: string | undefined; at: number };
+  | { type: 'run-end'; status: 'ok' | 'failed'; exitCode: number; error: string | undefined; /** The always phase's other failures. */ alsoFailed?: string[]; at: number };
 
 export type EventType = EngineEvent['type'];
 export type EventOf<T extends EventType> = Extract<EngineEvent, { type: T }>;

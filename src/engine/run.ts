@@ -1,31 +1,31 @@
-// The engine: runs a playbook's step graph as parallel as its dependencies allow, bounded
-// by --concurrency (p-limit), then the `always` phase, which runs after success, failure or
-// an interrupt. The only place with side effects on masters, through the Transport.
+// The engine: runs a Plan's steps as parallel as their dependencies allow, bounded by
+// --concurrency (p-limit), then the `always` phase, which runs after success, failure or an
+// interrupt. The only place with side effects on masters, through the Transport. It reads the
+// Plan and nothing else of the playbook: targets, timeouts, leases, the run's directory and
+// the base variables were all resolved there (playbook/plan.ts).
 
 import pLimit from 'p-limit';
-import { formatDuration } from '../util/duration.js';
-import { Interrupted, OperationFailed, SafetyRefusal, ZkopsError, TransportError } from '../errors.js';
+import { Interrupted, OperationFailed, SafetyRefusal, ZkopsError } from '../errors.js';
 import type { Inventory, Master } from '../inventory/types.js';
 import type { Playbook } from '../playbook/load.js';
-import { DEFAULT_TIMEOUT_MS, type Step } from '../playbook/schema.js';
-import { evaluateCondition, render, UndefinedVariableError, TemplateError, type Vars } from '../playbook/template.js';
-import { needsOf, topoOrder } from '../playbook/graph.js';
+import { buildPlan, mastersOf, type Plan, type PlannedStep } from '../playbook/plan.js';
+import type { Vars } from '../playbook/template.js';
+import { topoOrder } from '../playbook/graph.js';
+import { runInfo, taskVars, type Registered } from '../playbook/context.js';
+import type { Step } from '../playbook/schema.js';
 import type { Transport } from '../transport/types.js';
-import { StatusFetcher } from '../exhibitor/fetch.js';
-import { baseVars, CLUSTER_KINDS, resolveTargets, runInfo, taskVars, type Registered } from '../playbook/context.js';
-import { redact, type EngineEvent, type EventSink, type Phase, type TaskRef, type TaskStatus } from './events.js';
 import { SessionPool } from '../transport/session-pool.js';
-import { executors } from './steps/index.js';
+import { StatusFetcher } from '../exhibitor/fetch.js';
+import type { EngineEvent, EventSink, Phase, TaskRef } from './events.js';
+import { pendingStep, type RunReport, type StepReport } from './report.js';
 import { LeaseGroup } from './steps/lease.js';
-import { TaskFailure, type TaskContext, type TaskOutput } from './steps/types.js';
+import { runTask, type TaskEnv, type TaskResult } from './task.js';
 
-export interface RunOptions {
+export interface EngineOptions {
+  plan: Plan;
   inventory: Inventory;
-  playbook: Playbook;
-  extraVars: Vars;
   transport: Transport;
   sink: EventSink;
-  runId: string;
   concurrency: number;
   /** Answers `confirm` steps (default: nobody can answer). */
   confirm?: (question: string) => Promise<'yes' | 'no' | 'no-tty'>;
@@ -34,49 +34,51 @@ export interface RunOptions {
   now?: () => number;
 }
 
-export interface StepOutcome {
-  status: TaskStatus | 'pending';
-  masters: string[];
-  failed: string[];
-  reason: string | undefined;
-  error: unknown;
+/** The playbook-level options of runPlaybook: the Plan is built from them. */
+export interface RunOptions extends Omit<EngineOptions, 'plan'> {
+  playbook: Playbook;
+  extraVars: Vars;
+  runId: string;
 }
 
-export interface RunResult {
-  ok: boolean;
-  /** The main failure, or the always phase's when the main phase succeeded. */
-  error: ZkopsError | undefined;
-  steps: Record<string, StepOutcome>;
-  /** Registered variables, cluster-scoped values and per-master maps. */
-  registered: Record<string, unknown>;
-  /** The always phase's failures, reported beside the main failure. */
-  alwaysErrors: string[];
+/** Plan a validated playbook and run it. Never throws for a failed step: see RunReport. */
+export async function runPlaybook(opts: RunOptions): Promise<RunReport> {
+  const now = opts.now ?? Date.now;
+  const plan = buildPlan(opts.playbook, opts.inventory, opts.extraVars, runInfo(opts.inventory, opts.runId, new Date(now())));
+  return new PlaybookRun({ ...opts, plan }).execute();
 }
 
-/** Run a validated playbook against an inventory. Never throws for a failed step: see RunResult. */
-export async function runPlaybook(opts: RunOptions): Promise<RunResult> {
-  return new PlaybookRun(opts).execute();
-}
-
-/** A run whose running tasks can be asked for (the second signal names them). */
+/** A run of a Plan, whose running tasks can be asked for (the second signal names them). */
 export class PlaybookRun {
   private readonly now: () => number;
   private readonly limit;
   private readonly sessions: SessionPool;
-  private readonly status: StatusFetcher;
   private readonly registered = new Map<string, Registered>();
-  private readonly outcomes: Record<string, StepOutcome> = {};
+  private readonly steps: Record<string, StepReport> = {};
   private readonly running = new Set<string>();
-  private base: Vars = {};
+  private readonly env: TaskEnv;
+  private base: Vars;
   private mainError: ZkopsError | undefined;
   private readonly alwaysErrors: ZkopsError[] = [];
 
-  constructor(private readonly o: RunOptions) {
+  constructor(private readonly o: EngineOptions) {
     this.now = o.now ?? Date.now;
     this.limit = pLimit(Math.max(1, o.concurrency));
     this.sessions = new SessionPool(o.transport, (message) => this.emit({ type: 'warning', message, at: this.now() }));
-    this.status = new StatusFetcher(o.inventory, this.sessions);
-    for (const s of o.playbook.steps) this.outcomes[s.id] = { status: 'pending', masters: [], failed: [], reason: undefined, error: undefined };
+    this.base = { ...o.plan.base };
+    for (const s of o.plan.steps) this.steps[s.id] = pendingStep(s.id, s.name, s.kind, s.always ? 'always' : 'main');
+    this.env = {
+      inventory: o.inventory,
+      runId: o.plan.run.id,
+      sessions: this.sessions,
+      status: new StatusFetcher(o.inventory, this.sessions),
+      now: this.now,
+      emit: (e) => this.emit(e),
+      confirm: o.confirm ?? (async () => 'no-tty' as const),
+      register: (step, master, value) => this.register(step, master, value),
+      vars: (master) => taskVars(this.base, this.registered, this.stepVars(), master),
+      running: this.running,
+    };
   }
 
   private emit(event: EngineEvent): void {
@@ -91,13 +93,13 @@ export class PlaybookRun {
     });
   }
 
-  async execute(): Promise<RunResult> {
-    const { inventory: inv, playbook } = this.o;
-    this.emit({ type: 'run-start', runId: this.o.runId, playbook: playbook.name, cluster: inv.cluster, masters: inv.masters.map((m) => m.name), at: this.now() });
+  async execute(): Promise<RunReport> {
+    const { plan } = this.o;
+    const start = new Date(this.now()).toISOString();
+    this.emit({ type: 'run-start', runId: plan.run.id, playbook: plan.playbook, cluster: plan.cluster, masters: plan.masters, at: this.now() });
     try {
-      this.base = baseVars(inv, playbook, this.o.extraVars, runInfo(inv, this.o.runId, new Date(this.now())));
-      const main = playbook.steps.filter((s) => !s.always);
-      const always = playbook.steps.filter((s) => s.always);
+      const main = plan.steps.filter((s) => !s.always);
+      const always = plan.steps.filter((s) => s.always);
       this.emit({ type: 'phase', phase: 'main', at: this.now() });
       await this.runPhase(main, 'main', this.o.signal);
       if (always.length > 0) {
@@ -110,114 +112,137 @@ export class PlaybookRun {
       await this.sessions.closeAll();
     }
     if (this.o.signal.aborted && !(this.mainError instanceof Interrupted)) {
-      this.mainError = new Interrupted('interrupted', { details: { after: this.mainError?.message } });
+      this.mainError = new Interrupted('interrupted', { details: { after: this.mainError?.message }, cause: this.mainError });
     }
     // The main failure wins; the always phase's failures are reported beside it. With no
     // main failure, the first always failure is the run's (a health timeout keeps exit 4).
     const error = this.mainError ?? this.alwaysErrors[0];
-    const others = this.alwaysErrors.filter((e) => e !== error).map((e) => e.message);
-    if (error && others.length > 0) error.message += `\nalso, always steps failed: ${others.join('; ')}`;
-    this.emit({ type: 'run-end', status: error ? 'failed' : 'ok', exitCode: error?.exitCode ?? 0, error: error?.message, at: this.now() });
+    const alwaysErrors = this.alwaysErrors.filter((e) => e !== error).map((e) => e.message);
+    this.emit({ type: 'run-end', status: error ? 'failed' : 'ok', exitCode: error?.exitCode ?? 0, error: error?.message, alsoFailed: alwaysErrors, at: this.now() });
     const registered: Record<string, unknown> = {};
     for (const [k, r] of this.registered) registered[k] = r.scope === 'cluster' ? r.value : r.byMaster;
-    return { ok: !error, error, steps: this.outcomes, registered, alwaysErrors: this.alwaysErrors.map((e) => e.message) };
+    return {
+      runId: plan.run.id,
+      playbook: plan.playbook,
+      cluster: plan.cluster,
+      ok: !error,
+      exitCode: error?.exitCode ?? 0,
+      error,
+      alwaysErrors,
+      steps: this.steps,
+      registered,
+      start,
+      end: new Date(this.now()).toISOString(),
+    };
   }
 
   /** Run steps as their dependencies allow; in the main phase, a failure stops new steps. */
-  private async runPhase(steps: Step[], phase: Phase, signal: AbortSignal): Promise<void> {
+  private async runPhase(steps: PlannedStep[], phase: Phase, signal: AbortSignal): Promise<void> {
     const ids = new Set(steps.map((s) => s.id));
-    const order = topoOrder(steps);
+    const byId = new Map(steps.map((s) => [s.id, s]));
+    const order = topoOrder(steps.map((s) => s.step)).map((s) => byId.get(s.id) as PlannedStep);
     const started = new Set<string>();
     const active = new Map<string, Promise<void>>();
     const doneIds = new Set<string>();
     for (;;) {
       const stopping = phase === 'main' && (this.mainError !== undefined || signal.aborted);
       if (!stopping) {
-        for (const step of order) {
-          if (started.has(step.id)) continue;
-          if (!needsOf(step).every((d) => !ids.has(d) || doneIds.has(d))) continue;
-          started.add(step.id);
-          const p = this.runStep(step, phase, signal).finally(() => {
-            doneIds.add(step.id);
-            active.delete(step.id);
+        for (const ps of order) {
+          if (started.has(ps.id)) continue;
+          if (!ps.needs.every((d) => !ids.has(d) || doneIds.has(d))) continue;
+          started.add(ps.id);
+          const p = this.runStep(ps, phase, signal).finally(() => {
+            doneIds.add(ps.id);
+            active.delete(ps.id);
           });
-          active.set(step.id, p);
+          active.set(ps.id, p);
         }
       }
       if (active.size === 0) break;
       await Promise.race(active.values());
     }
-    for (const step of order) {
-      if (started.has(step.id)) continue;
+    for (const ps of order) {
+      if (started.has(ps.id)) continue;
       const reason = signal.aborted ? 'interrupted' : 'an earlier step failed';
-      this.outcomes[step.id] = { ...(this.outcomes[step.id] as StepOutcome), status: 'skipped', reason };
-      this.emit({ type: 'step-end', step: step.id, status: 'skipped', reason, phase, at: this.now() });
+      this.endStep(ps, phase, 'skipped', reason);
     }
   }
 
   private stepVars(): Vars {
     const steps: Vars = {};
     // reason: why a step was skipped ("interrupted", "an earlier step failed", ...), else ""
-    for (const [id, o] of Object.entries(this.outcomes)) steps[id] = { status: o.status, masters: o.masters, failed: o.failed, reason: o.reason ?? '' };
+    for (const [id, o] of Object.entries(this.steps)) steps[id] = { status: o.status, masters: o.masters, failed: o.failed, reason: o.reason ?? '' };
     return steps;
   }
 
-  private async runStep(step: Step, phase: Phase, signal: AbortSignal): Promise<void> {
-    const outcome = this.outcomes[step.id] as StepOutcome;
-    const name = step.name ?? step.id;
-    const cluster = CLUSTER_KINDS.has(step.kind) || step.target === 'local';
+  private endStep(ps: PlannedStep, phase: Phase, status: StepReport['status'] & string, reason: string | undefined, error?: ZkopsError): void {
+    const report = this.steps[ps.id] as StepReport;
+    report.status = status;
+    report.reason = reason;
+    report.error = error;
+    report.end = new Date(this.now()).toISOString();
+    if (status !== 'pending') this.emit({ type: 'step-end', step: ps.id, status, reason, phase, at: this.now() });
+  }
+
+  private async runStep(ps: PlannedStep, phase: Phase, signal: AbortSignal): Promise<void> {
+    const report = this.steps[ps.id] as StepReport;
+    report.start = new Date(this.now()).toISOString();
     let targets: (Master | undefined)[];
     try {
-      targets = cluster ? [undefined] : resolveTargets(step, this.o.inventory, taskVars(this.base, this.registered, this.stepVars(), undefined), (id) => this.outcomes[id]?.masters ?? []);
+      targets = ps.fromBastion ? [undefined] : mastersOf(ps, this.o.inventory, this.env.vars(undefined), (id) => this.steps[id]?.masters ?? []);
     } catch (err) {
-      return this.failStep(step, phase, err, outcome);
+      return this.failStep(ps, phase, err);
     }
-    this.emit({ type: 'step-start', step: step.id, name, kind: step.kind, masters: targets.map((m) => m?.name ?? 'local'), phase, at: this.now() });
-    if (targets.length === 0) {
-      outcome.status = 'skipped';
-      outcome.reason = 'no target master';
-      this.emit({ type: 'step-end', step: step.id, status: 'skipped', reason: outcome.reason, phase, at: this.now() });
-      return;
-    }
-    const batch = step.serial ?? targets.length;
-    const results: TaskStatus[] = [];
+    this.emit({ type: 'step-start', step: ps.id, name: ps.name, kind: ps.kind, masters: targets.map((m) => m?.name ?? 'local'), phase, at: this.now() });
+    if (targets.length === 0) return this.endStep(ps, phase, 'skipped', 'no target master');
+    const errors = await this.runBatches(ps, targets, phase, signal);
+    const continues = ps.onFailure === 'continue';
+    if (errors.length > 0 && !continues) return this.failStep(ps, phase, errors[0]);
+    const all = Object.values(report.tasks);
+    const status = all.length > 0 && all.every((t) => t.status === 'skipped') ? 'skipped' : errors.length > 0 ? 'ignored' : 'ok';
+    this.endStep(ps, phase, status, errors.length > 0 ? errors.map((e) => (e as Error).message).join('; ') : status === 'skipped' ? 'condition false' : undefined);
+  }
+
+  /** The step's tasks, `serial` at a time (all at once without it); the errors, in order. */
+  private async runBatches(ps: PlannedStep, targets: (Master | undefined)[], phase: Phase, signal: AbortSignal): Promise<unknown[]> {
+    const batch = ps.serial ?? targets.length;
     const errors: unknown[] = [];
     // A leased job's tasks wait for each other (the go-ahead needs all): none may wait for a p-limit slot.
-    const lease = step.kind === 'job' && step.lease !== undefined ? this.leaseGroup(step, targets as Master[]) : undefined;
+    const lease = ps.leaseMs !== undefined ? this.leaseGroup(ps, targets as Master[]) : undefined;
     for (let i = 0; i < targets.length; i += batch) {
       const group = targets.slice(i, i + batch);
-      const task = (m: Master | undefined) => this.runTask(step, m, phase, signal, lease);
+      const task = (m: Master | undefined) => runTask(this.env, ps, m, phase, signal, lease);
       const settled = await Promise.all(group.map((m) => (lease ? task(m) : this.limit(() => task(m))))).finally(() => lease?.close());
-      for (const s of settled) {
-        results.push(s.status);
-        if (s.error !== undefined) errors.push(s.error);
-        if (s.status !== 'skipped' && s.master) outcome.masters.push(s.master);
-        // failed: every master whose task failed, also where on_failure: continue let the run go on
-        if ((s.status === 'failed' || s.status === 'ignored') && s.master) outcome.failed.push(s.master);
-      }
-      if (errors.length > 0 && step.on_failure !== 'continue') break;
-      if (step.healthy_between && i + batch < targets.length) {
-        const waited = await this.waitBetweenBatches(step, phase, signal);
+      for (const r of settled) this.recordTask(ps, r, errors);
+      if (errors.length > 0 && ps.onFailure !== 'continue') break;
+      if (ps.step.healthy_between && i + batch < targets.length) {
+        const waited = await this.waitBetweenBatches(ps, phase, signal);
         if (waited !== undefined) {
           errors.push(waited);
           break;
         }
       }
     }
-    if (errors.length > 0 && step.on_failure !== 'continue') return this.failStep(step, phase, errors[0], outcome);
-    outcome.status = results.every((s) => s === 'skipped') ? 'skipped' : errors.length > 0 ? 'ignored' : 'ok';
-    outcome.reason = errors.length > 0 ? errors.map((e) => (e as Error).message).join('; ') : outcome.status === 'skipped' ? 'condition false' : undefined;
-    this.emit({ type: 'step-end', step: step.id, status: outcome.status, reason: outcome.reason, phase, at: this.now() });
+    return errors;
   }
 
-  private leaseGroup(step: Step & { kind: 'job' }, targets: Master[]): LeaseGroup {
+  private recordTask(ps: PlannedStep, r: TaskResult, errors: unknown[]): void {
+    const report = this.steps[ps.id] as StepReport;
+    report.tasks[r.report.master] = r.report;
+    if (r.error !== undefined) errors.push(r.error);
+    if (r.status !== 'skipped' && r.master) report.masters.push(r.master);
+    // failed: every master whose task failed, also where on_failure: continue let the run go on
+    if ((r.status === 'failed' || r.status === 'ignored') && r.master) report.failed.push(r.master);
+  }
+
+  private leaseGroup(ps: PlannedStep, targets: Master[]): LeaseGroup {
     const byName = new Map(targets.map((m) => [m.name, m]));
     const master = (name: string) => byName.get(name) as Master;
     return new LeaseGroup(
       targets.map((m) => m.name),
       {
-        leaseMs: step.lease === true ? this.o.inventory.dcos.leaseMs : (step.lease as number),
-        become: step.become,
+        leaseMs: ps.leaseMs as number,
+        become: ps.become,
         session: (name) => this.sessions.session(master(name)),
         drop: (name) => this.sessions.drop(master(name)),
         warn: (message) => this.emit({ type: 'warning', message, at: this.now() }),
@@ -227,129 +252,31 @@ export class PlaybookRun {
   }
 
   /** healthy_between: a health wait after a batch of a serial step; the error, if any. */
-  private async waitBetweenBatches(step: Step, phase: Phase, signal: AbortSignal): Promise<unknown> {
-    const wait = { ...step, kind: 'wait_healthy' as const, id: step.id, timeout: this.o.inventory.exhibitor.timeoutMs, retries: 0 };
-    const r = await this.runTask(wait as Step, undefined, phase, signal);
+  private async waitBetweenBatches(ps: PlannedStep, phase: Phase, signal: AbortSignal): Promise<unknown> {
+    const timeoutMs = this.o.inventory.exhibitor.timeoutMs;
+    const step = { ...ps.step, kind: 'wait_healthy', timeout: timeoutMs, retries: 0, when: undefined } as Step;
+    const wait: PlannedStep = { ...ps, step, kind: 'wait_healthy', fromBastion: true, timeoutMs, leaseMs: undefined };
+    const r = await runTask(this.env, wait, undefined, phase, signal);
     return r.error;
   }
 
-  private failStep(step: Step, phase: Phase, err: unknown, outcome: StepOutcome): void {
-    const error = this.stepError(step, err);
-    outcome.status = 'failed';
-    outcome.reason = error.message;
-    outcome.error = error;
+  private failStep(ps: PlannedStep, phase: Phase, err: unknown): void {
+    const error = this.stepError(ps, err);
     if (phase === 'main') this.mainError ??= error;
     else this.alwaysErrors.push(error);
-    this.emit({ type: 'step-end', step: step.id, status: 'failed', reason: error.message, phase, at: this.now() });
+    this.endStep(ps, phase, 'failed', error.message, error);
   }
 
   /** Turn a task's failure into the run's error: refusals exit 3, interrupts 130, others keep their code. */
-  private stepError(step: Step, err: unknown): ZkopsError {
-    if (this.o.signal.aborted && step.always !== true) return new Interrupted(`interrupted during step "${step.id}"`);
+  private stepError(ps: PlannedStep, err: unknown): ZkopsError {
+    if (this.o.signal.aborted && !ps.always) return new Interrupted(`interrupted during step "${ps.id}"`, { cause: err });
     const base = err instanceof Error ? err.message : String(err);
-    const where = `step "${step.id}" (${this.o.playbook.file}:${this.o.playbook.lineOf[step.id] ?? '?'})`;
-    if (step.on_failure === 'refuse') {
+    const where = `step "${ps.id}" (${this.o.plan.file}:${ps.line || '?'})`;
+    if (ps.onFailure === 'refuse') {
       return new SafetyRefusal(base, { where, hint: 'nothing was changed; fix the cause and run again', cause: err, details: (err as ZkopsError).details });
     }
-    if (err instanceof ZkopsError) {
-      if (!err.where) return Object.assign(err, { where });
-      return err;
-    }
+    if (err instanceof ZkopsError) return err.where ? err : err.with({ where });
     return new OperationFailed(base, { where, cause: err });
-  }
-
-  private async runTask(step: Step, master: Master | undefined, phase: Phase, signal: AbortSignal, lease?: LeaseGroup): Promise<{ status: TaskStatus; master: string | undefined; error?: unknown }> {
-    const task: TaskRef = { step: step.id, master: master?.name ?? 'local' };
-    const key = `${task.step}\u0000${task.master}`;
-    const vars = taskVars(this.base, this.registered, this.stepVars(), master);
-    const started = this.now();
-    try {
-      if (step.when !== undefined && !evaluateCondition(step.when, vars)) {
-        if (master) lease?.exclude(master.name);
-        this.emit({ type: 'task-end', task, status: 'skipped', exitCode: null, durationMs: 0, error: undefined, outputTail: '', at: this.now() });
-        return { status: 'skipped', master: master?.name };
-      }
-    } catch (err) {
-      if (master) lease?.report(master.name, 'failed', `${step.id} on ${master.name}: ${(err as Error).message}`);
-      return this.endTask(task, started, step, vars, err, master);
-    }
-    if (signal.aborted) {
-      if (master) lease?.report(master.name, 'failed', 'interrupted');
-      return this.endTask(task, started, step, vars, new Interrupted(), master);
-    }
-    this.running.add(key);
-    const timeoutMs = step.timeout ?? (step.kind === 'wait_healthy' ? this.o.inventory.exhibitor.timeoutMs : DEFAULT_TIMEOUT_MS[step.kind]);
-    try {
-      for (let attempt = 1; ; attempt++) {
-        this.emit({ type: 'task-start', task, command: undefined, attempt, at: this.now() });
-        try {
-          const out = await this.runExecutor(step, master, vars, timeoutMs, signal, task, lease);
-          this.register(step, master, out.value);
-          this.emit({ type: 'task-end', task, status: 'ok', exitCode: out.exitCode, durationMs: this.now() - started, error: undefined, outputTail: redact(out.output), at: this.now() });
-          return { status: 'ok', master: master?.name };
-        } catch (err) {
-          const retryable = attempt <= step.retries && !signal.aborted && !(err instanceof UndefinedVariableError) && !(err instanceof TemplateError);
-          if (!retryable) return this.endTask(task, started, step, vars, err, master);
-          this.emit({ type: 'task-retry', task, attempt, error: redact((err as Error).message), delayMs: step.delay, at: this.now() } as EngineEvent);
-          if (err instanceof TransportError && master) this.sessions.drop(master);
-          await sleep(step.delay, signal);
-        }
-      }
-    } finally {
-      this.running.delete(key);
-    }
-  }
-
-  private endTask(task: TaskRef, started: number, step: Step, vars: Vars, err: unknown, master: Master | undefined) {
-    const f = err instanceof TaskFailure ? err : undefined;
-    if (f?.value !== undefined) this.register(step, master, f.value);
-    let message = err instanceof Error ? err.message : String(err);
-    if (step.fail_message) {
-      try {
-        message = render(step.fail_message, { ...vars, result: f?.value ?? { stdout: '', stderr: message, rc: f?.exitCode ?? null } });
-      } catch (e) {
-        message = `${message} (fail_message: ${(e as Error).message})`;
-      }
-    }
-    const on = master ? ` on ${master.name}` : '';
-    const full = err instanceof TransportError || message.includes(master?.name ?? '\u0000') ? message : `${step.id}${on}: ${message}`;
-    const error = err instanceof ZkopsError ? Object.assign(err, { message: full }) : new OperationFailed(full, { cause: err });
-    const status: TaskStatus = step.on_failure === 'continue' ? 'ignored' : 'failed';
-    this.emit({ type: 'task-end', task, status, exitCode: f?.exitCode ?? null, durationMs: this.now() - started, error: redact(full), outputTail: redact(f?.output ?? ''), at: this.now() });
-    return { status, master: master?.name, error };
-  }
-
-  private runExecutor(step: Step, master: Master | undefined, vars: Vars, timeoutMs: number, signal: AbortSignal, task: TaskRef, lease?: LeaseGroup): Promise<TaskOutput> {
-    const inv = this.o.inventory;
-    const ctx: TaskContext = {
-      inventory: inv,
-      master,
-      vars,
-      runId: this.o.runId,
-      timeoutMs,
-      signal,
-      sessions: this.sessions,
-      status: this.status,
-      lease,
-      session: () => {
-        if (!master) throw new Error(`step "${step.id}" has no master`);
-        return this.sessions.session(master);
-      },
-      progress: (p) => this.emit({ type: 'task-progress', task, ...p }),
-      health: (rows, healthy, streak, needed, reason) => this.emit({ type: 'task-health', task, rows, healthy, streak, needed, reason }),
-      warn: (message) => this.emit({ type: 'warning', message, at: this.now() }),
-      sleep: (ms) => sleep(ms, signal),
-      now: this.now,
-      confirm: this.o.confirm ?? (async () => 'no-tty' as const),
-    };
-    const executor = executors[step.kind] as (c: TaskContext, s: Step) => Promise<TaskOutput>;
-    // Jobs and health waits enforce their own timeouts (they must clean up first).
-    if (step.kind === 'job' || step.kind === 'wait_healthy' || step.kind === 'set' || timeoutMs <= 0) return executor(ctx, step);
-    // A timed-out task is cancelled, not abandoned: the abort kills its channel before the run
-    // moves on (and maybe closes the connection under it).
-    const expired = new AbortController();
-    const run = executor({ ...ctx, signal: AbortSignal.any([signal, expired.signal]) }, step);
-    return withTimeout(run, timeoutMs, `timed out after ${formatDuration(timeoutMs)}`, () => expired.abort());
   }
 
   private register(step: Step, master: Master | undefined, value: unknown): void {
@@ -376,27 +303,4 @@ function toZkopsError(err: unknown): ZkopsError {
   return new OperationFailed(err instanceof Error ? err.message : String(err), { cause: err });
 }
 
-/** Sleep that an abort cuts short. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, message: string, onTimeout: () => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      onTimeout();
-      reject(new TaskFailure(message, null, '', undefined, true));
-    }, ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
+export { sleep } from './task.js';

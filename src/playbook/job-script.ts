@@ -91,6 +91,19 @@ stamp() { date +%s%3N 2>/dev/null || date +%s000; }
 zkops_event() { printf '%s %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >> "$D/events.log"; }
 # true once a decision exists: main may skip work that a rollback would undo
 zkops_decided() { [ -L "$D/decision" ]; }
+# zkops_wait_stopped UNIT HOST: after \`systemctl stop UNIT\`, wait until the unit is inactive AND
+# nothing listens on ZooKeeper's client port (DCOS-57231: Exhibitor's unit can report inactive
+# while its ZooKeeper still serves); gives up after 120 s
+zkops_wait_stopped() {
+  i=0
+  while systemctl is-active --quiet "$1" || ss -Hltn | awk '{print $4}' | grep -qxF -e "0.0.0.0:2181" -e "*:2181" -e "[::]:2181" -e "$2:2181" -e "[::ffff:$2]:2181"; do
+    i=$((i + 1))
+    [ "$i" -le 1200 ] || { echo "ZooKeeper still running 120s after systemctl stop" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "stopped after $i checks"
+  zkops_event "stopped after $i checks"
+}
 finish() {
   trap '' INT TERM HUP
   rc=$1

@@ -18,6 +18,8 @@ export interface Playbook {
   steps: Step[];
   /** Line of each step's `id:` for messages at run time. */
   lineOf: Record<string, number>;
+  /** What the playbook promises a procedure (registered names, step ids); checked against its steps. */
+  provides: { registered: string[]; steps: string[]; line: number } | undefined;
 }
 
 /** Variables every run has (see engine/context.ts). */
@@ -35,6 +37,8 @@ const TEMPLATE_FIELDS: Record<StepKind, string[]> = {
   verify: ['src', 'sha256'],
   fail: ['message'],
   confirm: ['message'],
+  lock: [],
+  unlock: [],
 };
 
 /** Read and validate a playbook file. `extraVars` are the -e names (values are not needed here). */
@@ -126,6 +130,16 @@ export function parsePlaybook(file: string, text: string, extraVars: readonly st
     }
   }
 
+  const provides = header.data.provides;
+  if (provides) {
+    provides.registered.forEach((name, i) => {
+      if (!registeredNames(steps).has(name)) problems.push(problemAt(src, ['provides', 'registered', i], `provides "${name}", but no step registers it (register: or a set step)`));
+    });
+    provides.steps.forEach((stepId, i) => {
+      if (!ids.has(stepId)) problems.push(problemAt(src, ['provides', 'steps', i], `provides step "${stepId}", but the playbook has no step with that id`));
+    });
+  }
+
   if (problems.length > 0) {
     throw new ValidationError(problems.sort((a, b) => a.line - b.line), { hint: 'see README.md, "Playbooks"' });
   }
@@ -137,7 +151,43 @@ export function parsePlaybook(file: string, text: string, extraVars: readonly st
     requires: header.data.requires,
     steps,
     lineOf,
+    provides: provides ? { ...provides, line: problemAt(src, ['provides'], '').line } : undefined,
   };
+}
+
+/** Names a run registers: `register:` of any step and the variables of `set` steps. */
+export function registeredNames(steps: readonly Step[]): Set<string> {
+  const names = new Set<string>();
+  for (const s of steps) {
+    if (s.register) names.add(s.register);
+    if (s.kind === 'set') Object.keys(s.vars).forEach((k) => names.add(k));
+  }
+  return names;
+}
+
+/** What a procedure reads back from a run of its playbook. */
+export interface Contract {
+  /** The command, for messages ("zkops backup"). */
+  command: string;
+  registered: readonly string[];
+  steps: readonly string[];
+}
+
+/**
+ * Refuse a playbook that does not promise what a procedure reads back (exit 2, file:line): a
+ * copy of a bundled playbook that renamed a step would otherwise make the procedure misreport.
+ */
+export function requireContract(playbook: Playbook, contract: Contract): void {
+  const p = playbook.provides ?? { registered: [], steps: [], line: 1 };
+  const missing = [
+    ...contract.registered.filter((n) => !p.registered.includes(n)).map((n) => `registered "${n}"`),
+    ...contract.steps.filter((n) => !p.steps.includes(n)).map((n) => `step "${n}"`),
+  ];
+  if (missing.length === 0) return;
+  throw new UsageError(`${playbook.file}:${p.line}: \`${contract.command}\` reads back ${missing.join(', ')} from its playbook, which ${playbook.file} does not provide`, {
+    where: `${playbook.file}:${p.line}`,
+    hint: `keep those step ids and register names, and list them under provides: (registered: [${contract.registered.join(', ')}], steps: [${contract.steps.join(', ')}]), as the bundled playbook does`,
+  });
 }
 
 function parseStep(src: YamlSource, raw: unknown, i: number, problems: Problem[]): Step | undefined {

@@ -1,11 +1,16 @@
-// The Plan: the step graph with the concrete commands per master, built without opening a
-// socket. `zkops plan` and `--dry-run` print it. Pure.
+// The Plan: every step resolved once, without opening a socket: its masters (or that they are
+// chosen at run time), timeout, lease, whether it runs from the bastion, the run's remote
+// directory and the base variables, and the concrete commands per master. The engine runs
+// this Plan and nothing else; `zkops plan` and `--dry-run` print the same one. Templates that
+// read a value registered at run time are rendered by the engine when the task starts (they
+// show as ⟨name⟩ here). Pure.
 
-import type { Inventory } from '../inventory/types.js';
+import type { Inventory, Master } from '../inventory/types.js';
 import { formatDuration } from '../util/duration.js';
-import { baseVars, CLUSTER_KINDS, masterView, resolveTargets, type RunInfo } from './context.js';
+import { baseVars, CLUSTER_KINDS, findMaster, masterView, resolveTargets, type RunInfo } from './context.js';
 import { jobDir, jobScript, jobUnit } from './job-script.js';
-import type { Playbook } from './load.js';
+import { lockCommand, lockOwner, unlockCommand } from './lock.js';
+import { registeredNames, type Playbook } from './load.js';
 import { needsOf, topoOrder } from './graph.js';
 import { DEFAULT_TIMEOUT_MS, type Step } from './schema.js';
 import { references, render, type Vars } from './template.js';
@@ -17,6 +22,16 @@ export interface PlannedTask {
 }
 
 export interface PlannedStep {
+  /** The validated step the engine runs. */
+  step: Step;
+  /** Line of its `id:` in the playbook, for messages. */
+  line: number;
+  /** Runs once, from the bastion (cluster kinds and `target: local`). */
+  fromBastion: boolean;
+  /** Its masters when known before the run; undefined when chosen at run time (a registered value, `target: {step}`). */
+  masters: string[] | undefined;
+  timeoutMs: number;
+  leaseMs: number | undefined;
   id: string;
   name: string;
   kind: Step['kind'];
@@ -37,19 +52,16 @@ export interface PlannedStep {
 
 export interface Plan {
   playbook: string;
+  /** The playbook file, for messages (file:line). */
+  file: string;
   cluster: string;
   masters: string[];
+  /** The run: its id, remote directory (`run.tmp`) and start. */
+  run: RunInfo;
+  /** Built-in, playbook and extra variables, rendered once. */
+  base: Vars;
+  /** In dependency order. */
   steps: PlannedStep[];
-}
-
-/** Names known only at run time: registered results and `set` variables. */
-export function runtimeNames(playbook: Playbook): Set<string> {
-  const names = new Set<string>();
-  for (const s of playbook.steps) {
-    if (s.register) names.add(s.register);
-    if (s.kind === 'set') Object.keys(s.vars).forEach((k) => names.add(k));
-  }
-  return names;
 }
 
 /** Replace {{ x.y }} of run-time names with ⟨x.y⟩ so the rest renders concretely. */
@@ -62,15 +74,18 @@ function deferRuntime(template: string, runtime: Set<string>): string {
 
 /** Build the plan. Throws the template errors a run would hit (undefined variables). */
 export function buildPlan(playbook: Playbook, inv: Inventory, extra: Vars, run: RunInfo): Plan {
-  const runtime = runtimeNames(playbook);
+  const runtime = registeredNames(playbook.steps);
   const base = baseVars(inv, playbook, extra, run);
   const r = (t: string, vars: Vars, mode: 'text' | 'shell' = 'text') => render(deferRuntime(t, runtime), vars, mode);
   const steps = topoOrder(playbook.steps).map((step): PlannedStep => {
     let target: string;
     let masters: (Vars | undefined)[];
-    if (CLUSTER_KINDS.has(step.kind) || step.target === 'local') {
+    let known: string[] | undefined;
+    const fromBastion = CLUSTER_KINDS.has(step.kind) || step.target === 'local';
+    if (fromBastion) {
       target = 'cluster (from the bastion)';
       masters = [undefined];
+      known = [];
     } else if (typeof step.target === 'object' && !Array.isArray(step.target)) {
       target = `the masters where "${step.target.step}" ran`;
       masters = [{ name: `⟨masters of ${step.target.step}⟩`, host: '⟨host⟩' }];
@@ -84,6 +99,7 @@ export function buildPlan(playbook: Playbook, inv: Inventory, extra: Vars, run: 
         const found = resolveTargets(step, inv, base, () => []);
         target = step.target === 'all' || step.target === 'one' ? step.target : found.map((m) => m.name).join(', ');
         masters = found.map(masterView);
+        known = found.map((m) => m.name);
       }
     }
     const tasks = masters.map((m) => {
@@ -91,7 +107,14 @@ export function buildPlan(playbook: Playbook, inv: Inventory, extra: Vars, run: 
       return { master: m ? String(m.name) : 'local', commands: commandsOf(step, vars, r, inv) };
     });
     const timeoutMs = step.timeout ?? (step.kind === 'wait_healthy' ? inv.exhibitor.timeoutMs : DEFAULT_TIMEOUT_MS[step.kind]);
+    const leaseMs = step.kind === 'job' && step.lease !== undefined ? (step.lease === true ? inv.dcos.leaseMs : step.lease) : undefined;
     return {
+      step,
+      line: playbook.lineOf[step.id] ?? 0,
+      fromBastion,
+      masters: known,
+      timeoutMs,
+      leaseMs,
       id: step.id,
       name: step.name ?? step.id,
       kind: step.kind,
@@ -100,16 +123,43 @@ export function buildPlan(playbook: Playbook, inv: Inventory, extra: Vars, run: 
       when: typeof step.when === 'boolean' ? String(step.when) : step.when,
       target,
       serial: step.serial,
-      become: 'become' in step ? step.become : false,
+      become: becomes(step),
       timeout: timeoutMs > 0 ? formatDuration(timeoutMs) : 'none',
-      lease: step.kind === 'job' && step.lease !== undefined ? formatDuration(step.lease === true ? inv.dcos.leaseMs : step.lease) : undefined,
+      lease: leaseMs === undefined ? undefined : formatDuration(leaseMs),
       retries: step.retries,
       onFailure: step.on_failure,
       register: step.register,
       tasks,
     };
   });
-  return { playbook: playbook.name, cluster: inv.cluster, masters: inv.masters.map((m) => m.name), steps };
+  return { playbook: playbook.name, file: playbook.file, cluster: inv.cluster, masters: inv.masters.map((m) => m.name), run, base, steps };
+}
+
+/** Whether a step's commands run as root on the master (lock and unlock always do). */
+export function becomes(step: Step): boolean {
+  if (step.kind === 'lock' || step.kind === 'unlock') return true;
+  return 'become' in step ? step.become : false;
+}
+
+/**
+ * The masters of a planned step at run time: those the Plan names, or, when they are chosen at
+ * run time, the step's target rendered with the task's variables (`ranOn`: where a step ran).
+ * Throws a plain Error naming a target that is not a master.
+ */
+export function mastersOf(ps: PlannedStep, inv: Inventory, vars: Vars, ranOn: (stepId: string) => string[]): Master[] {
+  if (ps.masters) return ps.masters.map((name) => findMaster(inv, name) as Master);
+  return resolveTargets(ps.step, inv, vars, ranOn);
+}
+
+/** The Plan as `zkops plan --json` and `--dry-run --json` print it: what runs where, without the engine's inputs. */
+export function planView(plan: Plan): Record<string, unknown> {
+  return {
+    playbook: plan.playbook,
+    cluster: plan.cluster,
+    masters: plan.masters,
+    runId: plan.run.id,
+    steps: plan.steps.map(({ step: _step, line: _line, fromBastion: _b, masters: _m, timeoutMs: _t, leaseMs: _l, ...shown }) => shown),
+  };
 }
 
 type Renderer = (t: string, vars: Vars, mode?: 'text' | 'shell') => string;
@@ -161,6 +211,10 @@ function commandsOf(step: Step, vars: Vars, r: Renderer, inv: Inventory): string
       return [`ask: ${r(step.message, vars)} (--yes answers yes; no TTY and no --yes refuses)`];
     case 'set':
       return Object.entries(step.vars).map(([k, v]) => `${k} = ${typeof v === 'string' ? r(v, vars) : JSON.stringify(v)}`);
+    case 'lock':
+      return [lockCommand(vars.run as RunInfo, lockOwner(vars), String((vars.master as Vars | undefined)?.name ?? 'local'))];
+    case 'unlock':
+      return [unlockCommand(vars.run as RunInfo)];
   }
 }
 

@@ -4,7 +4,14 @@
 // a link) owned by the user zkops runs as (root, with become) with mode 0700, and inside it one
 // directory per run with an unpredictable name. Pure: it only writes shell.
 
+import { randomBytes } from 'node:crypto';
 import { shellQuote } from '../util/shell-quote.js';
+
+/** A run id: sortable time plus 48 random bits (it names the run's remote directory: not guessable). */
+export function newRunId(now = new Date()): string {
+  const t = now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  return `${t}-${randomBytes(6).toString('hex')}`;
+}
 
 /** The parent of every run directory on a master, beside the cluster lock. */
 export function runParent(remoteTmpDir: string): string {

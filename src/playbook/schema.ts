@@ -84,6 +84,10 @@ export const stepSchemas = {
   fail: z.strictObject({ ...common, kind: z.literal('fail'), message: z.string().min(1) }),
   confirm: z.strictObject({ ...common, kind: z.literal('confirm'), message: z.string().min(1) }),
   verify: z.strictObject({ ...common, kind: z.literal('verify'), src: z.string().min(1), sha256: z.string().optional() }),
+  /** Take the cluster lock on the step's masters and make the run's directory (playbook/lock.ts); runs as root. */
+  lock: z.strictObject({ ...common, kind: z.literal('lock') }),
+  /** Release the lock where this run holds it; runs as root. */
+  unlock: z.strictObject({ ...common, kind: z.literal('unlock') }),
 } as const;
 
 export type StepKind = keyof typeof stepSchemas;
@@ -99,7 +103,9 @@ export type SetStep = z.output<(typeof stepSchemas)['set']>;
 export type VerifyStep = z.output<(typeof stepSchemas)['verify']>;
 export type FailStep = z.output<(typeof stepSchemas)['fail']>;
 export type ConfirmStep = z.output<(typeof stepSchemas)['confirm']>;
-export type Step = ShellStep | JobStep | GetStep | PutStep | WaitHealthyStep | ChooseStep | SetStep | VerifyStep | FailStep | ConfirmStep;
+export type LockStep = z.output<(typeof stepSchemas)['lock']>;
+export type UnlockStep = z.output<(typeof stepSchemas)['unlock']>;
+export type Step = ShellStep | JobStep | GetStep | PutStep | WaitHealthyStep | ChooseStep | SetStep | VerifyStep | FailStep | ConfirmStep | LockStep | UnlockStep;
 export type Target = z.output<typeof targetSchema>;
 
 export const playbookHeaderSchema = z.strictObject({
@@ -108,6 +114,12 @@ export const playbookHeaderSchema = z.strictObject({
   vars: z.record(varName, z.unknown()).default({}),
   /** Variables the caller must give (with -e or from the command); listed in --help and checked. */
   requires: z.array(varName).default([]),
+  /**
+   * What a procedure (`zkops backup`, `zkops restore`) reads back from a run of this playbook:
+   * registered names and step ids. Checked on load against the steps, and by the procedure
+   * against what it needs, so a copy that renames one fails at once with exit 2.
+   */
+  provides: z.strictObject({ registered: z.array(varName).default([]), steps: z.array(id).default([]) }).optional(),
   steps: z.array(z.unknown()).min(1, 'a playbook needs at least one step'),
 });
 
@@ -123,4 +135,6 @@ export const DEFAULT_TIMEOUT_MS: Record<StepKind, number> = {
   verify: 60 * 60_000,
   fail: 0,
   confirm: 0,
+  lock: 60_000,
+  unlock: 60_000,
 };

@@ -7,12 +7,21 @@ import { rm } from 'node:fs/promises';
 import { Catalog, type BackupMeta } from '../catalog/store.js';
 import { assertLabel, defaultLabel, newBackupId } from '../catalog/labels.js';
 import { SafetyRefusal, type ZkopsError } from '../errors.js';
-import type { RunResult } from '../engine/run.js';
-import { executeRun, loadForRun, type Loaded } from '../cli/playbook-run.js';
-import type { GlobalOptions } from '../cli/options.js';
+import type { RunReport } from '../engine/report.js';
+import type { Contract } from '../playbook/load.js';
+import type { Plan } from '../playbook/plan.js';
 import { bundledPlaybook, ZKOPS_VERSION } from '../version.js';
+import type { Deps } from './deps.js';
+import { loadForRun, planOf, runPlan, type Loaded } from './run.js';
 
 export const BACKUP_PLAYBOOK = bundledPlaybook('backup.yaml');
+
+/** What this procedure reads back from a run of its playbook (the playbook's `provides:`). */
+export const BACKUP_CONTRACT: Contract = {
+  command: 'zkops backup',
+  registered: ['chosen', 'backup_job', 'verified', 'versions', 'kept'],
+  steps: ['verify'],
+};
 
 export interface BackupOptions {
   inventory: string;
@@ -21,32 +30,40 @@ export interface BackupOptions {
   master?: string;
   force: boolean;
   playbook?: string;
-  global: GlobalOptions;
 }
 
-export interface BackupOutcome {
-  meta: BackupMeta | undefined;
-  result: RunResult;
+export interface PreparedBackup {
   loaded: Loaded;
+  plan: Plan;
+  id: string;
+  catalog: Catalog;
 }
 
-/** Prepare a backup: validate the label, pick the id, load inventory and playbook. */
-export async function prepareBackup(o: BackupOptions): Promise<{ loaded: Loaded; id: string; catalog: Catalog }> {
+export interface BackupReport {
+  /** The catalog entry as written; undefined after a refusal (nothing was changed, nothing is kept). */
+  meta: BackupMeta | undefined;
+  run: RunReport;
+  /** The run's error, or undefined. */
+  error: ZkopsError | undefined;
+}
+
+/** Prepare a backup: validate the label, pick the id, load inventory and playbook, plan the run (`--dry-run` prints it). */
+export async function prepareBackup(o: BackupOptions, deps: Pick<Deps, 'now'>): Promise<PreparedBackup> {
   const label = assertLabel(o.label ?? defaultLabel());
   const id = newBackupId(label);
   const catalog = new Catalog(o.dir);
-  const loaded = await loadForRun(o.inventory, o.playbook ?? BACKUP_PLAYBOOK, {
-    backup_id: id,
-    dest: catalog.archivePath(id),
-    force: String(o.force),
-    backup_master: o.master ?? '',
-  });
-  return { loaded, id, catalog };
+  const loaded = await loadForRun(
+    o.inventory,
+    o.playbook ?? BACKUP_PLAYBOOK,
+    { backup_id: id, dest: catalog.archivePath(id), force: String(o.force), backup_master: o.master ?? '' },
+    BACKUP_CONTRACT,
+  );
+  return { loaded, plan: planOf(loaded, new Date(deps.now())), id, catalog };
 }
 
 /** Run the backup and record its outcome in the catalog. */
-export async function runBackup(o: BackupOptions, prepared: Awaited<ReturnType<typeof prepareBackup>>): Promise<BackupOutcome> {
-  const { loaded, id, catalog } = prepared;
+export async function runBackup(prepared: PreparedBackup, deps: Deps): Promise<BackupReport> {
+  const { loaded, id, catalog, plan } = prepared;
   const label = id.slice(0, id.length - 37);
   let meta: BackupMeta = {
     id,
@@ -56,7 +73,7 @@ export async function runBackup(o: BackupOptions, prepared: Awaited<ReturnType<t
     error: null,
     remoteArchive: null,
     sourceMaster: null,
-    created: new Date().toISOString(),
+    created: new Date(deps.now()).toISOString(),
     finished: null,
     size: null,
     sha256: null,
@@ -72,29 +89,29 @@ export async function runBackup(o: BackupOptions, prepared: Awaited<ReturnType<t
     runId: loaded.runId,
   };
   await catalog.write(meta);
-  const result = await executeRun(loaded, { global: o.global, dir: o.dir, command: `backup ${id}` });
+  const run = await runPlan(plan, loaded.inventory, deps, { command: `backup ${id}` });
 
-  if (result.error instanceof SafetyRefusal) {
+  if (run.error instanceof SafetyRefusal) {
     // A refusal changed nothing on the cluster; it leaves nothing in the catalog either.
     await catalog.delete(id);
-    return { meta: undefined, result, loaded };
+    return { meta: undefined, run, error: run.error };
   }
-  meta = { ...meta, ...facts(result) };
-  const verified = result.steps.verify?.status === 'ok';
+  meta = { ...meta, ...facts(run) };
+  const verified = run.steps.verify?.status === 'ok';
   if (verified) {
     meta.status = 'STATUS_READY';
-    meta.error = result.error ? `backup READY, but: ${result.error.message}` : null;
+    meta.error = run.error ? `backup READY, but: ${run.error.message}` : null;
   } else {
     meta.status = 'STATUS_ERROR';
-    meta.error = describe(result.error);
-    const hint = dcosZkHint(String((result.registered.backup_job as { stdout?: unknown } | undefined)?.stdout ?? result.error?.message ?? ''));
+    meta.error = describe(run.error);
+    const hint = dcosZkHint(String((run.registered.backup_job as { stdout?: unknown } | undefined)?.stdout ?? run.error?.message ?? ''));
     if (hint) meta.error += `; ${hint}`;
     await rm(catalog.archivePath(id), { force: true });
     if (meta.remoteArchive) meta.error += `; the archive was kept on the master: ${meta.remoteArchive}`;
   }
-  meta.finished = new Date().toISOString();
+  meta.finished = new Date(deps.now()).toISOString();
   await catalog.write(meta);
-  return { meta, result, loaded };
+  return { meta, run, error: run.error };
 }
 
 function describe(err: ZkopsError | undefined): string {
@@ -102,7 +119,7 @@ function describe(err: ZkopsError | undefined): string {
 }
 
 /** What the run's registered values say about the backup. */
-function facts(result: RunResult): Partial<BackupMeta> {
+function facts(result: RunReport): Partial<BackupMeta> {
   const r = result.registered as Record<string, Record<string, unknown> | undefined>;
   const chosen = r.chosen as { name?: string; host?: string; zxid?: string; leader_zxid?: string; zk_version?: string } | undefined;
   const job = chosen?.name ? ((r as Record<string, Record<string, unknown>>).backup_job?.[chosen.name] as Record<string, unknown> | undefined) : undefined;

@@ -4,13 +4,14 @@
 
 import pLimit from 'p-limit';
 import type { Inventory, Master } from '../inventory/types.js';
-import type { Transport, Session } from '../transport/types.js';
+import type { Session } from '../transport/types.js';
 import { TransportError } from '../errors.js';
 import { shellQuote } from '../util/shell-quote.js';
 import { SessionPool } from '../transport/session-pool.js';
 import { StatusFetcher } from '../exhibitor/fetch.js';
 import { judgeHealth, parseStatus } from '../exhibitor/status.js';
 import { hostsOf } from '../exhibitor/health.js';
+import type { Deps } from './deps.js';
 
 export type CheckStatus = 'ok' | 'fail' | 'n/a' | 'skipped';
 export interface CheckItem {
@@ -26,10 +27,10 @@ export interface MasterReport {
 export const CHECK_NAMES = ['reachable', 'host key', 'login', 'sudo', 'dcos-zk', 'free space', 'master_count', 'exhibitor'] as const;
 
 /** Run every check on every master. Never throws for a failed check. */
-export async function checkCluster(inv: Inventory, transport: Transport, concurrency: number, onWarning: (m: string) => void): Promise<MasterReport[]> {
-  const pool = new SessionPool(transport, onWarning);
+export async function checkCluster(inv: Inventory, deps: Pick<Deps, 'transport' | 'concurrency' | 'warn'>): Promise<MasterReport[]> {
+  const pool = new SessionPool(deps.transport, deps.warn);
   const fetcher = new StatusFetcher(inv, pool);
-  const limit = pLimit(Math.max(1, concurrency));
+  const limit = pLimit(Math.max(1, deps.concurrency));
   try {
     return await Promise.all(inv.masters.map((m) => limit(() => checkMaster(inv, m, pool, fetcher))));
   } finally {
@@ -92,14 +93,4 @@ async function checkMaster(inv: Inventory, m: Master, pool: SessionPool, fetcher
 
 function mb(kb: number): string {
   return kb >= 1024 * 1024 ? `${(kb / 1024 / 1024).toFixed(1)} GiB` : `${(kb / 1024).toFixed(1)} MiB`;
-}
-
-/** A fixed-width table of reports. */
-export function formatCheckTable(reports: MasterReport[]): string {
-  const lines: string[] = [];
-  for (const r of reports) {
-    lines.push(r.master);
-    for (const c of r.checks) lines.push(`  ${c.status === 'ok' ? '✔' : c.status === 'fail' ? '✖' : '-'} ${c.name.padEnd(13)} ${c.status.padEnd(7)} ${c.detail}`);
-  }
-  return lines.join('\n');
 }

@@ -3,21 +3,30 @@
 
 import { createReadStream } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { makeConfirm } from '../ui/confirm.js';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { resolveTarget } from '../catalog/target.js';
 import { verifyArchive } from '../catalog/verify.js';
-import { SafetyRefusal } from '../errors.js';
-import { executeRun, loadForRun, type Loaded } from '../cli/playbook-run.js';
-import type { GlobalOptions } from '../cli/options.js';
-import type { RunResult } from '../engine/run.js';
-import { bundledPlaybook } from '../version.js';
-import { baseVars, runInfo } from '../playbook/context.js';
+import { SafetyRefusal, type ZkopsError } from '../errors.js';
+import type { RunReport } from '../engine/report.js';
+import { dcosZkHint } from '../exhibitor/dcos-zk.js';
+import type { MasterHealth } from '../exhibitor/status.js';
+import type { Contract } from '../playbook/load.js';
+import type { Plan } from '../playbook/plan.js';
 import { render } from '../playbook/template.js';
+import { bundledPlaybook } from '../version.js';
+import type { Answer, Deps } from './deps.js';
+import { loadForRun, planOf, runPlan, type Loaded } from './run.js';
 
 export const RESTORE_PLAYBOOK = bundledPlaybook('restore.yaml');
+
+/** What this procedure reads back from a run of its playbook (the playbook's `provides:`). */
+export const RESTORE_CONTRACT: Contract = {
+  command: 'zkops restore',
+  registered: ['restored', 'health', 'cleanup_out'],
+  steps: ['upload', 'restore'],
+};
 
 export interface RestoreOptions {
   target: string;
@@ -26,7 +35,23 @@ export interface RestoreOptions {
   yes: boolean;
   force: boolean;
   playbook?: string;
-  global: GlobalOptions;
+}
+
+export interface PreparedRestore {
+  loaded: Loaded;
+  plan: Plan;
+}
+
+export interface RestoreReport {
+  run: RunReport;
+  /** Per master: upload, restore, decision, what followed, Exhibitor. */
+  masters: RestoreRow[];
+  history: History;
+  historyText: string;
+  /** The last health rows seen, when the health wait failed. */
+  health: MasterHealth[] | undefined;
+  /** The run's error told for a restore: which masters failed, which history the cluster has, what was kept. */
+  error: ZkopsError | undefined;
 }
 
 /** The archive to restore: a catalog id (must be READY) or a file outside the catalog (a path with a "/"). */
@@ -74,46 +99,79 @@ export async function unpackedBytes(file: string): Promise<number> {
   return n;
 }
 
-export async function prepareRestore(o: RestoreOptions): Promise<Loaded> {
+export async function prepareRestore(o: RestoreOptions, deps: Pick<Deps, 'now'>): Promise<PreparedRestore> {
   const a = await resolveArchive(o.target, o.dir);
   // Verify here first: a corrupt archive is refused before any connection is made.
   const report = await verifyArchive(a.file, a.sha256);
   if (!report.ok) {
     throw new SafetyRefusal(`${a.file} does not verify: ${report.problems.join('; ')}`, { hint: 'nothing was changed; restore another backup (`zkops list`)' });
   }
-  return loadForRun(o.inventory, o.playbook ?? RESTORE_PLAYBOOK, {
-    archive_local: a.file,
-    archive_sha256: report.sha256,
-    backup_id: a.id,
-    backup_age: ageOf(a.created),
-    archive_zk_version: a.zkVersion,
-    archive_unpacked_bytes: String(await unpackedBytes(a.file)),
-    force: String(o.force),
-  });
+  const loaded = await loadForRun(
+    o.inventory,
+    o.playbook ?? RESTORE_PLAYBOOK,
+    {
+      archive_local: a.file,
+      archive_sha256: report.sha256,
+      backup_id: a.id,
+      backup_age: ageOf(a.created),
+      archive_zk_version: a.zkVersion,
+      archive_unpacked_bytes: String(await unpackedBytes(a.file)),
+      force: String(o.force),
+    },
+    RESTORE_CONTRACT,
+  );
+  return { loaded, plan: planOf(loaded, new Date(deps.now())) };
 }
 
-/** The playbook's confirmation question, rendered before the run (undefined: it needs run results). */
-export function questionOf(loaded: Loaded): string | undefined {
-  const step = loaded.playbook.steps.find((s) => s.kind === 'confirm');
+/** The plan's confirmation question, rendered before the run (undefined: it needs run results). */
+export function questionOf(plan: Plan): string | undefined {
+  const step = plan.steps.find((s) => s.kind === 'confirm')?.step;
   if (!step || step.kind !== 'confirm') return undefined;
   try {
-    return render(step.message, baseVars(loaded.inventory, loaded.playbook, loaded.extra, runInfo(loaded.inventory, loaded.runId, new Date())));
+    return render(step.message, plan.base);
   } catch {
     return undefined;
   }
 }
 
-export async function runRestore(o: RestoreOptions, loaded: Loaded): Promise<RunResult> {
-  let confirm = makeConfirm(o.yes);
-  const question = o.yes || !process.stdin.isTTY || !process.stderr.isTTY ? undefined : questionOf(loaded);
+export async function runRestore(o: RestoreOptions, prepared: PreparedRestore, deps: Deps): Promise<RestoreReport> {
+  const { loaded, plan } = prepared;
+  let confirm = deps.confirm;
+  const question = o.yes || !deps.canAsk ? undefined : questionOf(plan);
   if (question !== undefined) {
     // On a terminal, ask before the live display starts: listr2 redraws over (and holds back)
     // anything written under it, so a question asked from the confirm step is never seen.
     const answer = await confirm(question);
     if (answer !== 'yes') throw new SafetyRefusal('not confirmed; nothing was changed');
-    confirm = async () => answer;
+    confirm = async (): Promise<Answer> => answer;
   }
-  return executeRun(loaded, { global: o.global, dir: o.dir, command: `restore ${o.target}`, confirm });
+  const run = await runPlan(plan, loaded.inventory, deps, { command: `restore ${o.target}`, confirm });
+  const masters = restoreTable(run, loaded.inventory.masters.map((m) => m.name));
+  const health = (run.error?.details as { rows?: MasterHealth[] } | undefined)?.rows;
+  const leader = (run.registered.health as { leader?: string } | undefined)?.leader ?? health?.find((r) => r.leader)?.master;
+  const history = historyOf(masters, leader);
+  return { run, masters, history: history.history, historyText: history.text, health, error: explainFailure(run, masters, loaded, history.text) };
+}
+
+/** The run's error with the masters whose restore failed, which history the cluster has, and where kept copies are. */
+function explainFailure(run: RunReport, table: RestoreRow[], loaded: Loaded, history: string): ZkopsError | undefined {
+  const error = run.error;
+  if (!error) return undefined;
+  let message = error.message;
+  const failed = failedRestores(table);
+  if (failed.length > 0) message += `\ndcos-zk restore did not succeed on ${failed.join(', ')}`;
+  const jobs = (run.registered.restored ?? {}) as Record<string, { stdout?: string } | undefined>;
+  for (const m of failed) {
+    const hint = dcosZkHint(jobs[m]?.stdout ?? '');
+    if (hint) message += `\n${m}: ${hint}`;
+  }
+  if (table.some((r) => r.decision !== '-')) message += `\n${history}`;
+  const cleanup = run.registered.cleanup_out as Record<string, { stdout?: string }> | undefined;
+  const kept = Object.entries(cleanup ?? {}).filter(([, v]) => v?.stdout?.includes('kept ')).map(([m]) => m);
+  const copy = `${loaded.inventory.dcos.zkDir}.zkops-pre-${loaded.runId}`;
+  const hint = kept.length > 0 ? `the pre-restore copies ${copy} are kept on ${kept.join(', ')}; remove them once the cluster is healthy (zkops status -i ${loaded.inventory.file} --wait)` : undefined;
+  if (message === error.message && hint === undefined) return error;
+  return error.with({ message, ...(hint ? { hint } : {}) });
 }
 
 /** What the restore job of one master left (registered as `restored`), success or failure. */
@@ -136,7 +194,7 @@ export type RestoreRow = {
 };
 
 /** Per-master table of the restore: the upload, the job's main part, the decision and what followed. */
-export function restoreTable(result: RunResult, masters: string[]): RestoreRow[] {
+export function restoreTable(result: RunReport, masters: string[]): RestoreRow[] {
   const jobs = (result.registered.restored ?? {}) as Record<string, RestoreJob | undefined>;
   const upload = result.steps.upload;
   const ran = result.steps.restore;

@@ -57,7 +57,7 @@ export function journalSink(file: string, runId: string, command: string): Event
           outputTail: e.outputTail,
         });
       } else if (e.type === 'run-start' || e.type === 'run-end' || e.type === 'signal') {
-        write({ event: e.type, at: new Date('at' in e ? e.at : Date.now()).toISOString(), ...(e.type === 'run-end' ? { exitCode: e.exitCode, error: e.error } : {}) });
+        write({ event: e.type, at: new Date('at' in e ? e.at : Date.now()).toISOString(), ...(e.type === 'run-end' ? { exitCode: e.exitCode, error: e.error, ...(e.alsoFailed?.length ? { alsoFailed: e.alsoFailed } : {}) } : {}) });
       }
     },
   };

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadForRun } from '../../src/cli/playbook-run.js';
+import { loadForRun } from '../../src/procedures/run.js';
 import { baseVars, taskVars, type Registered } from '../../src/playbook/context.js';
 import { ExitCode, UsageError } from '../../src/errors.js';
 import { parseInventory } from '../../src/inventory/load.js';

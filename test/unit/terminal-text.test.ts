@@ -2,7 +2,7 @@
 // escapes, never raw (an ESC could move the cursor, hide a line or retitle the window).
 import { describe, expect, it } from 'vitest';
 import { escapeControl, forTerminal } from '../../src/ui/text.js';
-import { formatTable } from '../../src/cli/table.js';
+import { formatTable } from '../../src/ui/table.js';
 import { plainSink } from '../../src/ui/plain.js';
 
 const RAW = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;

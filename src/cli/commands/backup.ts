@@ -1,11 +1,12 @@
 // zkops backup -i INV [--label L] [--dir D] [--master M] [--force] [--dry-run]
 
-import type { CommandModule } from 'yargs';
 import { prepareBackup, runBackup } from '../../procedures/backup.js';
-import { formatPlan, planOf } from '../playbook-run.js';
-import { printJson, requireInventory, say, type GlobalOptions } from '../options.js';
+import type { ZkCommand } from '../command.js';
+import { realDeps } from '../deps.js';
+import { DIR_OPTION, DRY_RUN_OPTION, requireInventory, say } from '../options.js';
+import { planOutcome } from './plan-output.js';
 
-interface BackupArgs extends GlobalOptions {
+interface BackupArgs {
   label?: string;
   dir: string;
   master?: string;
@@ -14,33 +15,30 @@ interface BackupArgs extends GlobalOptions {
   playbook?: string;
 }
 
-export const backupCommand: CommandModule<GlobalOptions, BackupArgs> = {
+export const backupCommand: ZkCommand<BackupArgs> = {
   command: 'backup',
   describe: 'back up ZooKeeper from one follower into the local catalog; prints the backup id',
   builder: (y) =>
     y.options({
       label: { type: 'string', describe: 'backup label, 3-25 of [A-Za-z0-9_.-] (default zk-YYYYMMDD-HHMM)' },
-      dir: { type: 'string', default: './zk-backups', describe: 'catalog directory' },
+      ...DIR_OPTION,
       master: { type: 'string', describe: 'back up on this master (name or host), even the leader' },
       force: { type: 'boolean', default: false, describe: 'skip the Exhibitor health preflight' },
-      'dry-run': { type: 'boolean', default: false, describe: 'print the plan; run nothing' },
+      ...DRY_RUN_OPTION,
       playbook: { type: 'string', describe: 'a changed copy of playbooks/backup.yaml' },
     }) as never,
-  handler: async (argv) => {
-    const o = { inventory: requireInventory(argv), dir: argv.dir, label: argv.label, master: argv.master, force: argv.force, playbook: argv.playbook, global: argv };
-    const prepared = await prepareBackup(o);
-    if (argv['dry-run']) {
-      const plan = planOf(prepared.loaded);
-      if (argv.json) printJson(plan);
-      else process.stdout.write(`${formatPlan(plan)}\n`);
-      return;
+  run: async (argv) => {
+    const o = { inventory: requireInventory(argv), dir: argv.dir, label: argv.label, master: argv.master, force: argv.force, playbook: argv.playbook };
+    const deps = realDeps(argv, { dir: argv.dir });
+    const prepared = await prepareBackup(o, deps);
+    if (argv['dry-run']) return planOutcome(argv, prepared.plan);
+    const { meta, run, error } = await runBackup(prepared, deps);
+    if (!argv.json) {
+      if (meta?.status === 'STATUS_READY') {
+        process.stdout.write(`${meta.id}\n`);
+        say(`backup ${meta.id} READY: ${meta.size} bytes from ${meta.sourceMaster}, stop window ${meta.stopWindowMs} ms, sha256 ${meta.sha256}`);
+      } else if (meta) say(`backup ${meta.id} failed: STATUS_ERROR (see zkops show ${meta.id})`);
     }
-    const { meta, result } = await runBackup(o, prepared);
-    if (argv.json) printJson({ ok: result.ok, exitCode: result.error?.exitCode ?? 0, backup: meta ?? null, error: result.error?.message ?? null });
-    else if (meta?.status === 'STATUS_READY') {
-      process.stdout.write(`${meta.id}\n`);
-      say(`backup ${meta.id} READY: ${meta.size} bytes from ${meta.sourceMaster}, stop window ${meta.stopWindowMs} ms, sha256 ${meta.sha256}`);
-    } else if (meta) say(`backup ${meta.id} failed: STATUS_ERROR (see zkops show ${meta.id})`);
-    if (result.error) throw Object.assign(result.error, { jsonPrinted: argv.json });
+    return { json: { backup: meta ?? null, runId: run.runId }, error, alsoFailed: run.alwaysErrors };
   },
 };

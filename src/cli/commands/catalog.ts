@@ -1,23 +1,23 @@
 // The local catalog: zkops list [LABEL], show ID, delete ID, verify ID|FILE.
 
-import type { CommandModule } from 'yargs';
 import { existsSync } from 'node:fs';
 import { Catalog, CorruptMetadataError } from '../../catalog/store.js';
 import { resolveTarget } from '../../catalog/target.js';
 import { verifyArchive } from '../../catalog/verify.js';
 import { OperationFailed } from '../../errors.js';
-import { printJson, say, type GlobalOptions } from '../options.js';
+import { DIR_OPTION, say } from '../options.js';
 import { forTerminal } from '../../ui/text.js';
-import { formatTable } from '../table.js';
+import { formatTable } from '../../ui/table.js';
+import type { ZkCommand } from '../command.js';
 
-interface CatalogArgs extends GlobalOptions {
+interface CatalogArgs {
   dir: string;
   label?: string;
   id?: string;
   target?: string;
 }
 
-const dirOption = { dir: { type: 'string', default: './zk-backups', describe: 'catalog directory' } } as const;
+const dirOption = DIR_OPTION;
 
 /** A human line on stdout: secrets hidden, control characters escaped. */
 function out(line: string): void {
@@ -30,13 +30,13 @@ function field(key: string, value: unknown): void {
   process.stdout.write(`${key.padEnd(17)} ${forTerminal(text, true)}\n`);
 }
 
-export const listCommand: CommandModule<GlobalOptions, CatalogArgs> = {
+export const listCommand: ZkCommand<CatalogArgs> = {
   command: 'list [label]',
   describe: 'list the backups of the catalog, newest first',
   builder: (y) => y.positional('label', { type: 'string' }).options(dirOption) as never,
-  handler: async (argv) => {
+  run: async (argv) => {
     const all = await new Catalog(argv.dir).list(argv.label);
-    if (argv.json) return printJson(all);
+    if (argv.json) return { json: all, raw: true };
     if (all.length === 0) return say(`no backups${argv.label ? ` labelled ${argv.label}` : ''} in ${argv.dir}`);
     const rows = all.map((b) =>
       b.status === 'CORRUPT'
@@ -52,41 +52,40 @@ export const listCommand: CommandModule<GlobalOptions, CatalogArgs> = {
 
 // A CORRUPT entry is printed too (status CORRUPT, the reason, the file), and `show` then
 // exits 1: the metadata could not be shown, and a script must not take it for a backup.
-export const showCommand: CommandModule<GlobalOptions, CatalogArgs> = {
+export const showCommand: ZkCommand<CatalogArgs> = {
   command: 'show <id>',
   describe: "print a backup's metadata (a CORRUPT entry: its reason, and exit 1)",
   builder: (y) => y.positional('id', { type: 'string', demandOption: true }).options(dirOption) as never,
-  handler: async (argv) => {
+  run: async (argv) => {
     const catalog = new Catalog(argv.dir);
     const meta = await catalog.entry(argv.id as string);
     if (meta.status === 'CORRUPT') {
-      if (argv.json) printJson(meta);
-      else for (const [k, v] of Object.entries(meta)) field(k, v);
-      throw Object.assign(new CorruptMetadataError(meta, argv.dir), { jsonPrinted: argv.json });
+      if (!argv.json) for (const [k, v] of Object.entries(meta)) field(k, v);
+      return { json: meta, raw: true, error: new CorruptMetadataError(meta, argv.dir) };
     }
-    if (argv.json) return printJson(meta);
+    if (argv.json) return { json: meta, raw: true };
     const { files, ...rest } = meta;
     for (const [k, v] of Object.entries(rest)) field(k, v);
     field('files', files.length);
   },
 };
 
-export const deleteCommand: CommandModule<GlobalOptions, CatalogArgs> = {
+export const deleteCommand: ZkCommand<CatalogArgs> = {
   command: 'delete <id>',
   describe: "delete a backup's archive and metadata (a CORRUPT entry's too)",
   builder: (y) => y.positional('id', { type: 'string', demandOption: true }).options(dirOption) as never,
-  handler: async (argv) => {
+  run: async (argv) => {
     await new Catalog(argv.dir).delete(argv.id as string);
-    if (argv.json) printJson({ ok: true, deleted: argv.id });
-    else say(`deleted ${argv.id}`);
+    if (!argv.json) say(`deleted ${argv.id}`);
+    return { json: { deleted: argv.id } };
   },
 };
 
-export const verifyCommand: CommandModule<GlobalOptions, CatalogArgs> = {
+export const verifyCommand: ZkCommand<CatalogArgs> = {
   command: 'verify <target>',
   describe: 'offline integrity check of an archive (a backup id or a file)',
   builder: (y) => y.positional('target', { type: 'string', demandOption: true, describe: 'backup id or archive path' }).options(dirOption) as never,
-  handler: async (argv) => {
+  run: async (argv) => {
     const target = argv.target as string;
     const t = await resolveTarget(target, argv.dir);
     const file = t.file;
@@ -94,8 +93,9 @@ export const verifyCommand: CommandModule<GlobalOptions, CatalogArgs> = {
     if (t.kind === 'catalog' && !existsSync(file)) throw new OperationFailed(`backup ${target} has no archive (${file}); its status is ${t.meta.status}`);
     const report = await verifyArchive(file, expected);
     const { files, ...summary } = report;
-    if (argv.json) printJson({ file, ...summary, files: files.length });
-    else out(`${report.ok ? 'OK' : 'BAD'} ${file}\n  sha256 ${report.sha256}\n  ${files.length} members, ${report.snapshots.length} snapshots, ${report.logs.length} logs, zxid ${report.zxidRange?.from ?? '-'}..${report.zxidRange?.to ?? '-'}${report.problems.map((p) => `\n  problem: ${p}`).join('')}`);
-    if (!report.ok) throw Object.assign(new OperationFailed(`${file} does not verify: ${report.problems.join('; ')}`), { jsonPrinted: argv.json });
+    if (!argv.json)
+      out(`${report.ok ? 'OK' : 'BAD'} ${file}\n  sha256 ${report.sha256}\n  ${files.length} members, ${report.snapshots.length} snapshots, ${report.logs.length} logs, zxid ${report.zxidRange?.from ?? '-'}..${report.zxidRange?.to ?? '-'}${report.problems.map((p) => `\n  problem: ${p}`).join('')}`);
+    const error = report.ok ? undefined : new OperationFailed(`${file} does not verify: ${report.problems.join('; ')}`);
+    return { json: { file, ...summary, files: files.length }, error };
   },
 };

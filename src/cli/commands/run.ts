@@ -1,11 +1,13 @@
 // zkops run PLAYBOOK / zkops plan PLAYBOOK.
 
-import type { CommandModule } from 'yargs';
-import { makeConfirm } from '../../ui/confirm.js';
-import { executeRun, formatPlan, loadForRun, planOf } from '../playbook-run.js';
-import { parseExtraVars, printJson, requireInventory, say, type GlobalOptions } from '../options.js';
+import { loadForRun, planOf, runLoaded } from '../../procedures/run.js';
+import { runJson } from '../../ui/json.js';
+import type { ZkCommand } from '../command.js';
+import { realDeps } from '../deps.js';
+import { DIR_OPTION, DRY_RUN_OPTION, parseExtraVars, requireInventory, type GlobalOptions } from '../options.js';
+import { planOutcome } from './plan-output.js';
 
-interface RunArgs extends GlobalOptions {
+interface RunArgs {
   playbook: string;
   e?: string[];
   'dry-run'?: boolean;
@@ -15,10 +17,12 @@ interface RunArgs extends GlobalOptions {
 
 const playbookOptions = {
   e: { alias: 'extra-var', type: 'string', array: true, describe: 'extra variable key=value (repeatable)' },
-  dir: { type: 'string', default: './zk-backups', describe: 'catalog directory (the journal is written there)' },
+  ...DIR_OPTION,
 } as const;
 
-export const runCommand: CommandModule<GlobalOptions, RunArgs> = {
+const load = (argv: RunArgs & GlobalOptions) => loadForRun(requireInventory(argv), argv.playbook, parseExtraVars(argv.e));
+
+export const runCommand: ZkCommand<RunArgs> = {
   command: 'run <playbook>',
   describe: 'run a playbook against the inventory',
   builder: (y) =>
@@ -26,40 +30,22 @@ export const runCommand: CommandModule<GlobalOptions, RunArgs> = {
       .positional('playbook', { type: 'string', demandOption: true, describe: 'playbook YAML file' })
       .options({
         ...playbookOptions,
-        'dry-run': { type: 'boolean', default: false, describe: 'print the plan; run nothing' },
-        yes: { alias: 'y', type: 'boolean', default: false, describe: 'answer yes to the playbook\'s confirm steps' },
+        ...DRY_RUN_OPTION,
+        yes: { alias: 'y', type: 'boolean', default: false, describe: "answer yes to the playbook's confirm steps" },
       }) as never,
-  handler: async (argv) => {
-    const loaded = await loadForRun(requireInventory(argv), argv.playbook, parseExtraVars(argv.e));
-    if (argv['dry-run']) return printPlan(argv, loaded);
+  run: async (argv) => {
+    const loaded = await load(argv);
+    if (argv['dry-run']) return planOutcome(argv, planOf(loaded));
     // confirm steps ask on the terminal (or refuse without one), unless --yes
     const asks = !argv.yes && loaded.playbook.steps.some((s) => s.kind === 'confirm');
-    const result = await executeRun(loaded, { global: argv, dir: argv.dir, command: `run ${argv.playbook}`, confirm: makeConfirm(argv.yes === true), interactive: asks });
-    if (argv.json) {
-      printJson({
-        ok: result.ok,
-        runId: loaded.runId,
-        playbook: loaded.playbook.name,
-        exitCode: result.error?.exitCode ?? 0,
-        error: result.error ? { message: result.error.message, hint: result.error.hint, details: result.error.details } : null,
-        steps: Object.fromEntries(Object.entries(result.steps).map(([k, v]) => [k, { status: v.status, masters: v.masters, failed: v.failed, reason: v.reason }])),
-        registered: result.registered,
-      });
-    }
-    if (result.error) throw Object.assign(result.error, { jsonPrinted: argv.json });
+    const { report } = await runLoaded(loaded, realDeps(argv, { dir: argv.dir, yes: argv.yes === true }), { command: `run ${argv.playbook}`, interactive: asks });
+    return { json: runJson(report), error: report.error, alsoFailed: report.alwaysErrors };
   },
 };
 
-export const planCommand: CommandModule<GlobalOptions, RunArgs> = {
+export const planCommand: ZkCommand<RunArgs> = {
   command: 'plan <playbook>',
   describe: "print a playbook's step graph with the concrete commands per master; run nothing",
   builder: (y) => y.positional('playbook', { type: 'string', demandOption: true }).options(playbookOptions) as never,
-  handler: async (argv) => printPlan(argv, await loadForRun(requireInventory(argv), argv.playbook, parseExtraVars(argv.e))),
+  run: async (argv) => planOutcome(argv, planOf(await load(argv))),
 };
-
-function printPlan(argv: GlobalOptions, loaded: Awaited<ReturnType<typeof loadForRun>>): void {
-  const plan = planOf(loaded);
-  if (argv.json) printJson(plan);
-  else process.stdout.write(`${formatPlan(plan)}\n`);
-  if (!argv.json && !argv.quiet) say('(plan only: nothing was run)');
-}

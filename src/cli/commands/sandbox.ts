@@ -4,8 +4,9 @@ import type { Argv, CommandModule } from 'yargs';
 import { OperationFailed, UsageError } from '../../errors.js';
 import { DEFAULT_BASE_IP, DEFAULT_DIR, down, fault, FAULT_KINDS, memoryOf, requireRunning, status, up, zkHosts } from '../../sandbox/sandbox.js';
 import { digest, scribble, seed, wipe, withZk } from '../../sandbox/znodes.js';
-import { printJson, say, type GlobalOptions } from '../options.js';
-import { formatTable } from '../table.js';
+import { say, type GlobalOptions } from '../options.js';
+import { formatTable } from '../../ui/table.js';
+import { toYargs, type Outcome } from '../command.js';
 
 interface SandboxArgs extends GlobalOptions {
   dir: string;
@@ -14,8 +15,8 @@ interface SandboxArgs extends GlobalOptions {
 const mb = (bytes: number): string => `${Math.round(bytes / 1024 / 1024)} MB`;
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
 
-function sub<T extends SandboxArgs>(command: string, describe: string, builder: (y: Argv<SandboxArgs>) => Argv<T>, handler: (a: T) => Promise<void>): CommandModule<SandboxArgs, T> {
-  return { command, describe, builder, handler: (a) => handler(a as unknown as T) };
+function sub<T extends SandboxArgs>(command: string, describe: string, builder: (y: Argv<SandboxArgs>) => Argv<T>, run: (a: T) => Promise<Outcome | void>): CommandModule<GlobalOptions, T & GlobalOptions> {
+  return toYargs<T>({ command, describe, builder: builder as never, run: (a) => run(a as unknown as T) });
 }
 
 const upCmd = sub(
@@ -44,8 +45,7 @@ const upCmd = sub(
       log: a.json ? undefined : say,
     });
     if (a.json) {
-      printJson({ dir: r.state.dir, init: r.state.init ?? 'plain', inventory: r.inventory, alreadyRunning: r.alreadyRunning, healthyAfterMs: r.healthyAfterMs, rssBytes: r.rssBytes, masters: r.state.masters.map((m) => ({ name: m.name, address: m.address })) });
-      return;
+      return { json: { dir: r.state.dir, init: r.state.init ?? 'plain', inventory: r.inventory, alreadyRunning: r.alreadyRunning, healthyAfterMs: r.healthyAfterMs, rssBytes: r.rssBytes, masters: r.state.masters.map((m) => ({ name: m.name, address: m.address })) }, raw: true };
     }
     if (r.alreadyRunning) {
       say(`inventory: ${r.inventory}`);
@@ -63,8 +63,8 @@ const downCmd = sub(
   (y) => y,
   async (a) => {
     const r = await down(a.dir);
-    if (a.json) printJson(r);
-    else say(r.wasRunning ? `sandbox down: ${r.stopped} processes stopped` : `no sandbox in ${a.dir}`);
+    if (a.json) return { json: r, raw: true };
+    say(r.wasRunning ? `sandbox down: ${r.stopped} processes stopped` : `no sandbox in ${a.dir}`);
   },
 );
 
@@ -74,15 +74,9 @@ const statusCmd = sub(
   (y) => y,
   async (a) => {
     const s = await status(a.dir);
-    if (!s) {
-      if (a.json) printJson({ running: false });
-      throw new OperationFailed(`no sandbox is running in ${a.dir}`, { hint: 'zkops sandbox up' });
-    }
+    if (!s) return { json: { running: false }, raw: true, error: new OperationFailed(`no sandbox is running in ${a.dir}`, { hint: 'zkops sandbox up' }) };
     const rss = memoryOf(s.state);
-    if (a.json) {
-      printJson({ running: true, dir: s.state.dir, healthy: s.health?.healthy ?? false, rssBytes: rss, masters: s.masters });
-      return;
-    }
+    if (a.json) return { json: { running: true, dir: s.state.dir, healthy: s.health?.healthy ?? false, rssBytes: rss, masters: s.masters }, raw: true };
     process.stdout.write(`${formatTable(s.masters.map((m) => ({ master: m.name, address: m.address, sshd: m.sshd, unit: m.unit, zookeeper: m.zookeeper, zxid: m.zxid ?? '', endpoint: m.endpoint })))}\n`);
     say(s.health?.healthy ? `healthy: all serving, one leader; memory ${mb(rss)} RSS` : `not healthy: ${s.health?.reason ?? 'no status endpoint answers'}; memory ${mb(rss)} RSS`);
   },
@@ -95,8 +89,8 @@ const seedCmd = sub(
   async (a) => {
     if (!Number.isInteger(a.znodes) || a.znodes < 1 || a.znodes > 1_000_000) throw new UsageError(`--znodes ${a.znodes}: a whole number from 1 to 1000000`);
     const d = await withZk(zkHosts(requireRunning(a.dir)), 20_000, (c) => seed(c, a.znodes));
-    if (a.json) printJson(d);
-    else process.stdout.write(`seeded ${d.znodes} znodes (${a.znodes} leaves); digest ${d.sha256}\n`);
+    if (a.json) return { json: d, raw: true };
+    process.stdout.write(`seeded ${d.znodes} znodes (${a.znodes} leaves); digest ${d.sha256}\n`);
   },
 );
 
@@ -106,8 +100,8 @@ const digestCmd = sub(
   (y) => y,
   async (a) => {
     const d = await withZk(zkHosts(requireRunning(a.dir)), 20_000, (c) => digest(c));
-    if (a.json) printJson(d);
-    else process.stdout.write(`${d.sha256} ${d.znodes} znodes\n`);
+    if (a.json) return { json: d, raw: true };
+    process.stdout.write(`${d.sha256} ${d.znodes} znodes\n`);
   },
 );
 
@@ -123,8 +117,8 @@ const wipeCmd = sub(
       return;
     }
     const n = await withZk(hosts, 20_000, (c) => wipe(c));
-    if (a.json) printJson({ deleted: n });
-    else say(`deleted ${n} znodes`);
+    if (a.json) return { json: { deleted: n }, raw: true };
+    say(`deleted ${n} znodes`);
   },
 );
 
@@ -138,8 +132,8 @@ const faultCmd = sub(
       .positional('arg', { type: 'string', describe: 'seconds or size, per kind' }) as never,
   async (a: SandboxArgs & { master: string; kind: string; arg?: string }) => {
     const msg = await fault(a.dir, a.master, a.kind, a.arg);
-    if (a.json) printJson({ done: msg });
-    else say(msg);
+    if (a.json) return { json: { done: msg }, raw: true };
+    say(msg);
   },
 );
 

@@ -42,7 +42,7 @@ export const runChoose: Executor<ChooseStep> = async (ctx, step) => {
     const leaderZxid = leader && leader !== m ? await zxidOf(ctx, leader) : zxid;
     const role = m === leader ? 'leader' : rows.find((r) => r.master === m.name)?.code === 3 ? 'follower' : 'unknown';
     const value = { name: m.name, host: m.host, role, reason, zxid: hex(zxid), leader: leader?.name ?? null, leader_zxid: hex(leaderZxid), zk_version: version ?? null };
-    return { value, exitCode: 0, output: `${m.name} (${role}): ${reason}` };
+    return { value, rc: 0, stdout: `${m.name} (${role}): ${reason}`, stderr: '' };
   };
 
   if (given) {

@@ -7,6 +7,7 @@ import { runShell } from './shell.js';
 import { runGet, runPut } from './transfer.js';
 import { runWaitHealthy } from './wait-healthy.js';
 import { runVerify } from './verify.js';
+import { runLock, runUnlock } from './lock.js';
 import { TaskFailure, type ExecutorMap } from './types.js';
 import { render } from '../../playbook/template.js';
 import { SafetyRefusal } from '../../errors.js';
@@ -19,8 +20,10 @@ export const executors: ExecutorMap = {
   wait_healthy: runWaitHealthy,
   choose: runChoose,
   verify: runVerify,
+  lock: runLock,
+  unlock: runUnlock,
   fail: async (ctx, step) => {
-    throw new TaskFailure(render(step.message, ctx.vars), 1);
+    throw new TaskFailure(render(step.message, ctx.vars), { rc: 1 });
   },
   confirm: async (ctx, step) => {
     const question = render(step.message, ctx.vars);
@@ -29,10 +32,10 @@ export const executors: ExecutorMap = {
       throw new SafetyRefusal(`${question}: no answer possible (no TTY); pass --yes to confirm`, { hint: 'nothing was changed' });
     }
     if (answer !== 'yes') throw new SafetyRefusal('not confirmed; nothing was changed');
-    return { value: { confirmed: true }, exitCode: 0, output: 'confirmed' };
+    return { value: { confirmed: true }, rc: 0, stdout: 'confirmed', stderr: '' };
   },
   set: async (ctx, step) => {
     const value = renderDeep(step.vars, ctx.vars);
-    return { value, exitCode: 0, output: Object.keys(value).join(', ') };
+    return { value, rc: 0, stdout: Object.keys(value).join(', '), stderr: '' };
   },
 };

@@ -73,7 +73,7 @@ async function launch(ctx: TaskContext, step: JobStep, job: Launched, run: { tmp
     { become: step.become, stdin: script, timeoutMs: 60_000, signal: ctx.signal },
   );
   if (setup.exitCode !== 0) {
-    throw new TaskFailure(`could not start the job in ${job.dir}: ${tail(setup.stderr || setup.stdout, 5)}`, setup.exitCode, setup.stderr);
+    throw new TaskFailure(`could not start the job in ${job.dir}: ${tail(setup.stderr || setup.stdout, 5)}`, { rc: setup.exitCode, stdout: setup.stdout, stderr: setup.stderr });
   }
 }
 
@@ -114,9 +114,7 @@ async function follow(ctx: TaskContext, step: JobStep, job: Launched): Promise<R
       if (ctx.now() - launchedAt > START_MS) {
         const e = new TaskFailure(
           `job ${step.id} did not start on ${master}: no pid file in ${dir} ${formatDuration(START_MS)} after it was launched (it never ran, or cannot write its files there)`,
-          null,
-          '',
-          { dir },
+          { value: { dir } },
         );
         lease?.report(master, 'failed', e.message);
         throw e;
@@ -131,19 +129,13 @@ async function follow(ctx: TaskContext, step: JobStep, job: Launched): Promise<R
     if (lostSince !== undefined && ctx.now() - lostSince > lostContactMs) {
       throw new TaskFailure(
         `lost contact with ${master} for ${formatDuration(lostContactMs)} while job ${step.id} ran there; the job goes on without zkops and runs its finally-command (${tail(job.commands.finally, 1)}) whatever happens${lease ? ', after its rollback unless it had the go-ahead' : ''}; its files are in ${dir} on the master`,
-        null,
-        '',
-        { dir, master },
-        true,
+        { value: { dir, master }, timedOut: true },
       );
     }
     if (ctx.now() > deadline + (interrupted ? 60_000 : 0)) {
       throw new TaskFailure(
         `job still running after ${formatDuration(ctx.timeoutMs)}; its finally-command will still run on the master; follow it with: cat ${dir}/events.log`,
-        null,
-        '',
-        { dir, master },
-        true,
+        { value: { dir, master }, timedOut: true },
       );
     }
     await new Promise((r) => setTimeout(r, step.poll));
@@ -234,17 +226,18 @@ async function rescueDeadJob(ctx: TaskContext, job: Launched, step: JobStep, fin
   const { dir } = job;
   const where = `job ${step.id} on ${ctx.master?.name} died without an exit status (its process is gone: killed with SIGKILL, or with the SSH session's cgroup)`;
   if (finallyRc !== null) {
-    throw new TaskFailure(`${where}; its finally-command had run (exit ${finallyRc}); its files are in ${dir} on the master`, null, '', { dir, rescued: false });
+    throw new TaskFailure(`${where}; its finally-command had run (exit ${finallyRc}); its files are in ${dir} on the master`, { value: { dir, rescued: false } });
   }
   const rescue = job.lease ? `/bin/sh ${shellQuote(`${dir}/job.sh`)} rescue; cat ${shellQuote(`${dir}/finally.rc`)}` : job.commands.finally;
   ctx.warn(`${where}, before its finally-command; zkops runs it now: ${job.lease ? `${dir}/job.sh rescue (rollback unless it had the go-ahead, then ` : ''}${tail(job.commands.finally, 1)}${job.lease ? ')' : ''}`);
   const session = await ctx.session();
   const res = await session.exec(rescue, { become: step.become, timeoutMs: 10 * 60_000 });
   const outcome = res.exitCode === 0 ? 'zkops ran its finally-command (exit 0)' : `zkops ran its finally-command and it failed with exit ${res.exitCode}: ${tail(res.stderr || res.stdout, 5)}`;
-  throw new TaskFailure(`${where}${interrupted ? ' while zkops stopped it' : ''}; ${outcome}; its files are in ${dir} on the master`, res.exitCode, tail(res.stdout + res.stderr), {
-    dir,
-    rescued: true,
-    finally_rc: res.exitCode,
+  throw new TaskFailure(`${where}${interrupted ? ' while zkops stopped it' : ''}; ${outcome}; its files are in ${dir} on the master`, {
+    rc: res.exitCode,
+    stdout: res.stdout,
+    stderr: res.stderr,
+    value: { dir, rescued: true, finally_rc: res.exitCode },
   });
 }
 
@@ -276,24 +269,25 @@ function finishJob(ctx: TaskContext, job: Launched, step: JobStep, f: JobFiles, 
     master,
     ...(job.lease ? { main_rc: f.mainRc, decision: f.decision, decided_by: f.decidedBy, after_rc: f.afterRc, events: f.events } : {}),
   };
-  const output = tail(`${f.out}\n[finally] ${f.finallyLog}`);
+  // what the job printed, then what its finally-command printed
+  const output = { stdout: `${f.out}${f.finallyLog ? `\n[finally] ${f.finallyLog}` : ''}`, stderr: '' };
   if (job.lease) leasedOutcome(job.lease, f, master, output, value);
-  if (interrupted && !job.lease) throw new TaskFailure(`interrupted; the job ran its finally-command (exit ${f.finallyRc})`, f.rc, output, value);
+  if (interrupted && !job.lease) throw new TaskFailure(`interrupted; the job ran its finally-command (exit ${f.finallyRc})`, { rc: f.rc, ...output, value });
   if (f.finallyRc !== 0) {
-    throw new TaskFailure(`finally-command failed with exit ${f.finallyRc}: ${tail(f.finallyLog, 5)}`, f.finallyRc, output, value);
+    throw new TaskFailure(`finally-command failed with exit ${f.finallyRc}: ${tail(f.finallyLog, 5)}`, { rc: f.finallyRc, ...output, value });
   }
-  if (f.rc !== 0) throw new TaskFailure(`exit ${f.rc}: ${tail(f.out, 5)}`, f.rc, output, value);
-  return { value, exitCode: 0, output, command: `job ${step.id}: ${job.commands.main.split('\n')[0]}…` };
+  if (f.rc !== 0) throw new TaskFailure(`exit ${f.rc}: ${tail(f.out, 5)}`, { rc: f.rc, ...output, value });
+  return { value, rc: 0, ...output, command: `job ${step.id}: ${job.commands.main.split('\n')[0]}…` };
 }
 
 /** A leased job that did not go ahead fails its task, saying who decided and why. */
-function leasedOutcome(lease: LeaseGroup, f: JobFiles, master: string, output: string, value: unknown): void {
+function leasedOutcome(lease: LeaseGroup, f: JobFiles, master: string, output: { stdout: string; stderr: string }, value: unknown): void {
   const after = `${f.afterRc === 0 ? 'put its previous state back' : `tried to put its previous state back (rollback exit ${f.afterRc})`} and ran its finally-command (exit ${f.finallyRc})`;
   if (f.decision === 'go' && f.mainRc === 0) {
-    if (f.afterRc !== 0) throw new TaskFailure(`after the go-ahead, the go-command failed with exit ${f.afterRc}`, f.afterRc, output, value);
+    if (f.afterRc !== 0) throw new TaskFailure(`after the go-ahead, the go-command failed with exit ${f.afterRc}`, { rc: f.afterRc, ...output, value });
     return;
   }
-  if (f.mainRc !== 0) throw new TaskFailure(`exit ${f.mainRc}: ${tail(f.out, 5)}; ${master} ${after}`, f.mainRc, output, value);
-  if (f.decidedBy === 'lease') throw new TaskFailure(`the lease ran out before zkops's word reached ${master}; it ${after}`, f.rc, output, value);
-  throw new TaskFailure(`rolled back (${lease.decision?.why ?? 'zkops said rollback'}); ${master} ${after}`, f.rc, output, value);
+  if (f.mainRc !== 0) throw new TaskFailure(`exit ${f.mainRc}: ${tail(f.out, 5)}; ${master} ${after}`, { rc: f.mainRc, ...output, value });
+  if (f.decidedBy === 'lease') throw new TaskFailure(`the lease ran out before zkops's word reached ${master}; it ${after}`, { rc: f.rc, ...output, value });
+  throw new TaskFailure(`rolled back (${lease.decision?.why ?? 'zkops said rollback'}); ${master} ${after}`, { rc: f.rc, ...output, value });
 }

@@ -3,21 +3,23 @@
 import { formatDuration } from '../../util/duration.js';
 import { render } from '../../playbook/template.js';
 import type { ShellStep } from '../../playbook/schema.js';
-import { TaskFailure, tail, type Executor } from './types.js';
+import { TaskFailure, tail, type Executor, type TaskContext, type TaskOutput } from './types.js';
 
-export const runShell: Executor<ShellStep> = async (ctx, step) => {
-  const command = render(step.command, ctx.vars, 'shell');
+export const runShell: Executor<ShellStep> = (ctx, step) => runCommand(ctx, render(step.command, ctx.vars, 'shell'), step.become);
+
+/** Run a rendered command on the task's master: its output, or a TaskFailure with it. */
+export async function runCommand(ctx: TaskContext, command: string, become: boolean): Promise<TaskOutput> {
   const session = await ctx.session();
-  const res = await session.exec(command, { become: step.become, timeoutMs: ctx.timeoutMs, signal: ctx.signal });
+  const res = await session.exec(command, { become, timeoutMs: ctx.timeoutMs, signal: ctx.signal });
   const value = { stdout: res.stdout.trim(), stderr: res.stderr.trim(), rc: res.exitCode, master: ctx.master?.name };
-  const output = tail(`${res.stdout}${res.stderr ? `\n${res.stderr}` : ''}`);
+  const printed = { stdout: res.stdout, stderr: res.stderr };
   if (res.timedOut) {
-    throw new TaskFailure(`timed out after ${formatDuration(ctx.timeoutMs)}`, null, output, value, true);
+    throw new TaskFailure(`timed out after ${formatDuration(ctx.timeoutMs)}`, { ...printed, value, timedOut: true });
   }
   if (res.exitCode !== 0) {
     const why = res.signal ? `killed by ${res.signal}` : `exit ${res.exitCode}`;
     const err = tail(res.stderr.trim() || res.stdout.trim(), 5);
-    throw new TaskFailure(`${why}${err ? `: ${err}` : ''}`, res.exitCode, output, value);
+    throw new TaskFailure(`${why}${err ? `: ${err}` : ''}`, { rc: res.exitCode, ...printed, value });
   }
-  return { value, exitCode: 0, output, command };
-};
+  return { value, rc: 0, ...printed, command };
+}

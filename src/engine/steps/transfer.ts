@@ -16,7 +16,7 @@ export const runGet: Executor<GetStep> = async (ctx, step) => {
   const session = await ctx.session();
   const r = await session.get(src, dest, { become: step.become, onProgress: ctx.progress, signal: ctx.signal, timeoutMs: ctx.timeoutMs });
   const value = { path: dest, remote_path: src, sha256: r.sha256, remote_sha256: r.remoteSha256, bytes: r.bytes, ms: r.durationMs };
-  return { value, exitCode: 0, output: `${r.bytes} bytes sha256 ${r.sha256}`, command: `get ${src} → ${dest}` };
+  return { value, rc: 0, stdout: `${r.bytes} bytes sha256 ${r.sha256}`, stderr: '', command: `get ${src} → ${dest}` };
 };
 
 export const runPut: Executor<PutStep> = async (ctx, step) => {
@@ -28,8 +28,8 @@ export const runPut: Executor<PutStep> = async (ctx, step) => {
   if (expected && r.remoteSha256 !== expected) {
     // what arrived is what was sent, but not what was verified: the local file changed in between
     await session.exec(`rm -f ${shellQuote(dest)}`, { become: step.become, timeoutMs: 60_000 }).catch(() => undefined);
-    throw new TaskFailure(`${dest} arrived with sha256 ${r.remoteSha256}, not the expected ${expected} (${src} changed after it was verified?); removed it`, 1);
+    throw new TaskFailure(`${dest} arrived with sha256 ${r.remoteSha256}, not the expected ${expected} (${src} changed after it was verified?); removed it`, { rc: 1 });
   }
   const value = { path: dest, local_path: src, sha256: r.sha256, remote_sha256: r.remoteSha256, bytes: r.bytes, ms: r.durationMs };
-  return { value, exitCode: 0, output: `${r.bytes} bytes sha256 ${r.sha256}`, command: `put ${src} → ${dest}` };
+  return { value, rc: 0, stdout: `${r.bytes} bytes sha256 ${r.sha256}`, stderr: '', command: `put ${src} → ${dest}` };
 };

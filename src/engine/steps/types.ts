@@ -16,7 +16,10 @@ export interface TaskContext {
   master: Master | undefined;
   vars: Vars;
   runId: string;
+  /** The step's timeout, from the Plan. */
   timeoutMs: number;
+  /** A leased job's lease, from the Plan (undefined for every other step). */
+  leaseMs: number | undefined;
   signal: AbortSignal;
   sessions: SessionPool;
   status: StatusFetcher;
@@ -33,26 +36,41 @@ export interface TaskContext {
   now(): number;
 }
 
-/** What a task produced: the registered value, the exit code, and an output tail for the journal. */
+/** What a task produced: the registered value, its exit code, and what it printed (the report keeps the tails). */
 export interface TaskOutput {
   value: unknown;
-  exitCode: number | null;
-  output: string;
+  rc: number | null;
+  stdout: string;
+  stderr: string;
   /** The concrete command run, for events (redacted later). */
   command?: string;
 }
 
+/** What a failed task did produce, beside why it failed. */
+export interface FailureFacts {
+  rc?: number | null;
+  stdout?: string;
+  stderr?: string;
+  /** Registered even on failure (a job's timestamps, a verify report). */
+  value?: unknown;
+  timedOut?: boolean;
+}
+
 /** A task that did not succeed; carries what it did produce. */
 export class TaskFailure extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number | null = null,
-    readonly output = '',
-    readonly value: unknown = undefined,
-    readonly timedOut = false,
-  ) {
+  readonly rc: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly value: unknown;
+  readonly timedOut: boolean;
+  constructor(message: string, facts: FailureFacts = {}) {
     super(message);
     this.name = 'TaskFailure';
+    this.rc = facts.rc ?? null;
+    this.stdout = facts.stdout ?? '';
+    this.stderr = facts.stderr ?? '';
+    this.value = facts.value;
+    this.timedOut = facts.timedOut ?? false;
   }
 }
 

@@ -21,6 +21,6 @@ export const runVerify: Executor<VerifyStep> = async (ctx, step) => {
     logs: report.logs.length,
     refused_members: report.refusedMembers,
   };
-  if (!report.ok) throw new TaskFailure(`${file} does not verify: ${report.problems.join('; ')}`, 1, report.problems.join('\n'), value);
-  return { value, exitCode: 0, output: `${report.files.length} members, zxid ${report.zxidRange?.from}..${report.zxidRange?.to}`, command: `verify ${file}` };
+  if (!report.ok) throw new TaskFailure(`${file} does not verify: ${report.problems.join('; ')}`, { rc: 1, stderr: report.problems.join('\n'), value });
+  return { value, rc: 0, stderr: '', stdout: `${report.files.length} members, zxid ${report.zxidRange?.from}..${report.zxidRange?.to}`, command: `verify ${file}` };
 };

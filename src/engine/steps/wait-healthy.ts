@@ -35,7 +35,7 @@ export const runWaitHealthy: Executor<WaitHealthyStep> = async (ctx, step) => {
     ctx.health(last?.rows ?? [], healthy, counter.count, needed, last?.reason ?? lastError);
     if (stable && last) {
       const value = { healthy: true, polls, ms: ctx.now() - started, rows: last.rows, leader: last.rows.find((r) => r.leader)?.master };
-      return { value, exitCode: 0, output: `healthy after ${polls} polls: ${last.serving} serving, leader ${value.leader}` };
+      return { value, rc: 0, stderr: '', stdout: `healthy after ${polls} polls: ${last.serving} serving, leader ${value.leader}` };
     }
     if (ctx.now() - started >= ctx.timeoutMs) {
       const why = last?.reason ?? lastError;
