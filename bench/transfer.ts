@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSshd, masterFor, type Sshd } from '../test/helpers/sshd.js';
+import { startSshd, masterFor, type Sshd } from './sshd.js';
 import { createSshTransport, type ConnectTuning } from '../src/transport/index.js';
 
 interface Args {

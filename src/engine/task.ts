@@ -9,7 +9,6 @@ import type { Inventory, Master } from '../inventory/types.js';
 import type { PlannedStep } from '../playbook/plan.js';
 import type { Step } from '../playbook/schema.js';
 import { evaluateCondition, render, TemplateError, UndefinedVariableError, type Vars } from '../playbook/template.js';
-import type { Registered } from '../playbook/context.js';
 import type { StatusFetcher } from '../exhibitor/fetch.js';
 import type { SessionPool } from '../transport/session-pool.js';
 import { redact, type EngineEvent, type Phase, type TaskRef, type TaskStatus } from './events.js';

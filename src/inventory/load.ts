@@ -15,6 +15,7 @@ import { parseYamlSource, problemAt, validateWith, type YamlSource } from '../ut
 import { UsageError, ValidationError, type Problem } from '../errors.js';
 import type { Inventory, JumpHost, Master } from './types.js';
 import { HOST_RULE, hostKey, isHost, remoteDirProblem, unbracket } from './addresses.js';
+import { expandHome } from '../util/paths.js';
 
 const duration = durationText();
 const port = z.number().int().min(1).max(65535);
@@ -110,10 +111,6 @@ export const DEFAULTS = {
   /** A restore's lease: long enough for a network blip, short against the 10-minute health timeout. */
   leaseMs: 120_000,
 } as const;
-
-function expandHome(p: string): string {
-  return p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p;
-}
 
 /** Paths in the inventory are relative to the inventory file, as operators expect. */
 function localPath(p: string, base: string): string {

@@ -2,7 +2,7 @@
 // facts it needs (sha256, age, ZooKeeper version) and the operator's confirmation.
 
 import { createReadStream } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { TransportError } from '../errors.js';
 import type { MasterConn } from './types.js';
+import { expandHome } from '../util/paths.js';
 
 /** One authentication attempt ssh2's authHandler can make. */
 export type AuthMethod =
@@ -15,10 +16,6 @@ export type AuthMethod =
   | { type: 'agent'; label: string; agent: string };
 
 export const DEFAULT_PASSPHRASE_ENV = 'ZKOPS_SSH_PASSPHRASE';
-
-function expandHome(p: string): string {
-  return p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p;
-}
 
 function isEncryptedError(parsed: unknown): boolean {
   return parsed instanceof Error && /passphrase|encrypted/i.test(parsed.message);

@@ -14,7 +14,7 @@ interface RestoreDoc {
   ok: boolean;
   history: string;
   exitCode: number;
-  error: string | null;
+  error: { message: string; hint?: string } | null;
   masters: Record<string, string>[];
   health: { master: string; state: string; leader: boolean }[] | null;
 }
@@ -278,7 +278,7 @@ describe('restore', () => {
     const r = await zkops(['restore', backupId, '-i', slow, '--dir', catalog, '--yes', '--json'], { timeoutMs: 300_000 });
     expect(r.code, r.stderr).toBe(4);
     const doc = json<RestoreDoc>(r);
-    expect(doc.error).toContain('did not become healthy within 10s');
+    expect(doc.error?.message).toContain('did not become healthy within 10s');
     expect(doc.masters.every((m) => m.restore === 'ok' && m.decision === 'go' && m.exhibitor === 'started')).toBe(true);
     expect(doc.health?.map((h) => h.master)).toEqual(['master-1', 'master-2', 'master-3']);
     expect(doc.health?.filter((h) => h.state === 'serving')).toHaveLength(0);

@@ -124,7 +124,7 @@ describe('zkops status', () => {
 
       const gaveUp = await status('-i', sb.inventory, '--wait', '--timeout', '3s', '--json');
       expect(gaveUp.code).toBe(4);
-      expect(json<{ healthy: boolean; error: string }>(gaveUp).error).toContain('did not become healthy within 3s');
+      expect(json<{ healthy: boolean; error: { message: string } }>(gaveUp).error.message).toContain('did not become healthy within 3s');
 
       expect((await onMasters([1, 2], 'systemctl start dcos-exhibitor')).every((x) => x.code === 0)).toBe(true);
       started = true;
@@ -166,7 +166,7 @@ describe('zkops status', () => {
     // --wait does not poll a certificate that cannot verify until its timeout
     const waited = await status('-i', wrongCa, '--wait', '--timeout', '10m', '--json');
     expect(waited.code).toBe(3);
-    expect(json<{ healthy: boolean; error: string }>(waited).error).toContain('does not verify against caFile');
+    expect(json<{ healthy: boolean; error: { message: string } }>(waited).error.message).toContain('does not verify against caFile');
 
     // without caFile the system CAs do not know this CA either
     const none = await status('-i', inventoryCopy(sb, 'inventory-no-ca', (d) => {

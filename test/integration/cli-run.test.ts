@@ -122,6 +122,80 @@ interface RunJson {
   steps: Record<string, { status: string; masters: string[]; failed: string[]; reason?: string }>;
 }
 
+describe('zkops run --json: what every master printed', SLOW, () => {
+  interface TaskDoc {
+    status: string;
+    rc: number | null;
+    stdout: string;
+    stderr: string;
+    start: string;
+    end: string;
+    durationMs: number;
+    reason: string | null;
+  }
+  interface RunDoc {
+    ok: boolean;
+    exitCode: number;
+    error: { message: string; alsoFailed?: string[] } | null;
+    steps: Record<string, { status: string; phase: string; tasks: Record<string, TaskDoc> }>;
+  }
+
+  it("rc, stdout, stderr and timing per master and step, as Ansible's JSON callback gives them", async () => {
+    const out = outDir();
+    const yaml = `name: names
+requires: [out]
+steps:
+  - id: who
+    kind: shell
+    target: all
+    command: echo "I am {{ master.name }}"; echo "warned on {{ master.name }}" >&2
+  - id: odd
+    kind: shell
+    needs: who
+    target: all
+    on_failure: continue
+    command: '[ {{ master.name }} != master-2 ] || { echo "no luck" >&2; exit 3; }; echo fine'
+`;
+    const r = await zkops(runArgs(yaml, out, inventory, '--json'), { cwd: dir, env });
+    expect(r.code, r.stderr).toBe(0);
+    const doc = json<RunDoc>(r);
+    expect([doc.ok, doc.exitCode, doc.error]).toEqual([true, 0, null]);
+    for (const m of ['master-1', 'master-2', 'master-3']) {
+      const t = doc.steps.who?.tasks[m];
+      expect(t).toMatchObject({ status: 'ok', rc: 0, stdout: `I am ${m}`, stderr: `warned on ${m}`, reason: null });
+      expect(Date.parse(t?.end ?? '') - Date.parse(t?.start ?? '')).toBe(t?.durationMs);
+    }
+    expect(doc.steps.odd?.status).toBe('ignored');
+    expect(doc.steps.odd?.tasks['master-2']).toMatchObject({ status: 'ignored', rc: 3, stdout: '', stderr: 'no luck', reason: 'odd on master-2: exit 3: no luck' });
+    expect(doc.steps.odd?.tasks['master-1']).toMatchObject({ status: 'ok', rc: 0, stdout: 'fine' });
+  });
+
+  it("a failed run: the error is an object, the always phase's other failures listed apart", async () => {
+    const out = outDir();
+    const yaml = `name: fails
+requires: [out]
+steps:
+  - id: boom
+    kind: shell
+    target: master-1
+    command: echo "boom on purpose" >&2; exit 2
+  - id: tidy
+    kind: shell
+    always: true
+    target: master-3
+    command: echo "tidy broke" >&2; exit 1
+`;
+    const r = await zkops(runArgs(yaml, out, inventory, '--json'), { cwd: dir, env });
+    expect(r.code).toBe(1);
+    const doc = json<RunDoc>(r);
+    expect(doc.ok).toBe(false);
+    expect(doc.error?.message).toBe('boom on master-1: exit 2: boom on purpose');
+    expect(doc.error?.alsoFailed).toEqual(['tidy on master-3: exit 1: tidy broke']);
+    expect(doc.steps.tidy).toMatchObject({ phase: 'always', status: 'failed' });
+    expect(r.stderr).toContain('error: boom on master-1: exit 2: boom on purpose\nalso, always steps failed: tidy on master-3: exit 1: tidy broke');
+  });
+});
+
 describe('zkops run: failures and the always phase', SLOW, () => {
   it('a step timeout fails the run (exit 1) and names the master', async () => {
     const out = outDir();

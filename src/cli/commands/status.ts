@@ -1,7 +1,7 @@
 // zkops status -i INV [--wait] [--timeout T]: Exhibitor's view of the cluster as a table.
 
 import { loadInventory } from '../../inventory/load.js';
-import { parseDuration } from '../../util/duration.js';
+import { durationProblem, parseDuration } from '../../util/duration.js';
 import { HealthTimeout, UsageError } from '../../errors.js';
 import { clusterStatus, waitUntilHealthy } from '../../procedures/status.js';
 import type { RunLeftovers } from '../../playbook/run-dir.js';
@@ -29,8 +29,9 @@ export const statusCommand: ZkCommand<StatusArgs> = {
     const inventory = await loadInventory(requireInventory(argv));
     const deps = realDeps(argv, { dir: argv.dir });
     if (argv.wait) {
-      const timeoutMs = argv.timeout === undefined ? inventory.exhibitor.timeoutMs : parseDuration(argv.timeout);
-      if (timeoutMs === undefined) throw new UsageError(`--timeout ${argv.timeout} is not a duration: use 500ms, 10s or 5m`);
+      const problem = argv.timeout === undefined ? undefined : durationProblem(argv.timeout, 'a wait needs time to see the cluster');
+      if (problem !== undefined) throw new UsageError(`--timeout ${problem}`);
+      const timeoutMs = argv.timeout === undefined ? inventory.exhibitor.timeoutMs : (parseDuration(argv.timeout) as number);
       const w = await waitUntilHealthy(inventory, timeoutMs, deps);
       if (!argv.json && w.run.ok) say(`healthy after ${w.health?.polls} polls (${w.health?.ms} ms)`);
       return { json: { healthy: w.run.ok, ...(w.health ?? {}), details: w.run.error?.details ?? null }, error: w.error };
