@@ -78,6 +78,7 @@ export class PlaybookRun {
       register: (step, master, value) => this.register(step, master, value),
       vars: (master) => taskVars(this.base, this.registered, this.stepVars(), master),
       running: this.running,
+      halted: (phase) => (phase === 'main' && this.mainError !== undefined ? 'another step failed' : undefined),
     };
   }
 

@@ -32,6 +32,8 @@ export interface TaskEnv {
   vars(master: Master | undefined): Vars;
   /** Task keys running now, for the second signal's message. */
   running: Set<string>;
+  /** Why no new task may start in this phase (another step failed), or undefined. */
+  halted(phase: Phase): string | undefined;
 }
 
 export interface TaskResult {
@@ -60,6 +62,12 @@ export async function runTask(env: TaskEnv, ps: PlannedStep, master: Master | un
     if (master) lease?.report(master.name, 'failed', 'interrupted');
     return failed(env, t, ps, vars, new Interrupted(), master);
   }
+  // a task that waited for a --concurrency slot or a serial batch does not start once the run is stopping
+  const halted = env.halted(phase);
+  if (halted !== undefined) {
+    if (master) lease?.report(master.name, 'failed', halted);
+    return failed(env, t, ps, vars, new OperationFailed(`not started: ${halted}`), master);
+  }
   const key = `${task.step}\u0000${task.master}`;
   env.running.add(key);
   try {
@@ -76,6 +84,8 @@ export async function runTask(env: TaskEnv, ps: PlannedStep, master: Master | un
         env.emit({ type: 'task-retry', task, attempt: t.attempts, error: redact((err as Error).message), delayMs: step.delay, at: env.now() } as EngineEvent);
         if (err instanceof TransportError && master) env.sessions.drop(master);
         await sleep(step.delay, signal);
+        // an interrupt during the delay: no further attempt (its command would start on the master)
+        if (signal.aborted) return failed(env, t, ps, vars, new Interrupted(), master);
       }
     }
   } finally {

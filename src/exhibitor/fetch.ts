@@ -114,7 +114,10 @@ export class StatusFetcher {
         method: 'GET',
         headers: { accept: 'application/json', host: url.host },
         timeout: this.timeoutMs,
-        agent: false,
+        // No agent with a tunnel: an agent (even `agent: false`, a fresh one) opens its own
+        // TCP connection to host:port and ignores createConnection, so the request would go
+        // from the bastion straight to the URL instead of through the master.
+        ...(tunnel ? {} : { agent: false }),
         ...(signal ? { signal } : {}),
       };
       if (tunnel) {

@@ -60,11 +60,40 @@ export function parsePlaybook(file: string, text: string, extraVars: readonly st
   const src = parseYamlSource(file, text);
   const header = playbookHeaderSchema.safeParse(src.value);
   if (!header.success) throw new ValidationError(problemsFromZod(src, header.error), { hint: 'see README.md, "Playbooks"' });
-
+  const h = header.data;
   const problems: Problem[] = [];
+  const { steps, lineOf } = parseSteps(src, h.steps, problems);
+  const indexOf = new Map(h.steps.map((raw, i) => [(raw as { id?: unknown })?.id, i]));
+  const at: At = (stepId, message, ...rest) => problems.push(problemAt(src, ['steps', indexOf.get(stepId) ?? 0, ...rest], message));
+  checkDependencies(steps, at);
+  checkLeases(steps, at);
+  const cycle = problems.length === 0 ? findCycle(steps) : undefined;
+  if (cycle) at(cycle[0] as string, `dependency cycle: ${cycle.join(' → ')}`, 'needs');
+  checkVariables(steps, new Set<string>([...BUILTIN_VARS, ...Object.keys(h.vars), ...h.requires, ...extraVars, ...registeredNames(steps)]), at);
+  if (h.provides) checkProvides(h.provides, steps, (path, message) => problems.push(problemAt(src, ['provides', ...path], message)));
+  if (problems.length > 0) {
+    throw new ValidationError(problems.sort((x, y) => x.line - y.line), { hint: 'see README.md, "Playbooks"' });
+  }
+  return {
+    file,
+    name: h.name,
+    description: h.description,
+    vars: h.vars,
+    requires: h.requires,
+    steps,
+    lineOf,
+    provides: h.provides ? { ...h.provides, line: problemAt(src, ['provides'], '').line } : undefined,
+  };
+}
+
+/** Report a problem at a key of a step: the step id, the message, the key path inside the step. */
+type At = (stepId: string, message: string, ...path: PropertyKey[]) => void;
+
+/** Each step against its kind's schema; ids unique. */
+function parseSteps(src: YamlSource, raws: unknown[], problems: Problem[]): { steps: Step[]; lineOf: Record<string, number> } {
   const steps: Step[] = [];
   const lineOf: Record<string, number> = {};
-  header.data.steps.forEach((raw, i) => {
+  raws.forEach((raw, i) => {
     const step = parseStep(src, raw, i, problems);
     if (!step) return;
     if (Object.hasOwn(lineOf, step.id)) {
@@ -74,87 +103,90 @@ export function parsePlaybook(file: string, text: string, extraVars: readonly st
     lineOf[step.id] = problemAt(src, ['steps', i, 'id'], '').line;
     steps.push(step);
   });
+  return { steps, lineOf };
+}
 
-  const indexOf = new Map(header.data.steps.map((raw, i) => [(raw as { id?: unknown })?.id, i]));
-  const where = (stepId: string, ...rest: PropertyKey[]) => ['steps', indexOf.get(stepId) ?? 0, ...rest];
-
-  // Dependencies: known steps, no cycle.
+/** Every `needs` and `target: {step}` names a step of the playbook. */
+function checkDependencies(steps: Step[], at: At): void {
   const ids = new Set(steps.map((s) => s.id));
   for (const step of steps) {
-    for (const dep of needsOf(step)) {
-      if (!ids.has(dep)) problems.push(problemAt(src, where(step.id, 'needs'), `step "${step.id}" needs unknown step "${dep}"`));
-    }
-    if (typeof step.target === 'object' && !Array.isArray(step.target) && !ids.has(step.target.step)) {
-      problems.push(problemAt(src, where(step.id, 'target'), `target refers to unknown step "${step.target.step}"`));
-    }
+    for (const dep of needsOf(step)) if (!ids.has(dep)) at(step.id, `step "${step.id}" needs unknown step "${dep}"`, 'needs');
+    if (typeof step.target === 'object' && !Array.isArray(step.target) && !ids.has(step.target.step)) at(step.id, `target refers to unknown step "${step.target.step}"`, 'target');
   }
-  // A leased job waits for every master's job at once: no batches, no retries (a retry would launch a second job).
+}
+
+/** A leased job waits for every master's job at once: no batches, no retries (a retry would launch a second job). */
+function checkLeases(steps: Step[], at: At): void {
   for (const step of steps) {
     if (step.kind !== 'job') continue;
     if (step.lease === undefined) {
-      for (const key of ['go', 'rollback'] as const) if (step[key] !== undefined) problems.push(problemAt(src, where(step.id, key), `"${key}" needs "lease" (it runs after zkops's decision)`));
-    } else {
-      if (step.serial !== undefined) problems.push(problemAt(src, where(step.id, 'serial'), 'a leased job runs on all its masters at once: remove "serial"'));
-      if (step.retries > 0) problems.push(problemAt(src, where(step.id, 'retries'), 'a leased job is not retried: remove "retries"'));
+      for (const key of ['go', 'rollback'] as const) if (step[key] !== undefined) at(step.id, `"${key}" needs "lease" (it runs after zkops's decision)`, key);
+      continue;
     }
+    if (step.serial !== undefined) at(step.id, 'a leased job runs on all its masters at once: remove "serial"', 'serial');
+    if (step.retries > 0) at(step.id, 'a leased job is not retried: remove "retries"', 'retries');
   }
-  const cycle = problems.length === 0 ? findCycle(steps) : undefined;
-  if (cycle) {
-    problems.push(problemAt(src, where(cycle[0] as string, 'needs'), `dependency cycle: ${cycle.join(' → ')}`));
-  }
+}
 
-  // Variables: every template root must be known somewhere.
-  const known = new Set<string>([...BUILTIN_VARS, ...Object.keys(header.data.vars), ...header.data.requires, ...extraVars]);
+/** The template-bearing fields of a step: [key, text]. */
+function templatesOf(step: Step): [string, string][] {
+  const fields: [string, unknown][] = TEMPLATE_FIELDS[step.kind].map((f) => [f, (step as Record<string, unknown>)[f]]);
+  fields.push(['when', step.when], ['fail_message', step.fail_message]);
+  if (typeof step.target === 'string') fields.push(['target', step.target]);
+  if (Array.isArray(step.target)) step.target.forEach((t) => fields.push(['target', t]));
+  if (step.kind === 'set') Object.values(step.vars).forEach((v) => fields.push(['vars', v]));
+  return fields.filter((f): f is [string, string] => typeof f[1] === 'string');
+}
+
+/** Every template root is known somewhere: built in, vars:, requires:, -e, or registered by a step. */
+function checkVariables(steps: Step[], known: Set<string>, at: At): void {
   for (const step of steps) {
-    if (step.register) known.add(step.register);
-    if (step.kind === 'set') Object.keys(step.vars).forEach((k) => known.add(k));
-  }
-  for (const step of steps) {
-    const fields: [string, unknown][] = TEMPLATE_FIELDS[step.kind].map((f) => [f, (step as Record<string, unknown>)[f]]);
-    fields.push(['when', step.when], ['fail_message', step.fail_message]);
-    if (typeof step.target === 'string') fields.push(['target', step.target]);
-    if (Array.isArray(step.target)) step.target.forEach((t) => fields.push(['target', t]));
-    if (step.kind === 'set') Object.values(step.vars).forEach((v) => typeof v === 'string' && fields.push(['vars', v]));
-    for (const [field, value] of fields) {
-      if (typeof value !== 'string') continue;
+    for (const [field, value] of templatesOf(step)) {
       try {
         for (const ref of references(value)) {
           if (!known.has(ref.root) && !ref.hasDefault) {
-            problems.push(problemAt(src, where(step.id, field), `undefined variable "${ref.path}" (define it in vars:, pass -e ${ref.root}=…, or register it in an earlier step)`));
+            at(step.id, `undefined variable "${ref.path}" (define it in vars:, pass -e ${ref.root}=…, or register it in an earlier step)`, field);
           }
         }
       } catch (err) {
         if (!(err instanceof TemplateError)) throw err;
-        problems.push(problemAt(src, where(step.id, field), err.message));
+        at(step.id, err.message, field);
       }
     }
   }
-
-  const provides = header.data.provides;
-  if (provides) {
-    provides.registered.forEach((name, i) => {
-      if (!registeredNames(steps).has(name)) problems.push(problemAt(src, ['provides', 'registered', i], `provides "${name}", but no step registers it (register: or a set step)`));
-    });
-    provides.steps.forEach((stepId, i) => {
-      if (!ids.has(stepId)) problems.push(problemAt(src, ['provides', 'steps', i], `provides step "${stepId}", but the playbook has no step with that id`));
-    });
-  }
-
-  if (problems.length > 0) {
-    throw new ValidationError(problems.sort((a, b) => a.line - b.line), { hint: 'see README.md, "Playbooks"' });
-  }
-  return {
-    file,
-    name: header.data.name,
-    description: header.data.description,
-    vars: header.data.vars,
-    requires: header.data.requires,
-    steps,
-    lineOf,
-    provides: provides ? { ...provides, line: problemAt(src, ['provides'], '').line } : undefined,
-  };
 }
 
+/** What `provides:` lists exists: registered by a step, a step id. */
+function checkProvides(provides: { registered: string[]; steps: string[] }, steps: Step[], at: (path: PropertyKey[], message: string) => void): void {
+  const registered = registeredNames(steps);
+  const ids = new Set(steps.map((s) => s.id));
+  provides.registered.forEach((name, i) => {
+    if (!registered.has(name)) at(['registered', i], `provides "${name}", but no step registers it (register: or a set step)`);
+  });
+  provides.steps.forEach((stepId, i) => {
+    if (!ids.has(stepId)) at(['steps', i], `provides step "${stepId}", but the playbook has no step with that id`);
+  });
+}
+
+function parseStep(src: YamlSource, raw: unknown, i: number, problems: Problem[]): Step | undefined {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+    problems.push(problemAt(src, ['steps', i], 'a step is a mapping with at least id and kind'));
+    return undefined;
+  }
+  const kind = (raw as { kind?: unknown }).kind;
+  if (typeof kind !== 'string' || !(STEP_KINDS as string[]).includes(kind)) {
+    const what = kind === undefined ? 'missing "kind"' : `unknown step kind "${String(kind)}"`;
+    problems.push(problemAt(src, kind === undefined ? ['steps', i] : ['steps', i, 'kind'], `${what} (known: ${STEP_KINDS.join(', ')})`));
+    return undefined;
+  }
+  const result = stepSchemas[kind as StepKind].safeParse(raw);
+  if (!result.success) {
+    const shifted = result.error.issues.map((issue) => ({ ...issue, path: ['steps', i, ...issue.path] }));
+    problems.push(...problemsFromZod(src, { issues: shifted } as never));
+    return undefined;
+  }
+  return result.data as Step;
+}
 /** Names a run registers: `register:` of any step and the variables of `set` steps. */
 export function registeredNames(steps: readonly Step[]): Set<string> {
   const names = new Set<string>();
@@ -190,22 +222,3 @@ export function requireContract(playbook: Playbook, contract: Contract): void {
   });
 }
 
-function parseStep(src: YamlSource, raw: unknown, i: number, problems: Problem[]): Step | undefined {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
-    problems.push(problemAt(src, ['steps', i], 'a step is a mapping with at least id and kind'));
-    return undefined;
-  }
-  const kind = (raw as { kind?: unknown }).kind;
-  if (typeof kind !== 'string' || !(STEP_KINDS as string[]).includes(kind)) {
-    const what = kind === undefined ? 'missing "kind"' : `unknown step kind "${String(kind)}"`;
-    problems.push(problemAt(src, kind === undefined ? ['steps', i] : ['steps', i, 'kind'], `${what} (known: ${STEP_KINDS.join(', ')})`));
-    return undefined;
-  }
-  const result = stepSchemas[kind as StepKind].safeParse(raw);
-  if (!result.success) {
-    const shifted = result.error.issues.map((issue) => ({ ...issue, path: ['steps', i, ...issue.path] }));
-    problems.push(...problemsFromZod(src, { issues: shifted } as never));
-    return undefined;
-  }
-  return result.data as Step;
-}
