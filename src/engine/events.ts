@@ -104,17 +104,23 @@ export function redactDeep<T>(value: T): T {
   return walk(value, new WeakSet()) as T;
 }
 
+/** `seen`: the objects being walked above this one (a cycle leads back to one of them). */
 function walk(value: unknown, seen: WeakSet<object>): unknown {
   if (typeof value === 'string') return redact(value);
   if (value === null || typeof value !== 'object') return value;
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return walk((value as { toJSON(): unknown }).toJSON(), seen);
+  // only a value inside itself is a cycle: one shown twice (the health rows in an error and beside it) is shown twice
   if (seen.has(value)) return '[circular]';
   seen.add(value);
-  if (Array.isArray(value)) return value.map((v) => walk(v, seen));
-  if (value instanceof Error) return walk({ name: value.name, message: value.message }, seen);
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    out[k] = SECRET_KEY.test(k) && v !== null && (typeof v === 'string' || typeof v === 'number') ? '[REDACTED]' : walk(v, seen);
+  try {
+    if (Array.isArray(value)) return value.map((v) => walk(v, seen));
+    if (value instanceof Error) return walk({ name: value.name, message: value.message }, seen);
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = SECRET_KEY.test(k) && v !== null && (typeof v === 'string' || typeof v === 'number') ? '[REDACTED]' : walk(v, seen);
+    }
+    return out;
+  } finally {
+    seen.delete(value);
   }
-  return out;
 }

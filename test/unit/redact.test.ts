@@ -67,4 +67,14 @@ describe('redactDeep', () => {
     expect(out.when).toBe('1970-01-01T00:00:00.000Z');
     expect(doc.error.message).toContain(SECRET); // the input is not changed
   });
+
+  it('a value shown twice is shown twice; only a value inside itself is a cycle', () => {
+    const rows = [{ master: 'master-1', state: 'down' }];
+    const doc: Record<string, unknown> = { error: { details: { rows } }, health: rows };
+    doc.self = doc;
+    const out = redactDeep(doc) as { error: { details: { rows: unknown } }; health: unknown; self: unknown };
+    expect(out.health).toEqual(rows);
+    expect(out.error.details.rows).toEqual(rows);
+    expect(out.self).toBe('[circular]');
+  });
 });
