@@ -3,7 +3,7 @@
 
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { exitCodeOf, formatError, UsageError } from '../errors.js';
+import { exitCodeOf, formatError, UsageError, ZkopsError } from '../errors.js';
 import { journalFile, parseConcurrency, type GlobalOptions } from './options.js';
 import { takeOutcome, toYargs, type Outcome } from './command.js';
 import { operationJson, printJson } from '../ui/json.js';
@@ -36,8 +36,10 @@ function guardCatalogDir(argv: { _: (string | number)[]; dir?: unknown }): void 
 /** Render a command's outcome once: the --json document, the error on stderr; the exit code. */
 function finish(o: Outcome, json: boolean, verbose: boolean): number {
   if (o.error !== undefined) {
+    // the always phase's other failures right after the message, before where and hint
     const also = o.alsoFailed && o.alsoFailed.length > 0 ? `\nalso, always steps failed: ${o.alsoFailed.join('; ')}` : '';
-    process.stderr.write(`${forTerminal(formatError(o.error, verbose) + also)}\n`);
+    const shown = also && o.error instanceof ZkopsError ? o.error.with({ message: o.error.message + also }) : o.error;
+    process.stderr.write(`${forTerminal(formatError(shown, verbose) + (shown === o.error ? also : ''))}\n`);
   }
   if (json && (o.json !== undefined || o.error !== undefined)) {
     printJson(o.raw ? o.json : operationJson((o.json ?? {}) as Record<string, unknown>, o.error, o.alsoFailed));
