@@ -1,13 +1,18 @@
 // One exec channel per command on the master's one connection: exit code, signal, bounded
-// stdout/stderr, timeout and abort (the remote command is sent KILL), stdin, and a dropped
-// connection reported as such.
+// stdout/stderr, timeout and abort (the channel is sent KILL and the command's process tree
+// killed from a second channel, remote-pid.ts), stdin, and a dropped connection reported as
+// such.
 
 import type { ClientChannel } from 'ssh2';
 import { TransportError } from '../errors.js';
 import { shellQuote } from '../util/shell-quote.js';
 import { droppedError, sessionError, type Endpoint } from './ssh-errors.js';
+import { killTreeCommand, PidLineReader, withPidReport } from './remote-pid.js';
 import type { ExecOptions, ExecResult, MasterConn } from './types.js';
 import type { Client } from 'ssh2';
+
+// Still exported from here, where they were before they had a module of their own.
+export { killTreeCommand, withPidReport } from './remote-pid.js';
 
 /** What an operation needs from the session: the client, where it is, and drop news. */
 export interface ChannelHost {
@@ -105,141 +110,152 @@ export function openExec(host: ChannelHost, command: string, attach?: (ch: Clien
   });
 }
 
-/** First line on stderr of every command runExec sends: the pid of the master's shell. */
-const PID_MARK = 'zkops-pid ';
-
-/** The command sent: it first reports its shell's pid (stderr, stripped again by runExec). */
-export function withPidReport(command: string): string {
-  return `printf '${PID_MARK}%s\\n' "$$" >&2; ${command}`;
+/** Send killTreeCommand on its own channel, fire and forget: the caller learns of the timeout now, the kill follows. */
+function killRemoteTree(host: ChannelHost, pid: number, become: boolean | undefined): void {
+  const k = wrapCommand(killTreeCommand(pid), become, host.master);
+  openExec(host, k, (kc) => {
+    kc.on('data', () => undefined);
+    kc.stderr.on('data', () => undefined);
+    kc.end();
+  }).catch(() => undefined);
 }
 
 /**
- * Kill a command's process tree on the master. OpenSSH refuses the SSH "signal" request in many
- * setups (root logins without privilege separation, sessions under sudo), so a timed-out or
- * aborted command is killed from a second channel, with the same become as the command had.
- * Jobs detached with setsid are not in the tree once their launcher returned.
+ * One command on its channel: what it printed, how it ended, and the one settlement of its
+ * promise, by whichever comes first of close, timeout, abort and a dropped connection.
  */
-export function killTreeCommand(pid: number): string {
-  return `t() { for c in $(pgrep -P "$1"); do t "$c"; done; kill -KILL "$1" 2>/dev/null; }; t ${pid}; true`;
+class CommandRun {
+  readonly full: string;
+  /** Settles once: the result, or the drop error. */
+  readonly done: Promise<ExecResult>;
+  private readonly started = Date.now();
+  private readonly out = new TailBuffer(MAX_CAPTURE);
+  private readonly err = new TailBuffer(MAX_CAPTURE);
+  private readonly pidLine = new PidLineReader();
+  private exitCode: number | null = null;
+  private signal: string | null = null;
+  private gotExit = false;
+  private settled = false;
+  private ch: ClientChannel | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private resolveP: (r: ExecResult) => void = () => undefined;
+  private rejectP: (e: TransportError) => void = () => undefined;
+  private readonly offDrop: () => void;
+  private readonly onAbort = (): void => this.stop(false);
+
+  constructor(
+    private readonly host: ChannelHost,
+    private readonly command: string,
+    private readonly opts: ExecOptions,
+  ) {
+    this.full = wrapCommand(command, opts.become, host.master);
+    this.done = new Promise<ExecResult>((resolve, reject) => {
+      this.resolveP = resolve;
+      this.rejectP = reject;
+    });
+    this.offDrop = host.onDrop((e) => {
+      if (!this.gotExit) this.settle(this.droppedError(e.cause));
+    });
+  }
+
+  /** Listen to the channel; runs in openExec's callback, before any of its events. */
+  readonly attach = (c: ClientChannel): void => {
+    this.ch = c;
+    c.on('data', (d: Buffer) => {
+      this.out.push(d);
+      this.opts.onStdout?.(d);
+    });
+    c.stderr.on('data', (d: Buffer) => this.onStderr(d));
+    c.on('exit', (code: number | null, sig?: string) => {
+      this.gotExit = true;
+      if (typeof code === 'number') this.exitCode = code;
+      else this.signal = sig ?? null;
+    });
+    c.on('close', () => this.onClose());
+  };
+
+  /** The channel is open: arm the timeout and the abort, send stdin and EOF. */
+  start(): Promise<ExecResult> {
+    if (this.settled) return this.done;
+    const { timeoutMs, signal, stdin } = this.opts;
+    if (timeoutMs !== undefined && timeoutMs > 0) this.timer = setTimeout(() => this.stop(true), timeoutMs);
+    if (signal?.aborted) {
+      this.onAbort();
+      return this.done;
+    }
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    const c = this.ch as ClientChannel;
+    if (stdin !== undefined) c.end(stdin);
+    else c.end();
+    return this.done;
+  }
+
+  /** The channel never opened: stop listening for the drop. */
+  abandon(): void {
+    this.offDrop();
+  }
+
+  private onStderr(d: Buffer): void {
+    const own = this.pidLine.take(d);
+    if (own === undefined) return;
+    this.err.push(own);
+    this.opts.onStderr?.(own);
+  }
+
+  private onClose(): void {
+    const rest = this.pidLine.flush();
+    if (rest !== undefined) this.err.push(rest);
+    const d = this.host.dropped();
+    if (d && !this.gotExit) this.settle(this.droppedError(d.cause));
+    else this.settle(this.result(false));
+  }
+
+  /** Timeout or abort: kill the channel and the remote tree, resolve as killed. */
+  private stop(timedOut: boolean): void {
+    if (this.settled) return;
+    if (this.ch) killChannel(this.ch);
+    if (this.pidLine.pid !== undefined && !this.host.dropped()) killRemoteTree(this.host, this.pidLine.pid, this.opts.become);
+    this.exitCode = null;
+    this.signal = 'SIGKILL';
+    this.settle(this.result(timedOut));
+  }
+
+  private settle(value: ExecResult | TransportError): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.offDrop();
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
+    if (value instanceof TransportError) this.rejectP(value);
+    else this.resolveP(value);
+  }
+
+  private result(timedOut: boolean): ExecResult {
+    return {
+      master: this.host.master.name,
+      command: this.full,
+      exitCode: this.exitCode,
+      signal: this.signal,
+      stdout: this.out.text(),
+      stderr: this.err.text(),
+      durationMs: Date.now() - this.started,
+      timedOut,
+    };
+  }
+
+  private droppedError(cause: unknown): TransportError {
+    return droppedError(this.host.ep, shortCommand(this.command), cause);
+  }
 }
 
 /** Run one command; resolves for any exit code, timeout or abort; rejects on a dropped connection. */
 export async function runExec(host: ChannelHost, command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-  const started = Date.now();
-  const full = wrapCommand(command, opts.become, host.master);
-  const out = new TailBuffer(MAX_CAPTURE);
-  const err = new TailBuffer(MAX_CAPTURE);
-  let exitCode: number | null = null;
-  let signal: string | null = null;
-  let gotExit = false;
-  let settled = false;
-  let remotePid: number | undefined;
-  let pidLine: Buffer | undefined = Buffer.alloc(0);
-  let ch: ClientChannel | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let resolveP: (r: ExecResult) => void = () => undefined;
-  let rejectP: (e: TransportError) => void = () => undefined;
-  const done = new Promise<ExecResult>((resolve, reject) => {
-    resolveP = resolve;
-    rejectP = reject;
-  });
-
-  const result = (timedOut: boolean): ExecResult => ({
-    master: host.master.name,
-    command: full,
-    exitCode,
-    signal,
-    stdout: out.text(),
-    stderr: err.text(),
-    durationMs: Date.now() - started,
-    timedOut,
-  });
-  const settle = (value: ExecResult | TransportError): void => {
-    if (settled) return;
-    settled = true;
-    if (timer) clearTimeout(timer);
-    offDrop();
-    opts.signal?.removeEventListener('abort', onAbort);
-    if (value instanceof TransportError) rejectP(value);
-    else resolveP(value);
-  };
-  const stop = (timedOut: boolean): void => {
-    if (settled) return;
-    if (ch) killChannel(ch);
-    if (remotePid !== undefined && !host.dropped()) {
-      // fire and forget: the caller learns of the timeout now, the kill follows
-      const k = wrapCommand(killTreeCommand(remotePid), opts.become, host.master);
-      openExec(host, k, (kc) => {
-        kc.on('data', () => undefined);
-        kc.stderr.on('data', () => undefined);
-        kc.end();
-      }).catch(() => undefined);
-    }
-    exitCode = null;
-    signal = 'SIGKILL';
-    settle(result(timedOut));
-  };
-  const onAbort = (): void => stop(false);
-  const offDrop = host.onDrop((e) => {
-    if (!gotExit) settle(droppedError(host.ep, shortCommand(command), e.cause));
-  });
-
-  const onStderr = (d: Buffer): void => {
-    if (pidLine !== undefined) {
-      pidLine = Buffer.concat([pidLine, d]);
-      const nl = pidLine.indexOf(10);
-      if (nl < 0 && pidLine.length < 64) return; // the whole first line first
-      const buf = pidLine;
-      pidLine = undefined;
-      const first = nl < 0 ? '' : buf.subarray(0, nl).toString('utf8');
-      if (first.startsWith(PID_MARK)) {
-        remotePid = Number(first.slice(PID_MARK.length)) || undefined;
-        d = buf.subarray(nl + 1);
-      } else d = buf;
-      if (d.length === 0) return;
-    }
-    err.push(d);
-    opts.onStderr?.(d);
-  };
-  const attach = (c: ClientChannel): void => {
-    ch = c;
-    c.on('data', (d: Buffer) => {
-      out.push(d);
-      opts.onStdout?.(d);
-    });
-    c.stderr.on('data', onStderr);
-    c.on('exit', (code: number | null, sig?: string) => {
-      gotExit = true;
-      if (typeof code === 'number') exitCode = code;
-      else signal = sig ?? null;
-    });
-    c.on('close', () => {
-      if (pidLine !== undefined && pidLine.length > 0) {
-        // stderr ended before a full first line: keep what came
-        err.push(pidLine);
-        pidLine = undefined;
-      }
-      const d = host.dropped();
-      if (d && !gotExit) settle(droppedError(host.ep, shortCommand(command), d.cause));
-      else settle(result(false));
-    });
-  };
-
+  const run = new CommandRun(host, command, opts);
   try {
-    await openExec(host, withPidReport(full), attach);
+    await openExec(host, withPidReport(run.full), run.attach);
   } catch (e) {
-    offDrop();
+    run.abandon();
     throw e;
   }
-  if (settled) return done;
-  if (opts.timeoutMs !== undefined && opts.timeoutMs > 0) timer = setTimeout(() => stop(true), opts.timeoutMs);
-  if (opts.signal?.aborted) {
-    onAbort();
-    return done;
-  }
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-  const c = ch as ClientChannel;
-  if (opts.stdin !== undefined) c.end(opts.stdin);
-  else c.end();
-  return done;
+  return run.start();
 }

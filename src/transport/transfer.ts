@@ -2,6 +2,7 @@
 // `sudo -n` for root-owned archives), sha256 is computed while they stream, the master's
 // own sha256 (openssl dgst, else sha256sum) must agree, a download must match the file's
 // size and stat before and after, and only then does the file get its final name (0600).
+// What both directions share (hashing, progress, timeout/abort/drop, cleanup) is transfer-run.ts.
 //
 // Figures (bench/transfer.ts, 1 GiB random file over loopback, 2 cores, medians of 3, same run;
 // ratio = zkops MB/s / scp MB/s):
@@ -22,35 +23,15 @@
 // 3.4 s. ssh2's channel window (2 MiB) and packet size (32 KiB) are fixed and equal to
 // OpenSSH's; batching the .part writes into 1 MiB writev calls measured no gain.
 
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, type ReadStream, type WriteStream } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import type { ClientChannel } from 'ssh2';
-import { TransportError } from '../errors.js';
-import { killChannel, openExec, runExec, wrapCommand, type ChannelHost } from './exec.js';
+import { killChannel, runExec, type ChannelHost } from './exec.js';
 import { shellQuote } from '../util/shell-quote.js';
-import { droppedError, sessionError } from './ssh-errors.js';
-import type { ExecResult, TransferOptions, TransferProgress, TransferResult } from './types.js';
-
-const PROGRESS_EVERY_MS = 200;
-
-/** Emits progress at most every 200 ms, and once at the end. */
-function progressReporter(onProgress: ((p: TransferProgress) => void) | undefined, started: number) {
-  let last = 0;
-  return (bytes: number, total: number | undefined, force = false): void => {
-    if (!onProgress) return;
-    const now = Date.now();
-    if (!force && now - last < PROGRESS_EVERY_MS) return;
-    last = now;
-    const secs = Math.max((now - started) / 1000, 0.001);
-    try {
-      onProgress({ bytes, total, rate: bytes / secs });
-    } catch {
-      // an observer that throws must not break the transfer
-    }
-  };
-}
+import { sessionError } from './ssh-errors.js';
+import { channelDone, keepTextTail, localFileError, remoteFailure, TransferRun } from './transfer-run.js';
+import type { ExecResult, TransferOptions, TransferResult } from './types.js';
 
 /**
  * The master's sha256 of a file. `openssl dgst` uses the CPU's SHA instructions: 0.4 s for
@@ -81,46 +62,6 @@ function parseSha256sum(stdout: string): string | undefined {
   return /^\\?([0-9a-f]{64})\b/m.exec(stdout)?.[1];
 }
 
-function remoteFailure(host: ChannelHost, what: string, r: ExecResult, become: boolean | undefined): TransportError {
-  const detail = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-5).join('; ') || `exit ${r.exitCode ?? r.signal}`;
-  const denied = /permission denied/i.test(detail);
-  const missing = /no such file|nonexistent|not a directory/i.test(detail);
-  const hint = denied && !become ? 'the file needs root: run the transfer with become (sudo -n)' : missing ? 'check the path on the master: the file or its directory does not exist' : undefined;
-  return sessionError('remote', host.ep, `${what}: ${detail}`, undefined, hint);
-}
-
-/** Timeout and abort for a transfer: runs `cancel` and yields the error to throw. */
-function guard(host: ChannelHost, what: string, opts: TransferOptions, cancel: (err: TransportError) => void): () => void {
-  const timer =
-    opts.timeoutMs !== undefined && opts.timeoutMs > 0
-      ? setTimeout(() => cancel(sessionError('timeout', host.ep, `${what} timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)}s`)), opts.timeoutMs)
-      : undefined;
-  const onAbort = (): void => cancel(sessionError('local', host.ep, `${what} interrupted`));
-  if (opts.signal?.aborted) onAbort();
-  else opts.signal?.addEventListener('abort', onAbort, { once: true });
-  const offDrop = host.onDrop((e) => cancel(droppedError(host.ep, what, e.cause)));
-  return () => {
-    clearTimeout(timer);
-    opts.signal?.removeEventListener('abort', onAbort);
-    offDrop();
-  };
-}
-
-/** Wait for a channel's exit status and close; stderr is kept (bounded) for messages. */
-function channelDone(ch: ClientChannel): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    let code: number | null = null;
-    let stderr = '';
-    ch.stderr.on('data', (d: Buffer) => {
-      stderr = (stderr + d.toString('utf8')).slice(-4000);
-    });
-    ch.on('exit', (c: number | null) => {
-      code = typeof c === 'number' ? c : null;
-    });
-    ch.on('close', () => resolve({ code, stderr }));
-  });
-}
-
 /** Flush a written file to disk and give it exactly `mode`. */
 async function syncFile(file: string, mode: number): Promise<void> {
   const fh = await open(file, 'r+');
@@ -135,110 +76,112 @@ async function syncFile(file: string, mode: number): Promise<void> {
 /** Download remotePath to localPath (see Session.get). */
 export async function getFile(host: ChannelHost, remotePath: string, localPath: string, opts: TransferOptions = {}): Promise<TransferResult> {
   const started = Date.now();
-  const what = `download of ${remotePath}`;
   const part = `${localPath}.part`;
   const mode = opts.mode ?? 0o600;
-  const report = progressReporter(opts.onProgress, started);
-
-  const hash = createHash('sha256');
-  let bytes = 0;
-  let ch: ClientChannel | undefined;
-  let ws: WriteStream | undefined;
-  let cancelled: TransportError | undefined;
-  let onCancel: (err: TransportError) => void = () => undefined;
   // The checksum command beside the download ends with it.
   const side = new AbortController();
-  const sideExec = (command: string): Promise<ExecResult> => runExec(host, command, { become: opts.become, signal: side.signal });
-  const unguard = guard(host, what, opts, (err) => {
-    cancelled ??= err;
-    side.abort();
-    if (ch) killChannel(ch);
-    onCancel(err);
-  });
-  try {
-    // The master's checksum runs as its own channel, beside the download.
-    const sumP = sideExec(remoteSha256Command(remotePath));
-    sumP.catch(() => undefined);
-
-    // A stale .part may have a wider mode (or be a planted symlink): remove it, then create
-    // the new one exclusively, 0600 from the start.
+  const t = new TransferRun(host, `download of ${remotePath}`, opts, started, () => side.abort());
+  let out: WriteStream | undefined;
+  const removePart = async (): Promise<void> => {
+    if (!out) return;
+    out.destroy();
     await unlink(part).catch(() => undefined);
-    const out = createWriteStream(part, { flags: 'wx', mode, highWaterMark: 4 * 1024 * 1024 });
-    try {
-      await once(out, 'open');
-    } catch (err) {
-      throw new TransportError('local', host.master.name, `cannot write ${part}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err, hint: 'check the backup directory exists and is writable' });
-    }
-    ws = out;
-
-    const stat = remoteStatCommand(remotePath);
-    ch = await openExec(host, wrapCommand(`${stat} && cat -- ${shellQuote(remotePath)} && ${stat}`, opts.become, host.master));
-    if (cancelled) throw cancelled;
-    const channel = ch;
-    const done = channelDone(channel);
-    channel.end();
-    // The first stat line (size for progress); channelDone keeps stderr's tail, with the last.
-    let first: RegExpExecArray | undefined;
-    let head = '';
-    channel.stderr.on('data', (d: Buffer) => {
-      if (first !== undefined || head.length > 65536) return;
-      head += d.toString('utf8');
-      first = new RegExp(STAT_LINE.source, 'm').exec(head) ?? undefined;
-    });
-    await new Promise<void>((resolve, reject) => {
-      onCancel = reject;
-      out.on('error', (err) => {
-        killChannel(channel);
-        reject(new TransportError('local', host.master.name, `cannot write ${part}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
-      });
-      channel.on('data', (d: Buffer) => {
-        hash.update(d);
-        bytes += d.length;
-        report(bytes, first ? Number(first[1]) : undefined);
-        if (!out.write(d)) {
-          channel.pause();
-          out.once('drain', () => channel.resume());
-        }
-      });
-      channel.on('end', () => out.end());
-      // 'close', not 'finish': the descriptor is closed, so syncFile below sees every byte.
-      out.on('close', () => resolve());
-    });
-    const { code, stderr } = await done;
-    if (cancelled) throw cancelled;
-    if (code !== 0) {
-      const why = stderr.replace(STAT_LINE, '').trim();
-      throw remoteFailure(host, `cannot read ${remotePath}`, { stderr: why, stdout: '', exitCode: code } as ExecResult, opts.become);
-    }
+  };
+  return t.run(async () => {
+    // The master's checksum runs as its own channel, beside the download.
+    const sumP = runExec(host, remoteSha256Command(remotePath), { become: opts.become, signal: side.signal });
+    sumP.catch(() => undefined);
+    out = await createPartFile(host, part, mode);
+    const { first, code, stderr } = await downloadInto(t, remotePath, out, part);
+    if (code !== 0) throw remoteFailure(host, `cannot read ${remotePath}`, { stderr: stderr.replace(STAT_LINE, '').trim(), stdout: '', exitCode: code }, opts.become);
     await syncFile(part, mode);
-    const sum = await sumP;
-    if (cancelled) throw cancelled;
-    const remoteSha256 = parseSha256sum(sum.stdout);
-    if (sum.exitCode !== 0 || remoteSha256 === undefined) throw remoteFailure(host, `sha256 of ${remotePath} failed`, sum, opts.become);
-    const sha256 = hash.digest('hex');
+    const remoteSha256 = await masterSha256(t, remotePath, sumP, opts.become);
+    const sha256 = t.finish(first ? Number(first[1]) : t.bytes);
     // Exit 0: both stats ran, the first before `cat`, the last after it.
-    const before = first;
-    const after = [...stderr.matchAll(STAT_LINE)].at(-1);
-    report(bytes, before ? Number(before[1]) : bytes, true);
-    if (before === undefined || after === undefined || before[0] !== after[0] || bytes !== Number(before[1])) {
-      throw sessionError('checksum', host.ep, `${remotePath} changed on the master during the download: ${before?.[1] ?? '?'} bytes at the start, ${bytes} downloaded, ${after?.[1] ?? '?'} bytes at the end`, undefined, 'something wrote to the file while it was copied; nothing was kept, run it again once the file is complete');
-    }
-    if (sha256 !== remoteSha256) {
-      throw sessionError('checksum', host.ep, `checksum mismatch for ${remotePath}: downloaded ${bytes} bytes with sha256 ${sha256}, the master's sha256 is ${remoteSha256}`, undefined, 'the transfer was corrupted; nothing was kept, run it again');
-    }
+    expectUnchanged(t, remotePath, first, [...stderr.matchAll(STAT_LINE)].at(-1));
+    t.expectSha256(remotePath, sha256, remoteSha256, 'downloaded', 'the transfer was corrupted; nothing was kept, run it again');
     await rename(part, localPath);
-    return { bytes, sha256, remoteSha256, durationMs: Date.now() - started };
+    return t.result(sha256, remoteSha256);
+  }, removePart);
+}
+
+/**
+ * A stale .part may have a wider mode (or be a planted symlink): remove it, then create the
+ * new one exclusively, `mode` (0600) from the start.
+ */
+async function createPartFile(host: ChannelHost, part: string, mode: number): Promise<WriteStream> {
+  await unlink(part).catch(() => undefined);
+  const out = createWriteStream(part, { flags: 'wx', mode, highWaterMark: 4 * 1024 * 1024 });
+  try {
+    await once(out, 'open');
   } catch (err) {
-    side.abort();
-    if (ch) killChannel(ch);
-    if (ws) {
-      ws.destroy();
-      await unlink(part).catch(() => undefined);
-    }
-    throw err instanceof TransportError ? err : sessionError('local', host.ep, `${what} failed: ${String(err)}`, err);
-  } finally {
-    unguard();
+    throw localFileError(host, `cannot write ${part}`, err, { hint: 'check the backup directory exists and is writable' });
   }
+  return out;
+}
+
+/** Stat, cat and stat again on one channel; cat's bytes go into `out`. The first stat line gives the size. */
+async function downloadInto(t: TransferRun, remotePath: string, out: WriteStream, part: string) {
+  const stat = remoteStatCommand(remotePath);
+  const channel = await t.openChannel(`${stat} && cat -- ${shellQuote(remotePath)} && ${stat}`);
+  const done = channelDone(channel);
+  channel.end();
+  // The first stat line (size for progress); channelDone keeps stderr's tail, with the last.
+  const first = watchFirstStatLine(channel);
+  await receiveInto(t, channel, out, part, () => {
+    const line = first();
+    return line ? Number(line[1]) : undefined;
+  });
+  const { code, stderr } = await done;
+  t.throwIfCancelled();
+  return { first: first(), code, stderr };
+}
+
+/** The first stat line on the channel's stderr, once it came (the first 64 KiB are searched). */
+function watchFirstStatLine(channel: ClientChannel): () => RegExpExecArray | undefined {
+  let first: RegExpExecArray | undefined;
+  let head = '';
+  channel.stderr.on('data', (d: Buffer) => {
+    if (first !== undefined || head.length > 65536) return;
+    head += d.toString('utf8');
+    first = new RegExp(STAT_LINE.source, 'm').exec(head) ?? undefined;
+  });
+  return () => first;
+}
+
+/** Hash and write the channel's bytes to the .part, pausing the channel while the file catches up. */
+function receiveInto(t: TransferRun, channel: ClientChannel, out: WriteStream, part: string, total: () => number | undefined): Promise<void> {
+  return t.untilCancelled((resolve, reject) => {
+    out.on('error', (err) => {
+      killChannel(channel);
+      reject(localFileError(t.host, `cannot write ${part}`, err, { detail: err.message }));
+    });
+    channel.on('data', (d: Buffer) => {
+      t.count(d, total());
+      if (!out.write(d)) {
+        channel.pause();
+        out.once('drain', () => channel.resume());
+      }
+    });
+    channel.on('end', () => out.end());
+    // 'close', not 'finish': the descriptor is closed, so syncFile sees every byte.
+    out.on('close', () => resolve());
+  });
+}
+
+/** The sha256 the master's own channel (remoteSha256Command) reported. */
+async function masterSha256(t: TransferRun, remotePath: string, sumP: Promise<ExecResult>, become: boolean | undefined): Promise<string> {
+  const sum = await sumP;
+  t.throwIfCancelled();
+  const remoteSha256 = parseSha256sum(sum.stdout);
+  if (sum.exitCode !== 0 || remoteSha256 === undefined) throw remoteFailure(t.host, `sha256 of ${remotePath} failed`, sum, become);
+  return remoteSha256;
+}
+
+/** Throw kind checksum unless the stat lines before and after `cat` agree and give the size downloaded. */
+function expectUnchanged(t: TransferRun, remotePath: string, before: RegExpExecArray | undefined, after: RegExpExecArray | undefined): void {
+  if (before !== undefined && after !== undefined && before[0] === after[0] && t.bytes === Number(before[1])) return;
+  throw sessionError('checksum', t.host.ep, `${remotePath} changed on the master during the download: ${before?.[1] ?? '?'} bytes at the start, ${t.bytes} downloaded, ${after?.[1] ?? '?'} bytes at the end`, undefined, 'something wrote to the file while it was copied; nothing was kept, run it again once the file is complete');
 }
 
 /** Upload localPath to remotePath (see Session.put). */
@@ -246,91 +189,77 @@ export async function putFile(host: ChannelHost, localPath: string, remotePath: 
   const started = Date.now();
   const part = `${remotePath}.part`;
   const qp = shellQuote(part);
-  const what = `upload of ${localPath} to ${remotePath}`;
-  const report = progressReporter(opts.onProgress, started);
-  // Opened (not just stat'ed) before any channel: an unreadable file fails here, and the read
-  // stream never emits an open error with no listener yet.
+  const { fh, total } = await openUpload(host, localPath);
+  const rs = fh.createReadStream({ highWaterMark: 1024 * 1024 });
+  const t = new TransferRun(host, `upload of ${localPath} to ${remotePath}`, opts, started, () => rs.destroy());
+  const removePart = async (): Promise<void> => {
+    if (!host.dropped()) await runExec(host, `rm -f -- ${qp}`, { become: opts.become, timeoutMs: 30_000 }).catch(() => undefined);
+  };
+  return t.run(async () => {
+    // One channel writes the .part and reports the master's checksum of what landed on disk.
+    // A stale .part is removed first: `cat >` would keep its mode (and follow a symlink).
+    const channel = await t.openChannel(`rm -f -- ${qp} && umask 077 && cat > ${qp} && { ${remoteSha256Command(part)}; }`);
+    const stdout = keepTextTail(channel);
+    const done = channelDone(channel);
+    await sendFrom(t, rs, channel, localPath, total, done);
+    const { code, stderr } = await done;
+    t.throwIfCancelled();
+    if (code !== 0) throw remoteFailure(host, `cannot write ${part}`, { stderr, stdout: stdout(), exitCode: code }, opts.become);
+    const remoteSha256 = parseSha256sum(stdout());
+    if (remoteSha256 === undefined) throw sessionError('remote', host.ep, `the sha256 of ${part} on the master printed no checksum`);
+    const sha256 = t.finish(total);
+    t.expectSha256(remotePath, sha256, remoteSha256, 'sent', 'the upload was corrupted; the partial file was removed, run it again');
+    await moveIntoPlace(host, part, remotePath, opts);
+    return t.result(sha256, remoteSha256);
+  }, removePart);
+}
+
+/**
+ * Open (not just stat) the file before any channel: an unreadable file fails here, and the
+ * read stream never emits an open error with no listener yet.
+ */
+async function openUpload(host: ChannelHost, localPath: string): Promise<{ fh: FileHandle; total: number }> {
   let fh: FileHandle;
-  let total: number;
   try {
     fh = await open(localPath, 'r');
   } catch (err) {
-    throw new TransportError('local', host.master.name, `cannot read ${localPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    throw localFileError(host, `cannot read ${localPath}`, err);
   }
   try {
-    total = (await fh.stat()).size;
+    return { fh, total: (await fh.stat()).size };
   } catch (err) {
     await fh.close();
-    throw new TransportError('local', host.master.name, `cannot read ${localPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    throw localFileError(host, `cannot read ${localPath}`, err);
   }
+}
 
-  const hash = createHash('sha256');
-  let bytes = 0;
-  let ch: ClientChannel | undefined;
-  let cancelled: TransportError | undefined;
-  let onCancel: (err: TransportError) => void = () => undefined;
-  const rs = fh.createReadStream({ highWaterMark: 1024 * 1024 });
-  const unguard = guard(host, what, opts, (err) => {
-    cancelled ??= err;
-    rs.destroy();
-    if (ch) killChannel(ch);
-    onCancel(err);
+/** Hash and send the file's bytes, pausing it while the channel's window is full; ends when the file does or the master's side did. */
+function sendFrom(t: TransferRun, rs: ReadStream, channel: ClientChannel, localPath: string, total: number, remoteDone: Promise<unknown>): Promise<void> {
+  return t.untilCancelled((resolve, reject) => {
+    rs.on('error', (err) => reject(localFileError(t.host, `cannot read ${localPath}`, err, { detail: err.message })));
+    rs.on('data', (d) => {
+      const b = d as Buffer;
+      t.count(b, total);
+      if (!channel.write(b)) {
+        rs.pause();
+        channel.once('drain', () => rs.resume());
+      }
+    });
+    rs.on('end', () => {
+      channel.end();
+      resolve();
+    });
+    // The remote side ended first (no such directory, permission): its exit code says why.
+    void remoteDone.then(() => {
+      rs.destroy();
+      resolve();
+    });
   });
-  const cleanupRemote = (): Promise<unknown> => runExec(host, `rm -f -- ${qp}`, { become: opts.become, timeoutMs: 30_000 }).catch(() => undefined);
-  try {
-    // One channel writes the .part and reports the master's checksum of what landed on disk.
-    // A stale .part is removed first: `cat >` would keep its mode (and follow a symlink).
-    ch = await openExec(host, wrapCommand(`rm -f -- ${qp} && umask 077 && cat > ${qp} && { ${remoteSha256Command(part)}; }`, opts.become, host.master));
-    if (cancelled) throw cancelled;
-    const channel = ch;
-    let stdout = '';
-    channel.on('data', (d: Buffer) => {
-      stdout = (stdout + d.toString('utf8')).slice(-4000);
-    });
-    const done = channelDone(channel);
-    await new Promise<void>((resolve, reject) => {
-      onCancel = reject;
-      rs.on('error', (err) => reject(new TransportError('local', host.master.name, `cannot read ${localPath}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err })));
-      rs.on('data', (d) => {
-        const b = d as Buffer;
-        hash.update(b);
-        bytes += b.length;
-        report(bytes, total);
-        if (!channel.write(b)) {
-          rs.pause();
-          channel.once('drain', () => rs.resume());
-        }
-      });
-      rs.on('end', () => {
-        channel.end();
-        resolve();
-      });
-      // The remote side ended first (no such directory, permission): its exit code says why.
-      void done.then(() => {
-        rs.destroy();
-        resolve();
-      });
-    });
-    const { code, stderr } = await done;
-    if (cancelled) throw cancelled;
-    if (code !== 0) throw remoteFailure(host, `cannot write ${part}`, { stderr, stdout, exitCode: code } as ExecResult, opts.become);
-    const remoteSha256 = parseSha256sum(stdout);
-    if (remoteSha256 === undefined) throw sessionError('remote', host.ep, `the sha256 of ${part} on the master printed no checksum`);
-    const sha256 = hash.digest('hex');
-    report(bytes, total, true);
-    if (sha256 !== remoteSha256) {
-      throw sessionError('checksum', host.ep, `checksum mismatch for ${remotePath}: sent ${bytes} bytes with sha256 ${sha256}, the master's sha256 is ${remoteSha256}`, undefined, 'the upload was corrupted; the partial file was removed, run it again');
-    }
-    const mode = (opts.mode ?? 0o600).toString(8);
-    const mv = await runExec(host, `chmod ${mode} -- ${qp} && mv -f -- ${qp} ${shellQuote(remotePath)}`, { become: opts.become, timeoutMs: 60_000 });
-    if (mv.exitCode !== 0) throw remoteFailure(host, `cannot move ${part} to ${remotePath}`, mv, opts.become);
-    return { bytes, sha256, remoteSha256, durationMs: Date.now() - started };
-  } catch (err) {
-    rs.destroy();
-    if (ch) killChannel(ch);
-    if (!host.dropped()) await cleanupRemote();
-    throw err instanceof TransportError ? err : sessionError('local', host.ep, `${what} failed: ${String(err)}`, err);
-  } finally {
-    unguard();
-  }
+}
+
+/** The verified .part gets its mode and final name on the master. */
+async function moveIntoPlace(host: ChannelHost, part: string, remotePath: string, opts: TransferOptions): Promise<void> {
+  const mode = (opts.mode ?? 0o600).toString(8);
+  const mv = await runExec(host, `chmod ${mode} -- ${shellQuote(part)} && mv -f -- ${shellQuote(part)} ${shellQuote(remotePath)}`, { become: opts.become, timeoutMs: 60_000 });
+  if (mv.exitCode !== 0) throw remoteFailure(host, `cannot move ${part} to ${remotePath}`, mv, opts.become);
 }
