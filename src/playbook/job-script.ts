@@ -74,10 +74,23 @@ export function decideCommand(dir: string, decision: 'go' | 'rollback'): string 
   return `ln -s ${decision} ${q}/decision 2>/dev/null && echo zkops > ${q}/decision.by; readlink ${q}/decision`;
 }
 
-/** The job script. */
+/** The job script: the shared head, then the main command, then either finish (plain) or the decision (leased). */
 export function jobScript(o: JobScriptOptions, c: JobCommands): string {
+  const head = scriptHead(o, c);
+  const main = mainPart(c);
+  if (!o.leased) {
+    return `${head}trap 'finish 143' TERM HUP INT
+${main}wait "$child"
+finish $?
+`;
+  }
+  return leasedTail(head, main, o, c);
+}
+
+/** The shebang, the job's files and pid, the helper functions (zkops_event, zkops_decided, zkops_wait_stopped) and finish. */
+function scriptHead(o: JobScriptOptions, c: JobCommands): string {
   const d = shellQuote(o.dir);
-  const head = `#!/bin/sh
+  return `#!/bin/sh
 # zkops detached job; the finally-command runs whatever happens to the main command.
 D=${d}
 ZKOPS_JOB_DIR=$D
@@ -120,7 +133,11 @@ finish() {
   exit "$rc"
 }
 `;
-  const main = `child=
+}
+
+/** The main command in a subshell with `set -e`, its output in out.log. */
+function mainPart(c: JobCommands): string {
+  return `child=
 stamp > "$D/start.at"
 zkops_event "started"
 ( set -e
@@ -128,12 +145,10 @@ ${c.main.trim()}
 ) > "$D/out.log" 2>&1 &
 child=$!
 `;
-  if (!o.leased) {
-    return `${head}trap 'finish 143' TERM HUP INT
-${main}wait "$child"
-finish $?
-`;
-  }
+}
+
+/** A leased job after its main command: wait for the word (or the lease's end), then go or rollback, then finish. */
+function leasedTail(head: string, main: string, o: JobScriptOptions, c: JobCommands): string {
   const timeout = Math.max(1, Math.ceil(o.mainTimeoutS ?? 3600));
   return `${head}
 # Leased: wait for zkops's word, or take rollback when the lease (an epoch second in $D/lease,

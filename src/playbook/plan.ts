@@ -78,31 +78,8 @@ export function buildPlan(playbook: Playbook, inv: Inventory, extra: Vars, run: 
   const base = baseVars(inv, playbook, extra, run);
   const r = (t: string, vars: Vars, mode: 'text' | 'shell' = 'text') => render(deferRuntime(t, runtime), vars, mode);
   const steps = topoOrder(playbook.steps).map((step): PlannedStep => {
-    let target: string;
-    let masters: (Vars | undefined)[];
-    let known: string[] | undefined;
-    const fromBastion = CLUSTER_KINDS.has(step.kind) || step.target === 'local';
-    if (fromBastion) {
-      target = 'cluster (from the bastion)';
-      masters = [undefined];
-      known = [];
-    } else if (typeof step.target === 'object' && !Array.isArray(step.target)) {
-      target = `the masters where "${step.target.step}" ran`;
-      masters = [{ name: `⟨masters of ${step.target.step}⟩`, host: '⟨host⟩' }];
-    } else {
-      const raw = Array.isArray(step.target) ? step.target.join(',') : step.target;
-      const deferred = deferRuntime(raw, runtime);
-      if (deferred !== raw) {
-        target = `chosen at run time: ${deferred}`;
-        masters = [{ name: deferred, host: '⟨host⟩' }];
-      } else {
-        const found = resolveTargets(step, inv, base, () => []);
-        target = step.target === 'all' || step.target === 'one' ? step.target : found.map((m) => m.name).join(', ');
-        masters = found.map(masterView);
-        known = found.map((m) => m.name);
-      }
-    }
-    const tasks = masters.map((m) => {
+    const where = targetsOf(step, inv, base, runtime);
+    const tasks = where.views.map((m) => {
       const vars: Vars = m ? { ...base, master: m } : base;
       return { master: m ? String(m.name) : 'local', commands: commandsOf(step, vars, r, inv) };
     });
@@ -111,8 +88,8 @@ export function buildPlan(playbook: Playbook, inv: Inventory, extra: Vars, run: 
     return {
       step,
       line: playbook.lineOf[step.id] ?? 0,
-      fromBastion,
-      masters: known,
+      fromBastion: where.fromBastion,
+      masters: where.known,
       timeoutMs,
       leaseMs,
       id: step.id,
@@ -121,7 +98,7 @@ export function buildPlan(playbook: Playbook, inv: Inventory, extra: Vars, run: 
       needs: needsOf(step),
       always: step.always,
       when: typeof step.when === 'boolean' ? String(step.when) : step.when,
-      target,
+      target: where.text,
       serial: step.serial,
       become: becomes(step),
       timeout: timeoutMs > 0 ? formatDuration(timeoutMs) : 'none',
@@ -133,6 +110,27 @@ export function buildPlan(playbook: Playbook, inv: Inventory, extra: Vars, run: 
     };
   });
   return { playbook: playbook.name, file: playbook.file, cluster: inv.cluster, masters: inv.masters.map((m) => m.name), run, base, steps };
+}
+
+/** Where a step runs, as far as the plan knows: the text, a view per task (placeholders when chosen at run time), the names when known. */
+interface PlannedTargets {
+  text: string;
+  fromBastion: boolean;
+  views: (Vars | undefined)[];
+  known: string[] | undefined;
+}
+
+function targetsOf(step: Step, inv: Inventory, base: Vars, runtime: Set<string>): PlannedTargets {
+  if (CLUSTER_KINDS.has(step.kind) || step.target === 'local') return { text: 'cluster (from the bastion)', fromBastion: true, views: [undefined], known: [] };
+  if (typeof step.target === 'object' && !Array.isArray(step.target)) {
+    return { text: `the masters where "${step.target.step}" ran`, fromBastion: false, views: [{ name: `⟨masters of ${step.target.step}⟩`, host: '⟨host⟩' }], known: undefined };
+  }
+  const raw = Array.isArray(step.target) ? step.target.join(',') : step.target;
+  const deferred = deferRuntime(raw, runtime);
+  if (deferred !== raw) return { text: `chosen at run time: ${deferred}`, fromBastion: false, views: [{ name: deferred, host: '⟨host⟩' }], known: undefined };
+  const found = resolveTargets(step, inv, base, () => []);
+  const text = step.target === 'all' || step.target === 'one' ? step.target : found.map((m) => m.name).join(', ');
+  return { text, fromBastion: false, views: found.map(masterView), known: found.map((m) => m.name) };
 }
 
 /** Whether a step's commands run as root on the master (lock and unlock always do). */
