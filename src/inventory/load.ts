@@ -209,82 +209,84 @@ export function parseInventory(file: string, text: string, sshConfig?: SSHConfig
   const raw = validateWith(src, inventorySchema, `see inventory.example.yaml for every key`);
   const problems = masterProblems(src, raw, sshConfig);
   if (problems.length > 0) throw new ValidationError(problems);
-
   const base = dirname(file);
-  const ssh = raw.ssh ?? {};
-  const me = userInfo().username;
-  const ms = (v: string | number | undefined, d: number): number => (v === undefined ? d : (parseDuration(v) as number));
-  const connectTimeoutMs = ms(ssh.connectTimeout, DEFAULTS.connectTimeoutMs);
-  const keepaliveMs = ms(ssh.keepalive, DEFAULTS.keepaliveMs);
-  const knownHosts = localPath(ssh.knownHosts ?? '~/.ssh/known_hosts', base);
-
-  const masters: Master[] = raw.masters.map((m, index) => {
-    const bare = unbracket(m.host);
-    const cfg = lookup(sshConfig, bare);
-    const user = m.user ?? ssh.user ?? cfg.user ?? me;
-    const identity = m.identityFile ?? ssh.identityFile ?? cfg.identityFile;
-    const jumpText = m.jump ?? ssh.jump ?? cfg.proxyJump;
-    let jump: JumpHost | undefined;
-    if (jumpText !== undefined) {
-      // A jump given as a Host alias of ssh_config resolves through it too.
-      const parsed = parseJump(jumpText, user);
-      if (!parsed) {
-        throw new ValidationError([problemAt(src, ['masters', index], `ProxyJump "${jumpText}" from ${sshConfigPath()} is not user@host:port`)]);
-      }
-      const jc = lookup(sshConfig, parsed.host);
-      jump = {
-        host: jc.hostName ?? parsed.host,
-        port: /:\d+$/.test(jumpText) ? parsed.port : (jc.port ?? parsed.port),
-        user: jumpText.includes('@') ? parsed.user : (jc.user ?? parsed.user),
-      };
-    }
-    const master: Master = {
-      index,
-      inventoryHost: m.host,
-      name: m.name ?? bare,
-      host: cfg.hostName ?? bare,
-      port: m.port ?? ssh.port ?? cfg.port ?? 22,
-      user,
-      knownHosts,
-      hostKeyPolicy: ssh.hostKeyPolicy ?? 'strict',
-      connectTimeoutMs,
-      keepaliveMs,
-      become: m.become ?? ssh.become ?? (user === 'root' ? 'none' : 'sudo'),
-    };
-    if (identity !== undefined) master.identityFile = localPath(identity, base);
-    if (ssh.passphraseEnv !== undefined) master.passphraseEnv = ssh.passphraseEnv;
-    if (jump) master.jump = jump;
-    return master;
-  });
-
   const ex = raw.exhibitor ?? {};
-  const dcos = raw.dcos ?? {};
-  const inventory: Inventory = {
-    file,
-    cluster: raw.cluster,
-    masters,
-    exhibitor: {
-      statusUrl: ex.statusUrl ?? DEFAULTS.statusUrl,
-      via: ex.via ?? 'ssh',
-      pollIntervalMs: ms(ex.pollInterval, DEFAULTS.pollIntervalMs),
-      stablePolls: ex.stablePolls ?? DEFAULTS.stablePolls,
-      timeoutMs: ms(ex.timeout, DEFAULTS.exhibitorTimeoutMs),
-    },
-    dcos: {
-      exhibitorUnit: dcos.exhibitorUnit ?? DEFAULTS.exhibitorUnit,
-      dcosShell: dcos.dcosShell ?? DEFAULTS.dcosShell,
-      zkDir: (dcos.zkDir ?? DEFAULTS.zkDir).replace(/\/+$/, ''),
-      remoteTmpDir: (dcos.remoteTmpDir ?? DEFAULTS.remoteTmpDir).replace(/\/+$/, '') || '/',
-      leaseMs: ms(dcos.lease, DEFAULTS.leaseMs),
-    },
-  };
-  if (ex.caFile !== undefined) inventory.exhibitor.caFile = localPath(ex.caFile, base);
-  if (ex.certFile !== undefined) inventory.exhibitor.certFile = localPath(ex.certFile, base);
-  if (ex.keyFile !== undefined) inventory.exhibitor.keyFile = localPath(ex.keyFile, base);
   if ((ex.certFile === undefined) !== (ex.keyFile === undefined)) {
     throw new ValidationError([problemAt(src, ['exhibitor', ex.certFile === undefined ? 'keyFile' : 'certFile'], 'certFile and keyFile go together')]);
   }
-  return inventory;
+  return {
+    file,
+    cluster: raw.cluster,
+    masters: raw.masters.map((m, index) => resolveMaster(src, raw.ssh ?? {}, m, index, base, sshConfig)),
+    exhibitor: exhibitorSettings(ex, base),
+    dcos: dcosSettings(raw.dcos ?? {}),
+  };
+}
+
+/** A duration key as milliseconds, or its default. */
+const msOr = (v: string | number | undefined, d: number): number => (v === undefined ? d : (parseDuration(v) as number));
+
+/** One master: the inventory's keys, then the ssh: defaults, then ~/.ssh/config, then OpenSSH's own defaults. */
+function resolveMaster(src: YamlSource, ssh: NonNullable<RawInventory['ssh']>, m: RawInventory['masters'][number], index: number, base: string, sshConfig: SSHConfig | undefined): Master {
+  const bare = unbracket(m.host);
+  const cfg = lookup(sshConfig, bare);
+  const user = m.user ?? ssh.user ?? cfg.user ?? userInfo().username;
+  const identity = m.identityFile ?? ssh.identityFile ?? cfg.identityFile;
+  const jump = jumpOf(src, m.jump ?? ssh.jump ?? cfg.proxyJump, user, index, sshConfig);
+  const master: Master = {
+    index,
+    inventoryHost: m.host,
+    name: m.name ?? bare,
+    host: cfg.hostName ?? bare,
+    port: m.port ?? ssh.port ?? cfg.port ?? 22,
+    user,
+    knownHosts: localPath(ssh.knownHosts ?? '~/.ssh/known_hosts', base),
+    hostKeyPolicy: ssh.hostKeyPolicy ?? 'strict',
+    connectTimeoutMs: msOr(ssh.connectTimeout, DEFAULTS.connectTimeoutMs),
+    keepaliveMs: msOr(ssh.keepalive, DEFAULTS.keepaliveMs),
+    become: m.become ?? ssh.become ?? (user === 'root' ? 'none' : 'sudo'),
+  };
+  if (identity !== undefined) master.identityFile = localPath(identity, base);
+  if (ssh.passphraseEnv !== undefined) master.passphraseEnv = ssh.passphraseEnv;
+  if (jump) master.jump = jump;
+  return master;
+}
+
+/** The jump host of a master; one given as a Host alias of ssh_config resolves through it too. */
+function jumpOf(src: YamlSource, jumpText: string | undefined, user: string, index: number, sshConfig: SSHConfig | undefined): JumpHost | undefined {
+  if (jumpText === undefined) return undefined;
+  const parsed = parseJump(jumpText, user);
+  if (!parsed) throw new ValidationError([problemAt(src, ['masters', index], `ProxyJump "${jumpText}" from ${sshConfigPath()} is not user@host:port`)]);
+  const jc = lookup(sshConfig, parsed.host);
+  return {
+    host: jc.hostName ?? parsed.host,
+    port: /:\d+$/.test(jumpText) ? parsed.port : (jc.port ?? parsed.port),
+    user: jumpText.includes('@') ? parsed.user : (jc.user ?? parsed.user),
+  };
+}
+
+function exhibitorSettings(ex: NonNullable<RawInventory['exhibitor']>, base: string): Inventory['exhibitor'] {
+  const out: Inventory['exhibitor'] = {
+    statusUrl: ex.statusUrl ?? DEFAULTS.statusUrl,
+    via: ex.via ?? 'ssh',
+    pollIntervalMs: msOr(ex.pollInterval, DEFAULTS.pollIntervalMs),
+    stablePolls: ex.stablePolls ?? DEFAULTS.stablePolls,
+    timeoutMs: msOr(ex.timeout, DEFAULTS.exhibitorTimeoutMs),
+  };
+  if (ex.caFile !== undefined) out.caFile = localPath(ex.caFile, base);
+  if (ex.certFile !== undefined) out.certFile = localPath(ex.certFile, base);
+  if (ex.keyFile !== undefined) out.keyFile = localPath(ex.keyFile, base);
+  return out;
+}
+
+function dcosSettings(dcos: NonNullable<RawInventory['dcos']>): Inventory['dcos'] {
+  return {
+    exhibitorUnit: dcos.exhibitorUnit ?? DEFAULTS.exhibitorUnit,
+    dcosShell: dcos.dcosShell ?? DEFAULTS.dcosShell,
+    zkDir: (dcos.zkDir ?? DEFAULTS.zkDir).replace(/\/+$/, ''),
+    remoteTmpDir: (dcos.remoteTmpDir ?? DEFAULTS.remoteTmpDir).replace(/\/+$/, '') || '/',
+    leaseMs: msOr(dcos.lease, DEFAULTS.leaseMs),
+  };
 }
 
 /** Read, validate and resolve an inventory file; every problem is a ValidationError (exit 2). */
