@@ -51,19 +51,7 @@ export async function connectClient(ep: Endpoint, master: MasterConn, auth: read
       client.destroy();
       reject(err);
     };
-    const fail = (e: unknown): void => {
-      const refusal = check.refusal();
-      if (refusal) return finish(refusal);
-      const mapped = mapConnectError(e, ep, ms, tried);
-      if (mapped.kind === 'auth' && tried.length === 0) {
-        return finish(
-          new TransportError('auth', ep.master, `${mapped.message}: no key to offer (no ssh.identityFile, no SSH_AUTH_SOCK, no ~/.ssh/id_ed25519 or id_rsa)`, {
-            hint: 'set ssh.identityFile in the inventory or start ssh-agent with the key loaded',
-          }),
-        );
-      }
-      finish(mapped);
-    };
+    const fail = (e: unknown): void => finish(check.refusal() ?? connectFailure(e, ep, ms, tried));
     const onAbort = (): void => finish(new TransportError('connect', ep.master, `${connectPrefix(ep)}: interrupted`));
     const timer = setTimeout(() => finish(connectTimeout(ep, ms)), ms);
     if (opts.signal?.aborted) return onAbort();
@@ -87,15 +75,27 @@ export async function connectClient(ep: Endpoint, master: MasterConn, auth: read
           const m = queue.shift();
           if (m === undefined) return (next as unknown as (a: false) => void)(false);
           tried.push(m.label);
-          const method: AnyAuthMethod =
-            m.type === 'agent'
-              ? { type: 'agent', username: ep.user, agent: m.agent }
-              : { type: 'publickey', username: ep.user, key: m.key, ...(m.passphrase !== undefined ? { passphrase: m.passphrase } : {}) };
-          next(method);
+          next(toSsh2Method(m, ep.user));
         },
       });
     } catch (err) {
       fail(err);
     }
   });
+}
+
+/** The connection's failure in our terms; an auth failure with no key tried says where keys come from. */
+function connectFailure(e: unknown, ep: Endpoint, ms: number, tried: string[]): TransportError {
+  const mapped = mapConnectError(e, ep, ms, tried);
+  if (mapped.kind !== 'auth' || tried.length > 0) return mapped;
+  return new TransportError('auth', ep.master, `${mapped.message}: no key to offer (no ssh.identityFile, no SSH_AUTH_SOCK, no ~/.ssh/id_ed25519 or id_rsa)`, {
+    hint: 'set ssh.identityFile in the inventory or start ssh-agent with the key loaded',
+  });
+}
+
+/** One of our auth methods as ssh2 takes it. */
+function toSsh2Method(m: AuthMethod, username: string): AnyAuthMethod {
+  return m.type === 'agent'
+    ? { type: 'agent', username, agent: m.agent }
+    : { type: 'publickey', username, key: m.key, ...(m.passphrase !== undefined ? { passphrase: m.passphrase } : {}) };
 }

@@ -38,63 +38,78 @@ export async function prepareHostKeyCheck(
       cause: err,
     });
   }
+  const c: KeyCheck = { ep, knownHosts, policy, onWarning, entries, where: `${ep.label} (${ep.host}:${ep.port})` };
   let refused: TransportError | undefined;
-  const where = `${ep.label} (${ep.host}:${ep.port})`;
-  const name = knownHostName(ep.host, ep.port);
-
-  const decide = async (key: Buffer): Promise<boolean> => {
-    const type = keyTypeOf(key);
-    const fp = `${type} ${fingerprintSha256(key)}`;
-    const found = checkHostKey(entries, ep.host, ep.port, key);
-    if (found.status === 'known') return true;
-    if (found.status === 'revoked') {
-      refused = new TransportError('hostkey-changed', ep.master, `host key of ${where} is REVOKED (${fp}, marked @revoked in ${knownHosts}:${found.line}); refusing to connect, whatever ssh.hostKeyPolicy says`, {
-        hint: 'this key must not be trusted; have the master get a new host key',
-      });
-      return false;
-    }
-    if (found.status === 'changed') {
-      refused = new TransportError(
-        'hostkey-changed',
-        ep.master,
-        `host key of ${where} has CHANGED: it offered ${fp}, but ${knownHosts}:${found.line} holds another ${type} key; someone may be intercepting the connection (or the master was reinstalled); refusing to connect, whatever ssh.hostKeyPolicy says`,
-        { hint: `if the master was reinstalled, verify the new fingerprint on it, then remove the old entry: ssh-keygen -R ${shellQuote(name)} -f ${shellQuote(knownHosts)}` },
-      );
-      return false;
-    }
-    if (policy === 'off') {
-      onWarning(`hostKeyPolicy is off: accepted the unknown host key of ${where} (${fp}) without checking it; set ssh.hostKeyPolicy: strict once the key is in ${knownHosts}`);
-      return true;
-    }
-    if (policy === 'accept-new') {
-      try {
-        await appendKnownHost(knownHosts, ep.host, ep.port, key);
-      } catch (err) {
-        refused = new TransportError('hostkey-unknown', ep.master, `host key of ${where} is unknown (${fp}) and cannot be added to ${knownHosts}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
-        return false;
-      }
-      onWarning(`added the host key of ${where} to ${knownHosts}: ${fp}`);
-      return true;
-    }
-    const others = found.otherTypes.length > 0 ? ` (known_hosts has only its ${found.otherTypes.join(', ')} key)` : '';
-    refused = new TransportError(
-      'hostkey-unknown',
-      ep.master,
-      `host key of ${where} is not in ${knownHosts}${others}: ${fp}; verify it, then accept it with \`ssh-keyscan -p ${ep.port} -t ${shortType(type)} ${shellQuote(ep.host)} >> ${shellQuote(knownHosts)}\` or set ssh.hostKeyPolicy: accept-new`,
-      { hint: `compare ${fingerprintSha256(key)} with \`ssh-keygen -lf /etc/ssh/ssh_host_${shortType(type)}_key.pub\` on the master before accepting it` },
-    );
-    return false;
-  };
-
   return {
     verifier: (key, verify) => {
-      decide(key).then(verify, (err: unknown) => {
-        refused = new TransportError('local', ep.master, `host key check of ${where} failed: ${String(err)}`, { cause: err });
-        verify(false);
-      });
+      judgeKey(c, key).then(
+        (refusal) => {
+          refused = refusal;
+          verify(refusal === undefined);
+        },
+        (err: unknown) => {
+          refused = new TransportError('local', ep.master, `host key check of ${c.where} failed: ${String(err)}`, { cause: err });
+          verify(false);
+        },
+      );
       return undefined;
     },
     algorithms: preferredHostKeyAlgorithms(entries, ep.host, ep.port),
     refusal: () => refused,
   };
+}
+
+interface KeyCheck {
+  ep: Endpoint;
+  knownHosts: string;
+  policy: HostKeyPolicy;
+  onWarning: (message: string) => void;
+  entries: Awaited<ReturnType<typeof readKnownHosts>>;
+  /** "master-1 (10.0.0.1:22)" */
+  where: string;
+}
+
+/** The refusal of the key a master offered, or undefined to accept it (known; policy off; accept-new, once added). */
+async function judgeKey(c: KeyCheck, key: Buffer): Promise<TransportError | undefined> {
+  const { ep, knownHosts, where } = c;
+  const type = keyTypeOf(key);
+  const fp = `${type} ${fingerprintSha256(key)}`;
+  const found = checkHostKey(c.entries, ep.host, ep.port, key);
+  if (found.status === 'known') return undefined;
+  if (found.status === 'revoked') {
+    return new TransportError('hostkey-changed', ep.master, `host key of ${where} is REVOKED (${fp}, marked @revoked in ${knownHosts}:${found.line}); refusing to connect, whatever ssh.hostKeyPolicy says`, {
+      hint: 'this key must not be trusted; have the master get a new host key',
+    });
+  }
+  if (found.status === 'changed') {
+    return new TransportError(
+      'hostkey-changed',
+      ep.master,
+      `host key of ${where} has CHANGED: it offered ${fp}, but ${knownHosts}:${found.line} holds another ${type} key; someone may be intercepting the connection (or the master was reinstalled); refusing to connect, whatever ssh.hostKeyPolicy says`,
+      { hint: `if the master was reinstalled, verify the new fingerprint on it, then remove the old entry: ssh-keygen -R ${shellQuote(knownHostName(ep.host, ep.port))} -f ${shellQuote(knownHosts)}` },
+    );
+  }
+  if (c.policy === 'off') {
+    c.onWarning(`hostKeyPolicy is off: accepted the unknown host key of ${where} (${fp}) without checking it; set ssh.hostKeyPolicy: strict once the key is in ${knownHosts}`);
+    return undefined;
+  }
+  if (c.policy === 'accept-new') return acceptNew(c, key, fp);
+  const others = found.otherTypes.length > 0 ? ` (known_hosts has only its ${found.otherTypes.join(', ')} key)` : '';
+  return new TransportError(
+    'hostkey-unknown',
+    ep.master,
+    `host key of ${where} is not in ${knownHosts}${others}: ${fp}; verify it, then accept it with \`ssh-keyscan -p ${ep.port} -t ${shortType(type)} ${shellQuote(ep.host)} >> ${shellQuote(knownHosts)}\` or set ssh.hostKeyPolicy: accept-new`,
+    { hint: `compare ${fingerprintSha256(key)} with \`ssh-keygen -lf /etc/ssh/ssh_host_${shortType(type)}_key.pub\` on the master before accepting it` },
+  );
+}
+
+/** accept-new: add an unknown key to known_hosts (refused when it cannot be written). */
+async function acceptNew(c: KeyCheck, key: Buffer, fp: string): Promise<TransportError | undefined> {
+  try {
+    await appendKnownHost(c.knownHosts, c.ep.host, c.ep.port, key);
+  } catch (err) {
+    return new TransportError('hostkey-unknown', c.ep.master, `host key of ${c.where} is unknown (${fp}) and cannot be added to ${c.knownHosts}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+  c.onWarning(`added the host key of ${c.where} to ${c.knownHosts}: ${fp}`);
+  return undefined;
 }
