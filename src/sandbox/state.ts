@@ -1,0 +1,98 @@
+// What a sandbox is on this machine: the shape of <dir>/state.json (the pids and addresses that
+// `down` stops and every other command reads), its atomic write, the masters' addresses and
+// where each master's own files sit on the host. No process is started or asked here.
+
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { OperationFailed, UsageError } from '../errors.js';
+import { ZK_CLIENT_PORT } from '../exhibitor/srvr.js';
+
+export const MASTER_COUNTS = [1, 3, 5, 7] as const;
+export const DEFAULT_BASE_IP = '127.0.50.1';
+export const DEFAULT_DIR = 'zkops-sandbox';
+/** Where each master's Exhibitor-compatible status endpoint listens (endpoint.ts, which imports
+ * nothing, says 8181 itself), as Exhibitor does on DC/OS. */
+export const ENDPOINT_PORT = 8181;
+
+export interface SandboxMaster {
+  index: number;
+  name: string;
+  address: string;
+  /** Host directory of this master. */
+  home: string;
+  anchorPid: number;
+  sshdPid: number;
+  /** The master's mount namespace ("mnt:[…]"): a recorded pid counts only while it is in it. */
+  ns?: string;
+  /** `--init systemd`: systemd's pid as this machine sees it (pid 1 of the master's pid namespace). */
+  initPid?: number;
+  /** `--init systemd`: the cgroup directories that are the root of the master's cgroup namespace. */
+  cgroups?: string[];
+}
+
+/** What runs a master's services: shell scripts behind a fake systemctl, or systemd as init. */
+export type SandboxInit = 'plain' | 'systemd';
+
+export interface SandboxState {
+  version: 1;
+  dir: string;
+  sshPort: number;
+  masters: SandboxMaster[];
+  startedAt: string;
+  init?: SandboxInit;
+}
+
+/** <dir>/state.json: what `down` stops and every other command reads. */
+export function stateFile(dir: string): string {
+  return join(resolve(dir), 'state.json');
+}
+
+/** The recorded sandbox of `dir`, undefined when there is none (running or not). */
+export function readState(dir: string): SandboxState | undefined {
+  const f = stateFile(dir);
+  if (!existsSync(f)) return undefined;
+  try {
+    return JSON.parse(readFileSync(f, 'utf8')) as SandboxState;
+  } catch (err) {
+    throw new OperationFailed(`cannot read ${f}: ${String(err)}`, { hint: 'remove it once no sandbox process runs' });
+  }
+}
+
+/** Written after every pid the sandbox learns, so that `down` finds whatever was started. */
+export function writeState(s: SandboxState): void {
+  const f = stateFile(s.dir);
+  writeFileSync(`${f}.tmp`, `${JSON.stringify(s, null, 2)}\n`);
+  // rename is atomic; a crash leaves either the old or the new state
+  renameSync(`${f}.tmp`, f);
+}
+
+/** N consecutive loopback addresses from `baseIp`; the sandbox lives on 127.0.0.0/8 only. */
+export function masterAddresses(baseIp: string, count: number): string[] {
+  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(baseIp);
+  if (!m || [m[1], m[2], m[3]].some((x) => Number(x) > 255)) {
+    throw new UsageError(`--base-ip ${baseIp} is not a loopback address 127.x.y.z`, { hint: 'the sandbox lives on 127.0.0.0/8 only' });
+  }
+  const last = Number(m[3]);
+  if (last < 1 || last + count - 1 > 254) throw new UsageError(`--base-ip ${baseIp} leaves no room for ${count} addresses (the last octet must stay ≤ 254)`);
+  return Array.from({ length: count }, (_, i) => `127.${m[1]}.${m[2]}.${last + i}`);
+}
+
+/** host:port of every member's client port, for the znode tools. */
+export function zkHosts(state: SandboxState): string[] {
+  return state.masters.map((m) => `${m.address}:${ZK_CLIENT_PORT}`);
+}
+
+/** The master's /opt/mesosphere/zkops-sandbox (NS.home inside it) as this machine sees it. */
+export function sandboxHome(m: Pick<SandboxMaster, 'home'>): string {
+  return join(m.home, 'opt', 'zkops-sandbox');
+}
+
+/** The master's run/ (pid files, `active`, fault markers) as this machine sees it. */
+export function runDir(m: Pick<SandboxMaster, 'home'>): string {
+  return join(sandboxHome(m), 'run');
+}
+
+/** A log file of the master's log/ as this machine sees it. */
+export function logFile(m: Pick<SandboxMaster, 'home'>, name: string): string {
+  return join(sandboxHome(m), 'log', name);
+}

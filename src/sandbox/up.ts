@@ -1,0 +1,142 @@
+// `zkops sandbox up`: check the options and that the addresses are free, lay out every master's
+// files, start each master (its namespace or its systemd, then its sshd), write the inventory
+// and known_hosts for zkops, start dcos-exhibitor everywhere and wait for a healthy ensemble.
+// Whatever fails on the way stops what was started (`down`).
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+import { ZK_CLIENT_PORT } from '../exhibitor/srvr.js';
+import { down } from './down.js';
+import { waitHealthy } from './health.js';
+import { inventoryFile, inventoryYaml, knownHosts } from './inventory-file.js';
+import { keygen, layoutMaster } from './layout.js';
+import { inMaster, isRunning, memoryOf } from './master.js';
+import { MOUNT_POINTS, REPLACED_DIRS, startAnchor } from './namespace.js';
+import { ensurePrerequisites } from './prerequisites.js';
+import { NS } from './scripts.js';
+import { sshdConfig, startSshd } from './sshd.js';
+import { ENDPOINT_PORT, MASTER_COUNTS, masterAddresses, readState, sandboxHome, writeState, type SandboxInit, type SandboxState } from './state.js';
+import { bootSystemd, cgroupLayout, type CgroupLayout } from './systemd.js';
+import { portOpen } from './wait.js';
+
+export interface UpOptions {
+  masters: number;
+  dir: string;
+  baseIp: string;
+  sshPort?: number;
+  zkHeapMb?: number;
+  /** 'systemd': every master boots systemd as pid 1 of its own pid namespace. */
+  init?: SandboxInit;
+  /** Print progress lines. */
+  log?: (line: string) => void;
+  healthyTimeoutMs?: number;
+}
+
+export interface UpResult {
+  state: SandboxState;
+  inventory: string;
+  healthyAfterMs: number;
+  rssBytes: number;
+  alreadyRunning: boolean;
+}
+
+/** ZooKeeper's quorum and leader-election ports (zoo.cfg's server.N lines). */
+const ENSEMBLE_PORTS = [2888, 3888];
+
+/** Start a sandbox (or find the one of this size already running) and wait until it is healthy. */
+export async function up(opts: UpOptions): Promise<UpResult> {
+  const log = opts.log ?? (() => undefined);
+  const started = Date.now();
+  const { dir, addresses, sshPort } = checkOptions(opts);
+  const running = alreadyRunning(dir, opts.masters, log);
+  if (running) return running;
+  const init = opts.init ?? 'plain';
+  ensurePrerequisites(log, init);
+  const cgroups = init === 'systemd' ? cgroupLayout() : undefined;
+  await ensurePortsFree(addresses, sshPort);
+  const state = layoutSandbox(dir, addresses, sshPort, opts.zkHeapMb ?? 96, init);
+  try {
+    await startSandbox(state, cgroups, log, opts.healthyTimeoutMs ?? 120_000);
+  } catch (err) {
+    log(`sandbox up failed, stopping what it started: ${err instanceof Error ? err.message : String(err)}`);
+    await down(dir).catch(() => undefined);
+    throw err;
+  }
+  const healthyAfterMs = Date.now() - started;
+  return { state, inventory: inventoryFile(state), healthyAfterMs, rssBytes: memoryOf(state), alreadyRunning: false };
+}
+
+/** The master count, a sandbox dir outside what the masters replace, and the addresses. */
+function checkOptions(opts: UpOptions): { dir: string; addresses: string[]; sshPort: number } {
+  if (!(MASTER_COUNTS as readonly number[]).includes(opts.masters)) {
+    throw new UsageError(`--masters ${opts.masters}: a sandbox has 1, 3, 5 or 7 masters`);
+  }
+  const dir = resolve(opts.dir);
+  for (const p of REPLACED_DIRS) {
+    if (dir === p || dir.startsWith(`${p}/`)) throw new UsageError(`--dir ${dir} is inside ${p}, which every sandbox master replaces with its own`);
+  }
+  return { dir, addresses: masterAddresses(opts.baseIp, opts.masters), sshPort: opts.sshPort ?? 22 };
+}
+
+/** A sandbox of this size that already runs in `dir` is the result; one of another size is an error. */
+function alreadyRunning(dir: string, masters: number, log: (line: string) => void): UpResult | undefined {
+  const existing = readState(dir);
+  if (!isRunning(existing)) return undefined;
+  const s = existing as SandboxState;
+  if (s.masters.length !== masters) {
+    throw new UsageError(`a sandbox with ${s.masters.length} masters is already running in ${dir}`, { hint: `zkops sandbox down --dir ${dir} first` });
+  }
+  log(`a sandbox with ${s.masters.length} masters is already running in ${dir} (${s.masters.map((m) => m.address).join(', ')})`);
+  return { state: s, inventory: inventoryFile({ dir }), healthyAfterMs: 0, rssBytes: memoryOf(s), alreadyRunning: true };
+}
+
+/** Nothing may listen yet on any port a master will: sshd, ZooKeeper's three, the endpoint. */
+async function ensurePortsFree(addresses: string[], sshPort: number): Promise<void> {
+  for (const a of addresses) {
+    for (const port of [sshPort, ZK_CLIENT_PORT, ...ENSEMBLE_PORTS, ENDPOINT_PORT]) {
+      if (await portOpen(a, port, 300)) {
+        throw new UsageError(`${a}:${port} is already in use`, {
+          hint: port === sshPort ? 'pick other addresses with --base-ip, or another sshd port with --ssh-port (an sshd on 0.0.0.0:22 holds every address)' : 'pick other addresses with --base-ip, or stop what listens there',
+        });
+      }
+    }
+  }
+}
+
+/** The client key, every master's files and sshd_config, and state.json (no pid yet). */
+function layoutSandbox(dir: string, addresses: string[], sshPort: number, heapMb: number, init: SandboxInit): SandboxState {
+  mkdirSync(dir, { recursive: true });
+  for (const p of MOUNT_POINTS) mkdirSync(p, { recursive: true });
+  keygen(join(dir, 'client_key'));
+  const clientPub = readFileSync(join(dir, 'client_key.pub'), 'utf8');
+  const state: SandboxState = {
+    version: 1,
+    dir,
+    sshPort,
+    masters: addresses.map((address, i) => layoutMaster(dir, { index: i + 1, address, peers: addresses, clientPub, heapMb, init })),
+    startedAt: new Date().toISOString(),
+    ...(init === 'systemd' ? { init } : {}),
+  };
+  // Every sshd_config names its own address; written once the port is known.
+  for (const m of state.masters) writeFileSync(join(sandboxHome(m), 'ssh', 'sshd_config'), sshdConfig(m.address, sshPort));
+  writeState(state);
+  return state;
+}
+
+/** Each master's namespace (or systemd) and sshd, recorded as they start; then zkops's files,
+ * dcos-exhibitor on every master, and the wait for a healthy ensemble. */
+async function startSandbox(state: SandboxState, cgroups: CgroupLayout | undefined, log: (line: string) => void, healthyTimeoutMs: number): Promise<void> {
+  for (const m of state.masters) {
+    await (cgroups ? bootSystemd(m, state.dir, cgroups) : startAnchor(m));
+    writeState(state);
+    await startSshd(m, state.sshPort);
+    writeState(state);
+    log(`${m.name}: sshd on ${m.address}:${state.sshPort} (pid ${m.sshdPid}) in its own mount namespace${m.initPid ? `, under systemd (pid ${m.initPid})` : ''}`);
+  }
+  writeFileSync(join(state.dir, 'known_hosts'), knownHosts(state));
+  writeFileSync(inventoryFile(state), inventoryYaml(state));
+  await Promise.all(state.masters.map((m) => inMaster(m, [m.initPid ? 'systemctl' : '/usr/local/sbin/systemctl', 'start', NS.unit])));
+  log(`ZooKeeper and the status endpoint started on ${state.masters.length} masters; waiting for a leader`);
+  await waitHealthy(state, healthyTimeoutMs);
+}
