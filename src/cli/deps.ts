@@ -18,13 +18,19 @@ export function realDeps(g: GlobalOptions, o: DepsOptions = {}): Deps {
   // The handlers are in place only while a run listens (as node's default, exit at once,
   // holds before and after it): the first signal aborts the run, which runs its always steps.
   const listeners = new Set<(signal: string, count: number) => void>();
-  const controller = new AbortController();
+  let controller = new AbortController();
   let trap: ReturnType<typeof trapSignals> | undefined;
   const interrupts: Interrupts = {
-    signal: controller.signal,
+    // a run reads it after it starts listening: each run that installs the handlers gets a fresh one
+    get signal() {
+      return controller.signal;
+    },
     onSignal(listener) {
       listeners.add(listener);
-      trap ??= trapSignals((sig, count) => listeners.forEach((l) => l(sig, count)), controller);
+      if (!trap) {
+        if (controller.signal.aborted) controller = new AbortController();
+        trap = trapSignals((sig, count) => listeners.forEach((l) => l(sig, count)), controller);
+      }
       return () => {
         listeners.delete(listener);
         if (listeners.size === 0) {

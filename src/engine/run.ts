@@ -274,7 +274,9 @@ export class PlaybookRun {
     const base = err instanceof Error ? err.message : String(err);
     const where = `step "${ps.id}" (${this.o.plan.file}:${ps.line || '?'})`;
     if (ps.onFailure === 'refuse') {
-      return new SafetyRefusal(base, { where, hint: 'nothing was changed; fix the cause and run again', cause: err, details: (err as ZkopsError).details });
+      // the cause's own advice first (a changed host key says how to check and remove it)
+      const own = err instanceof ZkopsError ? err.hint : undefined;
+      return new SafetyRefusal(base, { where, hint: own ? `${own}; nothing was changed` : 'nothing was changed; fix the cause and run again', cause: err, details: (err as ZkopsError).details });
     }
     if (err instanceof ZkopsError) return err.where ? err : err.with({ where });
     return new OperationFailed(base, { where, cause: err });

@@ -58,15 +58,11 @@ export async function runTask(env: TaskEnv, ps: PlannedStep, master: Master | un
     if (master) lease?.report(master.name, 'failed', `${step.id} on ${master.name}: ${(err as Error).message}`);
     return failed(env, t, ps, vars, err, master);
   }
-  if (signal.aborted) {
-    if (master) lease?.report(master.name, 'failed', 'interrupted');
-    return failed(env, t, ps, vars, new Interrupted(), master);
-  }
-  // a task that waited for a --concurrency slot or a serial batch does not start once the run is stopping
-  const halted = env.halted(phase);
-  if (halted !== undefined) {
-    if (master) lease?.report(master.name, 'failed', halted);
-    return failed(env, t, ps, vars, new OperationFailed(`not started: ${halted}`), master);
+  // interrupted, or another step failed while this task waited for a --concurrency slot or its serial batch
+  const stop = stopped(env, phase, signal);
+  if (stop) {
+    if (master) lease?.report(master.name, 'failed', stop.message);
+    return notStarted(env, t, stop);
   }
   const key = `${task.step}\u0000${task.master}`;
   env.running.add(key);
@@ -84,8 +80,9 @@ export async function runTask(env: TaskEnv, ps: PlannedStep, master: Master | un
         env.emit({ type: 'task-retry', task, attempt: t.attempts, error: redact((err as Error).message), delayMs: step.delay, at: env.now() } as EngineEvent);
         if (err instanceof TransportError && master) env.sessions.drop(master);
         await sleep(step.delay, signal);
-        // an interrupt during the delay: no further attempt (its command would start on the master)
-        if (signal.aborted) return failed(env, t, ps, vars, new Interrupted(), master);
+        // stopped during the delay: no further attempt (its command would start on the master)
+        const stop = stopped(env, phase, signal);
+        if (stop) return failed(env, t, ps, vars, stop, master);
       }
     }
   } finally {
@@ -124,6 +121,25 @@ function skipped(env: TaskEnv, t: Timing, reason: string): TaskResult {
   const report = reportOf(env, t, 'skipped', { rc: null, stdout: '', stderr: '' }, reason);
   endEvent(env, report, t.task);
   return { status: 'skipped', master: t.task.master === 'local' ? undefined : t.task.master, report };
+}
+
+/** Why no (further) attempt may start: an interrupt, or another step's failure in the main phase. */
+function stopped(env: TaskEnv, phase: Phase, signal: AbortSignal): ZkopsError | undefined {
+  if (signal.aborted) return new Interrupted();
+  const halted = env.halted(phase);
+  return halted === undefined ? undefined : new OperationFailed(`not started: ${halted}`);
+}
+
+/**
+ * A task that never started: skipped (so the step's `masters` do not count it and a later
+ * `target: {step}` does not run there), with the error that stops its step.
+ */
+function notStarted(env: TaskEnv, t: Timing, error: ZkopsError): TaskResult {
+  const reason = error instanceof Interrupted ? 'interrupted' : error.message;
+  const report = reportOf(env, t, 'skipped', { rc: null, stdout: '', stderr: '' }, reason);
+  endEvent(env, report, t.task);
+  const master = t.task.master === 'local' ? undefined : t.task.master;
+  return { status: 'skipped', master, error: error instanceof Interrupted ? error : error.with({ message: `${t.task.step}${master ? ` on ${master}` : ''}: ${error.message}` }), report };
 }
 
 function succeeded(env: TaskEnv, t: Timing, out: TaskOutput): TaskResult {

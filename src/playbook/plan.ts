@@ -79,12 +79,12 @@ export function buildPlan(playbook: Playbook, inv: Inventory, extra: Vars, run: 
   const r = (t: string, vars: Vars, mode: 'text' | 'shell' = 'text') => render(deferRuntime(t, runtime), vars, mode);
   const steps = topoOrder(playbook.steps).map((step): PlannedStep => {
     const where = targetsOf(step, inv, base, runtime);
-    const tasks = where.views.map((m) => {
-      const vars: Vars = m ? { ...base, master: m } : base;
-      return { master: m ? String(m.name) : 'local', commands: commandsOf(step, vars, r, inv) };
-    });
     const timeoutMs = step.timeout ?? (step.kind === 'wait_healthy' ? inv.exhibitor.timeoutMs : DEFAULT_TIMEOUT_MS[step.kind]);
     const leaseMs = step.kind === 'job' && step.lease !== undefined ? (step.lease === true ? inv.dcos.leaseMs : step.lease) : undefined;
+    const tasks = where.views.map((m) => {
+      const vars: Vars = m ? { ...base, master: m } : base;
+      return { master: m ? String(m.name) : 'local', commands: commandsOf(step, vars, r, inv, { timeoutMs, leaseMs }) };
+    });
     return {
       step,
       line: playbook.lineOf[step.id] ?? 0,
@@ -162,21 +162,20 @@ export function planView(plan: Plan): Record<string, unknown> {
 
 type Renderer = (t: string, vars: Vars, mode?: 'text' | 'shell') => string;
 
-function commandsOf(step: Step, vars: Vars, r: Renderer, inv: Inventory): string[] {
+function commandsOf(step: Step, vars: Vars, r: Renderer, inv: Inventory, limits: { timeoutMs: number; leaseMs: number | undefined }): string[] {
   switch (step.kind) {
     case 'shell':
       return [r(step.command, vars, 'shell')];
     case 'job': {
       const dir = jobDir((vars.run as RunInfo).tmp, step.id, String((vars.master as Vars | undefined)?.name ?? 'local'));
       const unit = jobUnit((vars.run as RunInfo).id, step.id);
-      const leaseMs = step.lease === true ? inv.dcos.leaseMs : step.lease;
+      const { leaseMs, timeoutMs } = limits;
       const commands = {
         main: r(step.command, vars, 'shell'),
         finally: r(step.finally, vars, 'shell'),
         go: step.go === undefined ? undefined : r(step.go, vars, 'shell'),
         rollback: step.rollback === undefined ? undefined : r(step.rollback, vars, 'shell'),
       };
-      const timeoutMs = step.timeout ?? DEFAULT_TIMEOUT_MS.job;
       return [
         `detached job in ${dir} (systemd unit ${unit}.service where systemd is init, else setsid); finally-command runs whatever happens`,
         ...(leaseMs === undefined

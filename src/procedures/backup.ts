@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import { Catalog, type BackupMeta } from '../catalog/store.js';
 import { assertLabel, defaultLabel, newBackupId } from '../catalog/labels.js';
 import { SafetyRefusal, type ZkopsError } from '../errors.js';
-import type { RunReport } from '../engine/report.js';
+import { describeFailure, type RunReport } from '../engine/report.js';
 import type { Contract } from '../playbook/load.js';
 import type { Plan } from '../playbook/plan.js';
 import { bundledPlaybook, ZKOPS_VERSION } from '../version.js';
@@ -100,10 +100,10 @@ export async function runBackup(prepared: PreparedBackup, deps: Deps): Promise<B
   const verified = run.steps.verify?.status === 'ok';
   if (verified) {
     meta.status = 'STATUS_READY';
-    meta.error = run.error ? `backup READY, but: ${run.error.message}` : null;
+    meta.error = run.error ? `backup READY, but: ${describeFailure(run)}` : null;
   } else {
     meta.status = 'STATUS_ERROR';
-    meta.error = describe(run.error);
+    meta.error = describeFailure(run) ?? 'the backup did not verify';
     const hint = dcosZkHint(String((run.registered.backup_job as { stdout?: unknown } | undefined)?.stdout ?? run.error?.message ?? ''));
     if (hint) meta.error += `; ${hint}`;
     await rm(catalog.archivePath(id), { force: true });
@@ -112,10 +112,6 @@ export async function runBackup(prepared: PreparedBackup, deps: Deps): Promise<B
   meta.finished = new Date(deps.now()).toISOString();
   await catalog.write(meta);
   return { meta, run, error: run.error };
-}
-
-function describe(err: ZkopsError | undefined): string {
-  return err ? err.message : 'the backup did not verify';
 }
 
 /** What the run's registered values say about the backup. */

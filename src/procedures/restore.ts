@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { resolveTarget } from '../catalog/target.js';
 import { verifyArchive } from '../catalog/verify.js';
-import { SafetyRefusal, type ZkopsError } from '../errors.js';
+import { HealthTimeout, SafetyRefusal, type ZkopsError } from '../errors.js';
 import type { RunReport } from '../engine/report.js';
 import { dcosZkHint } from '../exhibitor/dcos-zk.js';
 import type { MasterHealth } from '../exhibitor/status.js';
@@ -147,7 +147,9 @@ export async function runRestore(o: RestoreOptions, prepared: PreparedRestore, d
   }
   const run = await runPlan(plan, loaded.inventory, deps, { command: `restore ${o.target}`, confirm });
   const masters = restoreTable(run, loaded.inventory.masters.map((m) => m.name));
-  const health = (run.error?.details as { rows?: MasterHealth[] } | undefined)?.rows;
+  // the last health rows: from the run's error, or from a health wait of the always phase that failed beside it
+  const healthError = [run.error, ...Object.values(run.steps).map((st) => st.error)].find((e) => e instanceof HealthTimeout);
+  const health = (healthError?.details as { rows?: MasterHealth[] } | undefined)?.rows;
   const leader = (run.registered.health as { leader?: string } | undefined)?.leader ?? health?.find((r) => r.leader)?.master;
   const history = historyOf(masters, leader);
   return { run, masters, history: history.history, historyText: history.text, health, error: explainFailure(run, masters, loaded, history.text) };
@@ -166,10 +168,14 @@ function explainFailure(run: RunReport, table: RestoreRow[], loaded: Loaded, his
     if (hint) message += `\n${m}: ${hint}`;
   }
   if (table.some((r) => r.decision !== '-')) message += `\n${history}`;
+  // the cleanup step prints "kept PATH" for each copy it left
   const cleanup = run.registered.cleanup_out as Record<string, { stdout?: string }> | undefined;
-  const kept = Object.entries(cleanup ?? {}).filter(([, v]) => v?.stdout?.includes('kept ')).map(([m]) => m);
-  const copy = `${loaded.inventory.dcos.zkDir}.zkops-pre-${loaded.runId}`;
-  const hint = kept.length > 0 ? `the pre-restore copies ${copy} are kept on ${kept.join(', ')}; remove them once the cluster is healthy (zkops status -i ${loaded.inventory.file} --wait)` : undefined;
+  const kept = Object.entries(cleanup ?? {}).flatMap(([m, v]) => {
+    const path = /^kept (.+)$/m.exec(v?.stdout ?? '')?.[1];
+    return path ? [{ m, path }] : [];
+  });
+  const paths = [...new Set(kept.map((k) => k.path))].join(', ');
+  const hint = kept.length > 0 ? `the pre-restore copies ${paths} are kept on ${kept.map((k) => k.m).join(', ')}; remove them once the cluster is healthy (zkops status -i ${loaded.inventory.file} --wait)` : undefined;
   if (message === error.message && hint === undefined) return error;
   return error.with({ message, ...(hint ? { hint } : {}) });
 }

@@ -2,6 +2,7 @@
 // "no-tty" (the step then refuses, exit 3).
 
 import { createInterface } from 'node:readline/promises';
+import { Interrupted } from '../errors.js';
 import { forTerminal } from './text.js';
 
 /** The confirmation prompt (node's own readline: a yes/no question needs no package). */
@@ -13,6 +14,10 @@ export function makeConfirm(yes: boolean): (q: string) => Promise<'yes' | 'no' |
     try {
       const answer = await rl.question(`${forTerminal(question)} [y/N] `);
       return /^y(es)?$/i.test(answer.trim()) ? 'yes' : 'no';
+    } catch (err) {
+      // Ctrl-C or Ctrl-D at the question: readline rejects with an AbortError; an interrupt, exit 130
+      if ((err as Error).name === 'AbortError') throw new Interrupted('interrupted at the question; nothing was changed');
+      throw err;
     } finally {
       rl.close();
     }

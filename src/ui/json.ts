@@ -9,11 +9,11 @@ import type { RunReport, StepReport, TaskReport } from '../engine/report.js';
 
 export interface JsonErrorDoc {
   message: string;
-  hint: string | undefined;
-  where: string | undefined;
+  hint: string | null;
+  where: string | null;
   details: unknown;
-  /** The always phase's other failures. */
-  alsoFailed: string[] | undefined;
+  /** The always phase's other failures ([] when none). */
+  alsoFailed: string[];
 }
 
 /** An error as every --json document carries it. */
@@ -21,10 +21,10 @@ export function errorJson(err: unknown, alsoFailed?: string[]): JsonErrorDoc {
   const e = err instanceof ZkopsError ? err : undefined;
   return {
     message: err instanceof Error ? err.message : String(err),
-    hint: e?.hint,
-    where: e?.where,
-    details: e?.details,
-    alsoFailed: alsoFailed && alsoFailed.length > 0 ? alsoFailed : undefined,
+    hint: e?.hint ?? null,
+    where: e?.where ?? null,
+    details: e?.details ?? null,
+    alsoFailed: alsoFailed ?? [],
   };
 }
 

@@ -50,7 +50,7 @@ export interface ExecRequest {
 /** A function, or rows of [text or pattern, answer] where the first matching row answers; default: exit 0. */
 export type ExecScript = ((req: ExecRequest) => ExecAnswer | undefined) | [RegExp | string, ExecAnswer | ((req: ExecRequest) => ExecAnswer)][];
 
-/** How the nth connect to a master goes; a failure has the real connect's kind and message (hostkey-changed: its opening). */
+/** How the nth connect to a master goes; a failure has the real connect's kind and message (hostkey-changed: its opening, and its hint). */
 export type ConnectOutcome = 'ok' | 'refused' | 'timeout' | 'auth' | 'hostkey-changed';
 
 /** A transfer that fails on demand (default: it copies). */
@@ -140,7 +140,7 @@ export class MemoryTransport implements Transport {
     if (outcome === 'timeout') fail(connectTimeout(ep, master.connectTimeoutMs));
     if (outcome === 'refused') fail(mapConnectError(Object.assign(new Error('connect ECONNREFUSED'), { level: 'client-socket', code: 'ECONNREFUSED' }), ep, master.connectTimeoutMs, []));
     if (outcome === 'auth') fail(mapConnectError(Object.assign(new Error('All configured authentication methods failed'), { level: 'client-authentication' }), ep, master.connectTimeoutMs, ['publickey']));
-    if (outcome === 'hostkey-changed') fail(new TransportError('hostkey-changed', ep.master, `host key of ${ep.label} (${ep.host}:${ep.port}) has CHANGED; refusing to connect, whatever ssh.hostKeyPolicy says`));
+    if (outcome === 'hostkey-changed') fail(new TransportError('hostkey-changed', ep.master, `host key of ${ep.label} (${ep.host}:${ep.port}) has CHANGED; refusing to connect, whatever ssh.hostKeyPolicy says`, { hint: `if the master was reinstalled, verify the new fingerprint on it, then remove the old entry: ssh-keygen -R ${ep.host} -f ${master.knownHosts}` }));
     Object.assign(call, { end: clock(), outcome: 'exit' });
     return new MemorySession(this, master, ep);
   }
@@ -404,6 +404,8 @@ export interface RunView {
   errorName: string | undefined;
   /** The message a person reads: the run's error, then the always phase's other failures. */
   error: string | undefined;
+  /** What the error says to do about it. */
+  hint: string | undefined;
   steps: Record<string, { status: string; reason: string | undefined; masters: string[]; failed: string[] }>;
   registered: Record<string, unknown>;
   /** The always phase's failures other than the run's error. */
@@ -461,6 +463,7 @@ export async function runEngine(yaml: string, o: EngineRunOptions = {}): Promise
     exitCode: r.exitCode,
     errorName: r.error?.name,
     error: describeFailure(r),
+    hint: r.error?.hint,
     steps,
     registered: r.registered,
     alwaysErrors: r.alwaysErrors,

@@ -91,6 +91,38 @@ steps:
     expect(startedAfter).toEqual(['tidy']);
   });
 
+  it('a task that never started is not counted where its step ran: a later target: {step} does not go there', async () => {
+    const { result, calls } = await runEngine(
+      `
+name: never-started
+steps:
+  - { id: boom, kind: shell, target: master-1, command: boom }
+  - { id: rolling, kind: shell, serial: 1, command: "restart {{ master.name }}" }
+  - { id: undo, kind: shell, always: true, target: { step: rolling }, command: "undo {{ master.name }}" }
+`,
+      { exec: [['boom', { exitCode: 1, stderr: 'no', delayMs: 5 }], ['restart', { delayMs: 30 }]] },
+    );
+    expect(result.exitCode).toBe(1);
+    expect(result.steps.rolling).toMatchObject({ status: 'failed', masters: ['master-1'], failed: [] });
+    expect(result.steps.rolling?.reason).toContain('rolling on master-2: not started: another step failed');
+    expect(execs(calls, 'undo').map((c) => c.master)).toEqual(['master-1']);
+  });
+
+  it('a retry does not start once another step has failed', async () => {
+    const { result, calls } = await runEngine(
+      `
+name: retry-after-failure
+steps:
+  - { id: boom, kind: shell, target: master-1, command: boom }
+  - { id: flaky, kind: shell, target: master-2, retries: 3, delay: 20ms, command: flaky }
+`,
+      { exec: [['boom', { exitCode: 1, stderr: 'no', delayMs: 5 }], ['flaky', { exitCode: 1, stderr: 'not yet' }]] },
+    );
+    expect(result.exitCode).toBe(1);
+    expect(execs(calls, 'flaky')).toHaveLength(1);
+    expect(result.steps.flaky?.reason).toContain('flaky on master-2: not started: another step failed');
+  });
+
   it('a serial step running beside the failed one does not go on to its next batch', async () => {
     const { result, calls } = await runEngine(
       `
@@ -146,6 +178,21 @@ steps:
     expect(ofType(events, 'task-retry')).toHaveLength(1);
     expect(execs(calls, 'flaky'), 'no attempt after the interrupt').toHaveLength(1);
     expect(result.steps.tidy?.status).toBe('ok');
+  });
+});
+
+describe('a refusal keeps the advice of its cause', () => {
+  it('a changed host key in a refuse step: exit 3, the ssh-keygen -R advice, and that nothing was changed', async () => {
+    const { result } = await runEngine(
+      `
+name: preflight
+steps:
+  - { id: reachable, kind: shell, on_failure: refuse, command: "true" }
+`,
+      { connect: (m) => (m === 'master-2' ? 'hostkey-changed' : 'ok') },
+    );
+    expect(result).toMatchObject({ exitCode: 3, errorName: 'SafetyRefusal' });
+    expect(result.hint).toMatch(/^if the master was reinstalled, verify the new fingerprint on it, then remove the old entry: ssh-keygen -R .*; nothing was changed$/);
   });
 });
 
