@@ -101,7 +101,9 @@ steps:
       if (!existsSync(join(outDir, 'started'))) return;
       clearInterval(killer);
       const jobs = join(dir, 'remote');
-      const pidFile = execFileSync('find', [jobs, '-path', '*/jobs/j.master-1/pid'], { encoding: 'utf8' }).trim().split('\n')[0] as string;
+      // this run's job: the newest pid file (an earlier test's run left its job directory behind)
+      const found = execFileSync('find', [jobs, '-path', '*/jobs/j.master-1/pid', '-printf', '%T@ %p\\n'], { encoding: 'utf8' }).trim().split('\n');
+      const pidFile = found.sort((a, b) => Number(b.split(' ')[0]) - Number(a.split(' ')[0]))[0]?.split(' ')[1] as string;
       process.kill(-Number(readFileSync(pidFile, 'utf8').trim()), 'SIGKILL');
     }, 50);
     const { result, events, out } = await run(JOB(`sleep ${LONG_SLEEP}`)).finally(() => clearInterval(killer));
