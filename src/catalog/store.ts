@@ -16,6 +16,10 @@ import { CatalogFileRefused, openCatalogFile } from './safe-files.js';
 
 export type BackupStatus = 'STATUS_BACKING_UP' | 'STATUS_READY' | 'STATUS_ERROR';
 
+/** The two ways to make the archive (`zkops backup --method`). */
+export const BACKUP_METHODS = ['copy', 'dcos-zk'] as const;
+export type BackupMethod = (typeof BACKUP_METHODS)[number];
+
 export interface BackupMeta {
   id: string;
   label: string;
@@ -40,6 +44,8 @@ export interface BackupMeta {
   stopWindowMs: number | null;
   /** How the stop → backup → start job was detached on the master: a systemd unit of its own, or setsid. */
   jobLauncher?: 'systemd-run' | 'setsid' | null;
+  /** How the archive was made: `copy` (ZooKeeper stopped only to copy its directory) or `dcos-zk` (the DC/OS script, stopped throughout). */
+  method?: BackupMethod | null;
   zkopsVersion: string;
   runId: string | null;
 }
@@ -90,6 +96,7 @@ const metaSchema = z.looseObject({
   dcosVersion: nullableString,
   stopWindowMs: z.number().nullable(),
   jobLauncher: z.enum(['systemd-run', 'setsid']).nullable().optional(),
+  method: z.enum(['copy', 'dcos-zk']).nullable().optional(),
   zkopsVersion: z.string(),
   runId: nullableString,
 }) satisfies z.ZodType<BackupMeta>;

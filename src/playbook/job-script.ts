@@ -14,6 +14,7 @@
 // previous state back and starts Exhibitor by itself, at most one lease after the last word.
 
 import { shellQuote } from '../util/shell-quote.js';
+import { ARCHIVE_FUNCTION } from './zk-archive.js';
 
 export interface JobCommands {
   main: string;
@@ -104,6 +105,9 @@ stamp() { date +%s%3N 2>/dev/null || date +%s000; }
 zkops_event() { printf '%s %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >> "$D/events.log"; }
 # true once a decision exists: main may skip work that a rollback would undo
 zkops_decided() { [ -L "$D/decision" ]; }
+# zkops_mark NAME: when something happened, in milliseconds, in $D/NAME.at (read by zkops: resumed)
+zkops_mark() { stamp > "$D/$1.at"; }
+${ARCHIVE_FUNCTION}
 # zkops_wait_stopped UNIT HOST: after \`systemctl stop UNIT\`, wait until the unit is inactive AND
 # nothing listens on ZooKeeper's client port (DCOS-57231: Exhibitor's unit can report inactive
 # while its ZooKeeper still serves); gives up after 120 s

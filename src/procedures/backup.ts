@@ -4,7 +4,7 @@
 
 import { dcosZkHint } from '../exhibitor/dcos-zk.js';
 import { rm } from 'node:fs/promises';
-import { Catalog, type BackupMeta } from '../catalog/store.js';
+import { Catalog, type BackupMeta, type BackupMethod } from '../catalog/store.js';
 import { assertLabel, defaultLabel, newBackupId } from '../catalog/labels.js';
 import { SafetyRefusal, type ZkopsError } from '../errors.js';
 import { describeFailure, type RunReport } from '../engine/report.js';
@@ -30,9 +30,12 @@ export interface BackupOptions {
   master?: string;
   force: boolean;
   playbook?: string;
+  /** copy (default): ZooKeeper stopped only to copy its directory; dcos-zk: the DC/OS script, stopped throughout. */
+  method?: BackupMethod;
 }
 
 export interface PreparedBackup {
+  method: BackupMethod;
   loaded: Loaded;
   plan: Plan;
   id: string;
@@ -55,15 +58,15 @@ export async function prepareBackup(o: BackupOptions, deps: Pick<Deps, 'now'>): 
   const loaded = await loadForRun(
     o.inventory,
     o.playbook ?? BACKUP_PLAYBOOK,
-    { backup_id: id, dest: catalog.archivePath(id), force: String(o.force), backup_master: o.master ?? '' },
+    { backup_id: id, dest: catalog.archivePath(id), force: String(o.force), backup_master: o.master ?? '', method: o.method ?? 'copy' },
     BACKUP_CONTRACT,
   );
-  return { loaded, plan: planOf(loaded, new Date(deps.now())), id, catalog };
+  return { loaded, plan: planOf(loaded, new Date(deps.now())), id, catalog, method: o.method ?? 'copy' };
 }
 
 /** Run the backup and record its outcome in the catalog. */
 export async function runBackup(prepared: PreparedBackup, deps: Deps): Promise<BackupReport> {
-  const { loaded, id, catalog, plan } = prepared;
+  const { loaded, id, catalog, plan, method } = prepared;
   const label = id.slice(0, id.length - 37);
   let meta: BackupMeta = {
     id,
@@ -85,6 +88,7 @@ export async function runBackup(prepared: PreparedBackup, deps: Deps): Promise<B
     dcosVersion: null,
     stopWindowMs: null,
     jobLauncher: null,
+    method,
     zkopsVersion: ZKOPS_VERSION,
     runId: loaded.runId,
   };
@@ -124,7 +128,8 @@ function facts(result: RunReport): Partial<BackupMeta> {
   const dcosVersion = versions ? Object.values(versions).map((v) => v.stdout).find((s) => s) : undefined;
   const start = job?.started_at as number | null | undefined;
   // until `systemctl start` returned: the whole time this master's Exhibitor was not running
-  const fin = (job?.ended_at ?? job?.finally_at) as number | null | undefined;
+  // (method copy: the start in the main command, marked resumed; else the finally-command's)
+  const fin = (job?.resumed_at ?? job?.ended_at ?? job?.finally_at) as number | null | undefined;
   const archiveKept = r.kept as Record<string, { stdout?: string }> | undefined;
   const keptLine = archiveKept ? Object.entries(archiveKept).find(([, v]) => v.stdout?.startsWith('kept ')) : undefined;
   // The job wrote the archive; when the cleanup could not even reach that master, it is still there.

@@ -20,6 +20,7 @@ interface Meta {
   sha256: string;
   stopWindowMs: number;
   jobLauncher: string | null;
+  method: string;
 }
 
 const UNIT = 'dcos-exhibitor';
@@ -35,7 +36,8 @@ describe('zkops backup on 3 masters with systemd as init', () => {
   /** Start a backup of `master` whose dcos-zk first waits `slow` seconds; resolves once that master's Exhibitor is stopped. */
   async function backupInStopWindow(master: string, slow: number, env: NodeJS.ProcessEnv = {}) {
     expect((await sb.sandbox('fault', master, 'dcos-zk-slow', String(slow))).code).toBe(0);
-    const run = startZkops(['backup', '-i', sb.inventory, '--dir', catalog, '--master', master, '--json'], { timeoutMs: 300_000, env });
+    // method dcos-zk: the sandbox's dcos-zk holds the stop window open for `slow` seconds
+    const run = startZkops(['backup', '-i', sb.inventory, '--dir', catalog, '--master', master, '--method', 'dcos-zk', '--json'], { timeoutMs: 300_000, env });
     await run.waitFor(/▶ backup:/);
     await eventually(`${master}'s Exhibitor stopped by the job`, () => unitState(master), (v) => v === 'inactive', 60_000);
     return run;
@@ -69,7 +71,7 @@ describe('zkops backup on 3 masters with systemd as init', () => {
     }
   });
 
-  it('backs up a follower through a systemd-run unit: READY, checksum matches, leader untouched, the unit collected', async () => {
+  it('backs up a follower through a systemd-run unit (method copy): READY, checksum matches, leader untouched, the unit and the copy gone', async () => {
     const st = json<{ masters: { name: string; zookeeper: string }[] }>(await sb.sandbox('status', '--json'));
     const leader = st.masters.find((m) => m.zookeeper === 'leader')?.name as string;
     expect(leader).toBeDefined();
@@ -79,6 +81,7 @@ describe('zkops backup on 3 masters with systemd as init', () => {
     const meta = json<{ backup: Meta }>(r).backup;
     expect(meta.status).toBe('STATUS_READY');
     expect(meta.jobLauncher).toBe('systemd-run');
+    expect(meta.method).toBe('copy');
     expect(meta.sourceMaster).not.toBe(leader);
     expect(createHash('sha256').update(readFileSync(join(catalog, `${meta.id}.tar.gz`))).digest('hex')).toBe(meta.sha256);
     expect(meta.stopWindowMs).toBeGreaterThan(0);
@@ -87,6 +90,7 @@ describe('zkops backup on 3 masters with systemd as init', () => {
       expect(await unitState(m.name)).toBe('active');
       expect(await jobUnits(m.name)).toBe('');
       expect((await sb.ssh(m.name, 'ls -A /var/tmp')).stdout.trim()).toBe('');
+      expect((await sb.ssh(m.name, 'ls -A /var/lib/dcos/exhibitor')).stdout.trim().split('\n')).not.toContainEqual(expect.stringMatching(/zkops-copy/));
     }
   });
 
@@ -150,7 +154,7 @@ describe('zkops backup on 3 masters with systemd as init', () => {
 
   it('dcos-zk failing: the unit’s finally-command starts Exhibitor; STATUS_ERROR with dcos-zk’s message', async () => {
     expect((await sb.sandbox('fault', 'master-2', 'dcos-zk-fail')).code).toBe(0);
-    const r = await backup('--master', 'master-2');
+    const r = await backup('--master', 'master-2', '--method', 'dcos-zk');
     expect(r.code).toBe(1);
     const meta = json<{ backup: Meta }>(r).backup;
     expect(meta.status).toBe('STATUS_ERROR');

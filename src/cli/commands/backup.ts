@@ -1,6 +1,7 @@
 // zkops backup -i INV [--label L] [--dir D] [--master M] [--force] [--dry-run]
 
 import { prepareBackup, runBackup } from '../../procedures/backup.js';
+import { BACKUP_METHODS, type BackupMethod } from '../../catalog/store.js';
 import type { ZkCommand } from '../command.js';
 import { realDeps } from '../deps.js';
 import { DIR_OPTION, DRY_RUN_OPTION, requireInventory, say } from '../options.js';
@@ -13,6 +14,7 @@ interface BackupArgs {
   force: boolean;
   'dry-run': boolean;
   playbook?: string;
+  method: BackupMethod;
 }
 
 export const backupCommand: ZkCommand<BackupArgs> = {
@@ -26,9 +28,14 @@ export const backupCommand: ZkCommand<BackupArgs> = {
       force: { type: 'boolean', default: false, describe: 'skip the Exhibitor health preflight' },
       ...DRY_RUN_OPTION,
       playbook: { type: 'string', describe: 'a changed copy of playbooks/backup.yaml' },
+      method: {
+        choices: BACKUP_METHODS,
+        default: 'copy' as const,
+        describe: 'copy: ZooKeeper is stopped only to copy its directory, the archive is made while it serves; dcos-zk: the DC/OS script, ZooKeeper stopped until the archive is made',
+      },
     }) as never,
   run: async (argv) => {
-    const o = { inventory: requireInventory(argv), dir: argv.dir, label: argv.label, master: argv.master, force: argv.force, playbook: argv.playbook };
+    const o = { inventory: requireInventory(argv), dir: argv.dir, label: argv.label, master: argv.master, force: argv.force, playbook: argv.playbook, method: argv.method };
     const deps = realDeps(argv, { dir: argv.dir });
     const prepared = await prepareBackup(o, deps);
     if (argv['dry-run']) return planOutcome(argv, prepared.plan);
@@ -36,7 +43,7 @@ export const backupCommand: ZkCommand<BackupArgs> = {
     if (!argv.json) {
       if (meta?.status === 'STATUS_READY') {
         process.stdout.write(`${meta.id}\n`);
-        say(`backup ${meta.id} READY: ${meta.size} bytes from ${meta.sourceMaster}, stop window ${meta.stopWindowMs} ms, sha256 ${meta.sha256}`);
+        say(`backup ${meta.id} READY: ${meta.size} bytes from ${meta.sourceMaster}, stop window ${meta.stopWindowMs} ms (method ${meta.method}), sha256 ${meta.sha256}`);
       } else if (meta) say(`backup ${meta.id} failed: STATUS_ERROR (see zkops show ${meta.id})`);
     }
     return { json: { backup: meta ?? null, runId: run.runId }, error, alsoFailed: run.alwaysErrors };

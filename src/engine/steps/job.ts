@@ -148,6 +148,7 @@ interface JobFiles {
   out: string;
   finallyLog: string;
   startAt: number | null;
+  resumedAt: number | null;
   finallyAt: number | null;
   endAt: number | null;
   launcher: 'systemd-run' | 'setsid';
@@ -160,7 +161,8 @@ interface JobFiles {
 }
 
 const SEP = '\n--zkops-sep--\n';
-const FILES = ['rc', 'finally.rc', 'start.at', 'finally.at', 'end.at', 'launcher', 'out.log', 'finally.log', 'main.rc', 'decision.by', 'after.rc', 'events.log'] as const;
+// resumed.at: `zkops_mark resumed` in the main command (a backup's `systemctl start` returned)
+const FILES = ['rc', 'finally.rc', 'start.at', 'finally.at', 'end.at', 'launcher', 'out.log', 'finally.log', 'main.rc', 'decision.by', 'after.rc', 'events.log', 'resumed.at'] as const;
 
 /**
  * One look at the job's files: undefined while it runs, 'unborn' before it wrote its pid,
@@ -202,6 +204,7 @@ async function poll(
     rc: num(parts[0]) ?? 1,
     finallyRc: num(parts[1]),
     startAt: num(parts[2]),
+    resumedAt: num(parts[12]),
     finallyAt: num(parts[3]),
     endAt: num(parts[4]),
     launcher: parts[5]?.trim() === 'systemd-run' ? 'systemd-run' : 'setsid',
@@ -262,6 +265,7 @@ function finishJob(ctx: TaskContext, job: Launched, step: JobStep, f: JobFiles, 
     finally_output: f.finallyLog.trim(),
     dir: job.dir,
     started_at: f.startAt,
+    resumed_at: f.resumedAt,
     finally_at: f.finallyAt,
     ended_at: f.endAt,
     launcher: f.launcher,

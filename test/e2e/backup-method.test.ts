@@ -1,0 +1,134 @@
+// `zkops backup --method copy` (the default) against `--method dcos-zk` on a 3-master
+// sandbox: the archive zkops makes from a copy of the ZooKeeper directory is the archive
+// `dcos-zk backup` makes of the same directory (members, modes, owners, contents; no myid, no
+// zookeeper.out); `dcos-zk restore` of a zkops-made archive brings the znodes back; the master
+// is out of the ensemble only while its directory is copied; no room is refused before the
+// stop. Addresses: 127.0.37.x.
+
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { ARCHIVE_FUNCTION } from '../../src/playbook/zk-archive.js';
+import { json, zkops, type CliResult } from '../helpers/cli.js';
+import { startSandbox, stopSandbox, waitClusterHealthy, type TestSandbox } from '../helpers/sandbox.js';
+
+interface Meta {
+  id: string;
+  status: string;
+  error: string | null;
+  sourceMaster: string;
+  stopWindowMs: number;
+  method: string;
+}
+
+const ZK = '/var/lib/dcos/exhibitor/zookeeper';
+const UNIT = 'dcos-exhibitor';
+
+let sb: TestSandbox;
+let catalog: string;
+
+const backup = (...extra: string[]): Promise<CliResult> => zkops(['backup', '-i', sb.inventory, '--dir', catalog, '--json', ...extra], { timeoutMs: 300_000 });
+
+/** Every member of an archive extracted on the master: mode, owner, size, sha256 and name, one line each, sorted. */
+async function members(master: string, archive: string): Promise<string[]> {
+  const dir = `/var/tmp/members.${Math.random().toString(36).slice(2)}`;
+  const r = await sb.ssh(
+    master,
+    `set -e; mkdir ${dir}; tar -C ${dir} --numeric-owner -xpzf ${archive}; cd ${dir}; find . -printf '%M %U:%G %s %p\\n' | sort; find . -type f -exec sha256sum {} + | sort -k2; rm -rf ${dir}`,
+  );
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout.trim().split('\n');
+}
+
+beforeAll(async () => {
+  sb = await startSandbox({ masters: 3, baseIp: '127.0.37.1', name: 'backup-method' });
+  catalog = join(sb.work, 'catalog');
+  expect((await sb.sandbox('seed', '--znodes', '500')).code).toBe(0);
+});
+afterAll(async () => {
+  await stopSandbox(sb);
+});
+afterEach(async () => {
+  for (const m of sb.masters) {
+    await sb.sandbox('fault', m.name, 'clear');
+    await sb.ssh(m.name, `rm -rf /var/tmp/zkops* /var/tmp/same-dir ${ZK}.zkops-*; systemctl start ${UNIT}`);
+  }
+  await waitClusterHealthy(sb);
+});
+
+describe('the archive of method copy', () => {
+  it('is the archive dcos-zk backup makes of the same directory: the same members, modes, owners and contents; no myid, no zookeeper.out', async () => {
+    const m = 'master-2';
+    // one stopped directory, archived both ways: dcos-zk as DC/OS runs it, and zkops's job steps (copy, then zkops_archive)
+    const address = sb.masters.find((x) => x.name === m)?.address as string;
+    const stopped = await sb.ssh(m, `systemctl stop ${UNIT}; while systemctl is-active --quiet ${UNIT} || ss -Hltn | awk '{print $4}' | grep -qxF ${address}:2181; do sleep 0.1; done; find ${ZK} -name myid`);
+    expect(stopped.code, stopped.stderr).toBe(0);
+    const made = await sb.ssh(
+      m,
+      [
+        'set -e',
+        'mkdir -m 700 /var/tmp/same-dir',
+        '/opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/same-dir/dcos-zk.tar.gz',
+        `mkdir -m 700 ${ZK}.zkops-copy-test`,
+        `cp -a --reflink=auto ${ZK} ${ZK}.zkops-copy-test/zookeeper`,
+        ARCHIVE_FUNCTION,
+        `zkops_archive ${ZK}.zkops-copy-test /var/tmp/same-dir/zkops.tar.gz`,
+        `rm -rf ${ZK}.zkops-copy-test`,
+        `systemctl start ${UNIT}`,
+      ].join('\n'),
+    );
+    expect(made.code, made.stderr).toBe(0);
+    const ours = await members(m, '/var/tmp/same-dir/zkops.tar.gz');
+    const theirs = await members(m, '/var/tmp/same-dir/dcos-zk.tar.gz');
+    expect(ours).toEqual(theirs);
+    // the directory had a myid (Exhibitor writes it) that neither archive holds
+    expect(stopped.stdout).toMatch(/myid/);
+    expect(ours.some((l) => /myid|zookeeper\.out/.test(l))).toBe(false);
+    expect(ours.filter((l) => l.includes('./zookeeper/')).length).toBeGreaterThan(3);
+  });
+});
+
+describe('zkops backup --method copy (the default)', () => {
+  it('READY with method copy; the master was out only while its directory was copied; dcos-zk restore of the archive brings the znodes back', async () => {
+    const before = await sb.digest();
+    const r = await backup();
+    expect(r.code, r.stderr).toBe(0);
+    const meta = json<{ backup: Meta }>(r).backup;
+    expect(meta).toMatchObject({ status: 'STATUS_READY', method: 'copy' });
+    expect(meta.stopWindowMs).toBeGreaterThan(0);
+    // the job left no copy behind
+    for (const m of sb.masters) expect((await sb.ssh(m.name, `ls -d ${ZK}.zkops-* 2>/dev/null | wc -l`)).stdout.trim()).toBe('0');
+    await waitClusterHealthy(sb);
+    expect((await sb.sandbox('wipe')).code).toBe(0);
+    expect(await sb.digest()).not.toBe(before);
+    // zkops restore runs dcos-zk restore on every master
+    const restored = await zkops(['restore', meta.id, '-i', sb.inventory, '--dir', catalog, '--yes'], { timeoutMs: 300_000 });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(await sb.digest()).toBe(before);
+  });
+
+  it('the same backup with --method dcos-zk: READY, and show and plan say which method', async () => {
+    const r = await backup('--method', 'dcos-zk');
+    expect(r.code, r.stderr).toBe(0);
+    const meta = json<{ backup: Meta }>(r).backup;
+    expect(meta).toMatchObject({ status: 'STATUS_READY', method: 'dcos-zk' });
+    const show = await zkops(['show', meta.id, '--dir', catalog]);
+    expect(show.stdout).toMatch(/^method\s+dcos-zk$/m);
+    const plan = await zkops(['backup', '-i', sb.inventory, '--dir', catalog, '--dry-run']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/if \[ copy = dcos-zk \]/);
+    expect(plan.stdout).toContain('zkops_archive');
+  });
+
+  it('no room in remoteTmpDir for the archive: refused before anything is stopped (exit 3), nothing left behind', async () => {
+    const follower = 'master-3';
+    expect((await sb.sandbox('fault', follower, 'small-tmp', '64k')).code).toBe(0);
+    const pids = await Promise.all(sb.masters.map(async (m) => (await sb.ssh(m.name, 'cat /opt/mesosphere/zkops-sandbox/run/zk.pid')).stdout.trim()));
+    const r = await backup('--master', follower);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/only \d+ KiB free in \/var\/tmp on master-3; the (copy and the archive need 2 x|archive needs up to) \d+ KiB/);
+    // no ZooKeeper was stopped: the same processes serve
+    const after = await Promise.all(sb.masters.map(async (m) => (await sb.ssh(m.name, 'cat /opt/mesosphere/zkops-sandbox/run/zk.pid')).stdout.trim()));
+    expect(after).toEqual(pids);
+    expect((await sb.ssh(follower, `ls -d ${ZK}.zkops-* 2>/dev/null | wc -l`)).stdout.trim()).toBe('0');
+  });
+});
