@@ -78,17 +78,31 @@ export function judgeHealth(entries: readonly StatusEntry[], masters: readonly {
   return { healthy: reason === '', serving, leaders, expected, rows, reason };
 }
 
-/** Counts healthy polls in a row; healthy only after `needed` of them (SPEC: stablePolls). */
+/**
+ * Counts healthy polls in a row; stable once the streak has `needed` polls (stablePolls) AND
+ * has lasted `forMs` (stableFor) from its first healthy poll. Polling often (pollInterval
+ * 250 ms) notices health early; the duration keeps "stable" meaning the same whatever the
+ * interval.
+ */
 export class StabilityCounter {
   private streak = 0;
-  constructor(private readonly needed: number) {}
-  /** Record one poll; true once the streak reaches `needed`. */
-  record(healthy: boolean): boolean {
+  private since: number | undefined;
+  constructor(
+    private readonly needed: number,
+    private readonly forMs = 0,
+  ) {}
+  /** Record one poll at `at` (ms); true once the streak is long enough in polls and in time. */
+  record(healthy: boolean, at = Date.now()): boolean {
     this.streak = healthy ? this.streak + 1 : 0;
-    return this.streak >= this.needed;
+    this.since = healthy ? (this.since ?? at) : undefined;
+    return this.streak >= this.needed && this.since !== undefined && at - this.since >= this.forMs;
   }
   get count(): number {
     return this.streak;
+  }
+  /** How long the current healthy streak has lasted at `at`. */
+  lasted(at = Date.now()): number {
+    return this.since === undefined ? 0 : at - this.since;
   }
 }
 

@@ -74,6 +74,7 @@ const inventorySchema = z
         keyFile: nonEmpty.optional(),
         pollInterval: durationText('0 would poll Exhibitor without a pause').optional(),
         stablePolls: z.number().int().min(1).max(100).optional(),
+        stableFor: durationText().optional(),
         timeout: durationText('0 would give up before the first poll').optional(),
       })
       .strict()
@@ -101,8 +102,10 @@ export const DEFAULTS = {
   statusUrl: 'http://127.0.0.1:8181/exhibitor/v1/cluster/status',
   connectTimeoutMs: 10_000,
   keepaliveMs: 15_000,
-  pollIntervalMs: 1000,
+  // often enough to see health early; stable means healthy for stableFor, however often polled
+  pollIntervalMs: 250,
   stablePolls: 3,
+  stableForMs: 1500,
   exhibitorTimeoutMs: 600_000,
   exhibitorUnit: 'dcos-exhibitor',
   dcosShell: '/opt/mesosphere/bin/dcos-shell',
@@ -271,6 +274,7 @@ function exhibitorSettings(ex: NonNullable<RawInventory['exhibitor']>, base: str
     via: ex.via ?? 'ssh',
     pollIntervalMs: msOr(ex.pollInterval, DEFAULTS.pollIntervalMs),
     stablePolls: ex.stablePolls ?? DEFAULTS.stablePolls,
+    stableForMs: msOr(ex.stableFor, DEFAULTS.stableForMs),
     timeoutMs: msOr(ex.timeout, DEFAULTS.exhibitorTimeoutMs),
   };
   if (ex.caFile !== undefined) out.caFile = localPath(ex.caFile, base);

@@ -39,7 +39,10 @@ export interface ExhibitorSettings {
   certFile?: string;
   keyFile?: string;
   pollIntervalMs: number;
+  /** Healthy polls in a row before the cluster counts as healthy... */
   stablePolls: number;
+  /** ...and for how long, from the first of them (stableFor). */
+  stableForMs: number;
   timeoutMs: number;
 }
 

@@ -192,7 +192,7 @@ function commandsOf(step: Step, vars: Vars, r: Renderer, inv: Inventory, limits:
       return [`put ${r(step.src, vars)} → ${r(step.dest, vars)} (sha256 in the stream, compared with the master's sha256sum${step.sha256 ? ` and with ${r(step.sha256, vars)}` : ''})`];
     case 'wait_healthy':
       return [
-        `poll ${inv.exhibitor.statusUrl} (via ${inv.exhibitor.via}) until ${inv.masters.length} serving and 1 leader, ${plural(step.stable_polls ?? inv.exhibitor.stablePolls, 'poll')} in a row`,
+        `poll ${inv.exhibitor.statusUrl} (via ${inv.exhibitor.via}) every ${formatDuration(step.interval ?? inv.exhibitor.pollIntervalMs)} until ${inv.masters.length} serving and 1 leader, ${plural(step.stable_polls ?? inv.exhibitor.stablePolls, 'poll')} in a row and for ${formatDuration(step.stable_for ?? inv.exhibitor.stableForMs)}`,
       ];
     case 'choose': {
       // As the engine does: a named master is taken as it is; one that renders empty means "by prefer".

@@ -72,6 +72,8 @@ export const stepSchemas = {
     ...common,
     kind: z.literal('wait_healthy'),
     stable_polls: z.number().int().min(1).optional(),
+    /** How long the cluster must stay healthy (the inventory's stableFor when left out; 0s: the polls alone). */
+    stable_for: duration.optional(),
     interval: pollInterval('Exhibitor').optional(),
   }),
   choose: z.strictObject({

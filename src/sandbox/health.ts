@@ -43,6 +43,7 @@ export async function sandboxHealth(state: SandboxState): Promise<HealthVerdict 
 /** Wait until every member serves and exactly one leads, stablePolls (3) answers in a row. */
 export async function waitHealthy(state: SandboxState, timeoutMs: number): Promise<void> {
   const inventory = directInventory(state);
+  // `up` waits for the polls alone (stableFor is for zkops's waits)
   const stability = new StabilityCounter(inventory.exhibitor.stablePolls);
   await waitFor(
     'a healthy sandbox (all serving, one leader)',

@@ -388,8 +388,8 @@ export interface EngineRunOptions extends MemoryOptions {
   extraVars?: Record<string, string>;
   concurrency?: number;
   signal?: AbortSignal;
-  /** Inventory `exhibitor:` settings (default: poll every 10ms, 1 stable poll, give up after 500ms). */
-  exhibitor?: { pollInterval?: string; stablePolls?: number; timeout?: string };
+  /** Inventory `exhibitor:` settings (default: poll every 10ms, 1 stable poll, stable at once, give up after 500ms). */
+  exhibitor?: { pollInterval?: string; stablePolls?: number; stableFor?: string; timeout?: string };
   /** Inventory `ssh.connectTimeout` (default 50ms). */
   connectTimeout?: string;
   /** Run on these masters through this transport instead (the real-sshd tests); the options above are then unused. */
@@ -432,6 +432,7 @@ function memoryInventory(o: EngineRunOptions): Inventory {
     'exhibitor:',
     `  pollInterval: ${x.pollInterval ?? '10ms'}`,
     `  stablePolls: ${x.stablePolls ?? 1}`,
+    `  stableFor: ${x.stableFor ?? '0s'}`,
     `  timeout: ${x.timeout ?? '500ms'}`,
     'masters:',
     ...Array.from({ length: o.masters ?? 3 }, (_, i) => `  - { name: master-${i + 1}, host: 10.0.0.${i + 1} }`),

@@ -111,6 +111,19 @@ describe('StabilityCounter', () => {
     expect(polls.map((p) => counter.record(p))).toEqual(verdicts);
   });
 
+  it('with stableFor: enough polls are not enough until the streak has lasted that long from its first healthy poll', () => {
+    const counter = new StabilityCounter(2, 1500);
+    // poll times in ms: healthy from 0, a failure at 1000 starts it over from 1250
+    const polls: [boolean, number][] = [[true, 0], [true, 250], [true, 750], [false, 1000], [true, 1250], [true, 2500], [true, 2750], [true, 3000]];
+    expect(polls.map(([h, at]) => counter.record(h, at))).toEqual([false, false, false, false, false, false, true, true]);
+    expect(counter.lasted(3000)).toBe(1750);
+  });
+
+  it('with stableFor 0: the polls alone decide, as before', () => {
+    const counter = new StabilityCounter(2, 0);
+    expect([counter.record(true, 0), counter.record(true, 0)]).toEqual([false, true]);
+  });
+
   it('count is the current streak', () => {
     const counter = new StabilityCounter(5);
     counter.record(true);

@@ -38,8 +38,9 @@ describe('parseInventory: defaults', () => {
     expect(inv.exhibitor).toEqual({
       statusUrl: 'http://127.0.0.1:8181/exhibitor/v1/cluster/status',
       via: 'ssh',
-      pollIntervalMs: 1000,
+      pollIntervalMs: 250,
       stablePolls: 3,
+      stableForMs: 1500,
       timeoutMs: 600_000,
     });
     expect(inv.dcos).toEqual({
@@ -363,7 +364,7 @@ describe('loadInventory', () => {
       become: 'sudo',
       jump: { user: 'ops', host: 'bastion.example.com', port: 22 },
     });
-    expect(inv.exhibitor).toMatchObject({ via: 'ssh', pollIntervalMs: 1000, stablePolls: 3, timeoutMs: 600_000 });
+    expect(inv.exhibitor).toMatchObject({ via: 'ssh', pollIntervalMs: 250, stablePolls: 3, stableForMs: 1500, timeoutMs: 600_000 });
   });
 
   it('reads the ssh_config named by ZKOPS_SSH_CONFIG', async () => {

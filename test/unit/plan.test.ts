@@ -111,7 +111,7 @@ describe('buildPlan: playbooks/rolling-restart.yaml', () => {
     const after = stepOf(plan, 'healthy-after');
     expect(after.timeout).toBe('10m');
     expect(after.tasks).toEqual([
-      { master: 'local', commands: ['poll http://127.0.0.1:8181/exhibitor/v1/cluster/status (via ssh) until 3 serving and 1 leader, 3 polls in a row'] },
+      { master: 'local', commands: ['poll http://127.0.0.1:8181/exhibitor/v1/cluster/status (via ssh) every 250ms until 3 serving and 1 leader, 3 polls in a row and for 1.5s'] },
     ]);
   });
 });
@@ -177,7 +177,7 @@ describe('buildPlan: playbooks/backup.yaml', () => {
     expect(stepOf(plan, 'choose').tasks[0]?.commands).toEqual(['choose a follower (highest zxid; never the leader unless one master)']);
     expect(stepOf(plan, 'verify').tasks[0]?.commands[0]).toMatch(/^verify \/backups\/pre upgrade\.tar\.gz: sha256 = ⟨downloaded\.remote_sha256⟩,/);
     expect(stepOf(plan, 'healthy-before')).toMatchObject({ when: 'not {{ force }}', timeout: '15s' });
-    expect(stepOf(plan, 'healthy-before').tasks[0]?.commands[0]).toMatch(/1 poll in a row$/);
+    expect(stepOf(plan, 'healthy-before').tasks[0]?.commands[0]).toMatch(/1 poll in a row and for 0ms$/);
   });
 
   it('a named backup master is shown as the one chosen', () => {

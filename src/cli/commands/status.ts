@@ -21,7 +21,7 @@ export const statusCommand: ZkCommand<StatusArgs> = {
   describe: "Exhibitor's cluster status; --wait polls until all masters serve and one leads",
   builder: (y) =>
     y.options({
-      wait: { type: 'boolean', default: false, describe: 'poll until healthy (stablePolls in a row)' },
+      wait: { type: 'boolean', default: false, describe: 'poll until healthy (stablePolls in a row and for stableFor)' },
       timeout: { type: 'string', describe: 'with --wait: give up after this long (default: exhibitor.timeout)' },
       ...DIR_OPTION,
     }) as never,

@@ -1,5 +1,5 @@
 // kind: wait_healthy — poll Exhibitor until every inventory master serves and exactly one
-// leads, `stablePolls` polls in a row, rotating over the masters asked (SPEC section 1).
+// leads, `stablePolls` polls in a row and for `stableFor`, rotating over the masters asked (SPEC section 1).
 
 import { formatDuration } from '../../util/duration.js';
 import { HealthTimeout, OperationFailed } from '../../errors.js';
@@ -11,7 +11,7 @@ import { TaskFailure, type Executor } from './types.js';
 export const runWaitHealthy: Executor<WaitHealthyStep> = async (ctx, step) => {
   const needed = step.stable_polls ?? ctx.inventory.exhibitor.stablePolls;
   const interval = step.interval ?? ctx.inventory.exhibitor.pollIntervalMs;
-  const counter = new StabilityCounter(needed);
+  const counter = new StabilityCounter(needed, step.stable_for ?? ctx.inventory.exhibitor.stableForMs);
   const started = ctx.now();
   let last: HealthVerdict | undefined;
   let lastError = '';
@@ -31,7 +31,7 @@ export const runWaitHealthy: Executor<WaitHealthyStep> = async (ctx, step) => {
       last = undefined;
     }
     const healthy = last?.healthy ?? false;
-    const stable = counter.record(healthy);
+    const stable = counter.record(healthy, ctx.now());
     ctx.health(last?.rows ?? [], healthy, counter.count, needed, last?.reason ?? lastError);
     if (stable && last) {
       const value = { healthy: true, polls, ms: ctx.now() - started, rows: last.rows, leader: last.rows.find((r) => r.leader)?.master };
