@@ -35,7 +35,13 @@ export interface RestoreOptions {
   yes: boolean;
   force: boolean;
   playbook?: string;
+  /** stage (default): unpacked beside the ZooKeeper directory before any stop, swapped in by renames during the outage; dcos-zk: `dcos-zk restore` during the outage. */
+  method?: RestoreMethod;
 }
+
+/** The two ways to restore (`zkops restore --method`). */
+export const RESTORE_METHODS = ['stage', 'dcos-zk'] as const;
+export type RestoreMethod = (typeof RESTORE_METHODS)[number];
 
 export interface PreparedRestore {
   loaded: Loaded;
@@ -43,6 +49,7 @@ export interface PreparedRestore {
 }
 
 export interface RestoreReport {
+  method: RestoreMethod;
   run: RunReport;
   /** Per master: upload, restore, decision, what followed, Exhibitor. */
   masters: RestoreRow[];
@@ -117,6 +124,7 @@ export async function prepareRestore(o: RestoreOptions, deps: Pick<Deps, 'now'>)
       archive_zk_version: a.zkVersion,
       archive_unpacked_bytes: String(await unpackedBytes(a.file)),
       force: String(o.force),
+      method: o.method ?? 'stage',
     },
     RESTORE_CONTRACT,
   );
@@ -152,7 +160,7 @@ export async function runRestore(o: RestoreOptions, prepared: PreparedRestore, d
   const health = (healthError?.details as { rows?: MasterHealth[] } | undefined)?.rows;
   const leader = (run.registered.health as { leader?: string } | undefined)?.leader ?? health?.find((r) => r.leader)?.master;
   const history = historyOf(masters, leader);
-  return { run, masters, history: history.history, historyText: history.text, health, error: explainFailure(run, masters, loaded, history.text) };
+  return { method: o.method ?? 'stage', run, masters, history: history.history, historyText: history.text, health, error: explainFailure(run, masters, loaded, history.text) };
 }
 
 /** The run's error with the masters whose restore failed, which history the cluster has, and where kept copies are. */

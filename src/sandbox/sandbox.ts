@@ -17,7 +17,9 @@
 //   systemd.ts        a master with systemd as init (cgroups, boot)
 //   inventory-file.ts inventory.yaml and known_hosts for zkops
 //   health.ts         health as zkops judges it (exhibitor/'s fetch, rule and streak)
-//   up.ts, down.ts, status.ts, faults.ts   the commands
+//   up.ts, down.ts, status.ts, faults.ts, seed.ts   the commands
+//   znodes.ts         the tree of znodes (seed, digest, wipe) through node-zookeeper-client
+//   sizes.ts          --heap and --size as written (512m, 4k), jute.maxbuffer's limit
 //
 // Host layout under <dir>:
 //   state.json                 pids and addresses (what `down` stops, by pid)
@@ -31,6 +33,7 @@ export { fault, FAULT_KINDS, type FaultKind } from './faults.js';
 export { sandboxHealth, waitHealthy } from './health.js';
 export { inMaster, isRunning, memoryOf, requireRunning, sandboxPids } from './master.js';
 export { ensurePrerequisites } from './prerequisites.js';
+export { seedSandbox, type SeedResult } from './seed.js';
 export { alive, processesIn } from './processes.js';
 export { startSshd } from './sshd.js';
 export { DEFAULT_BASE_IP, DEFAULT_DIR, MASTER_COUNTS, masterAddresses, readState, stateFile, zkHosts, type SandboxInit, type SandboxMaster, type SandboxState } from './state.js';

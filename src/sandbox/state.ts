@@ -39,6 +39,8 @@ export interface SandboxState {
   sshPort: number;
   masters: SandboxMaster[];
   startedAt: string;
+  /** ZooKeeper's heap on each master (-Xmx), in MB; absent in a state.json from before --heap. */
+  zkHeapMb?: number;
   init?: SandboxInit;
 }
 

@@ -15,6 +15,7 @@ import { inMaster, isRunning, memoryOf } from './master.js';
 import { MOUNT_POINTS, REPLACED_DIRS, startAnchor } from './namespace.js';
 import { ensurePrerequisites } from './prerequisites.js';
 import { NS } from './scripts.js';
+import { heapMb } from './sizes.js';
 import { sshdConfig, startSshd } from './sshd.js';
 import { ENDPOINT_PORT, MASTER_COUNTS, masterAddresses, readState, sandboxHome, writeState, type SandboxInit, type SandboxState } from './state.js';
 import { bootSystemd, cgroupLayout, type CgroupLayout } from './systemd.js';
@@ -25,7 +26,8 @@ export interface UpOptions {
   dir: string;
   baseIp: string;
   sshPort?: number;
-  zkHeapMb?: number;
+  /** ZooKeeper's heap on each master: "512m", "1g", or a number of MB (default 96). */
+  heap?: string | number;
   /** 'systemd': every master boots systemd as pid 1 of its own pid namespace. */
   init?: SandboxInit;
   /** Print progress lines. */
@@ -41,6 +43,9 @@ export interface UpResult {
   alreadyRunning: boolean;
 }
 
+/** ZooKeeper's heap when `--heap` is not given: enough for the few MB of a rehearsal. */
+export const DEFAULT_HEAP_MB = 96;
+
 /** ZooKeeper's quorum and leader-election ports (zoo.cfg's server.N lines). */
 const ENSEMBLE_PORTS = [2888, 3888];
 
@@ -48,14 +53,14 @@ const ENSEMBLE_PORTS = [2888, 3888];
 export async function up(opts: UpOptions): Promise<UpResult> {
   const log = opts.log ?? (() => undefined);
   const started = Date.now();
-  const { dir, addresses, sshPort } = checkOptions(opts);
+  const { dir, addresses, sshPort, zkHeapMb } = checkOptions(opts);
   const running = alreadyRunning(dir, opts.masters, log);
   if (running) return running;
   const init = opts.init ?? 'plain';
   ensurePrerequisites(log, init);
   const cgroups = init === 'systemd' ? cgroupLayout() : undefined;
   await ensurePortsFree(addresses, sshPort);
-  const state = layoutSandbox(dir, addresses, sshPort, opts.zkHeapMb ?? 96, init);
+  const state = layoutSandbox(dir, addresses, sshPort, zkHeapMb, init);
   try {
     await startSandbox(state, cgroups, log, opts.healthyTimeoutMs ?? 120_000);
   } catch (err) {
@@ -67,8 +72,8 @@ export async function up(opts: UpOptions): Promise<UpResult> {
   return { state, inventory: inventoryFile(state), healthyAfterMs, rssBytes: memoryOf(state), alreadyRunning: false };
 }
 
-/** The master count, a sandbox dir outside what the masters replace, and the addresses. */
-function checkOptions(opts: UpOptions): { dir: string; addresses: string[]; sshPort: number } {
+/** The master count, a sandbox dir outside what the masters replace, the addresses and the heap. */
+function checkOptions(opts: UpOptions): { dir: string; addresses: string[]; sshPort: number; zkHeapMb: number } {
   if (!(MASTER_COUNTS as readonly number[]).includes(opts.masters)) {
     throw new UsageError(`--masters ${opts.masters}: a sandbox has 1, 3, 5 or 7 masters`);
   }
@@ -76,7 +81,7 @@ function checkOptions(opts: UpOptions): { dir: string; addresses: string[]; sshP
   for (const p of REPLACED_DIRS) {
     if (dir === p || dir.startsWith(`${p}/`)) throw new UsageError(`--dir ${dir} is inside ${p}, which every sandbox master replaces with its own`);
   }
-  return { dir, addresses: masterAddresses(opts.baseIp, opts.masters), sshPort: opts.sshPort ?? 22 };
+  return { dir, addresses: masterAddresses(opts.baseIp, opts.masters), sshPort: opts.sshPort ?? 22, zkHeapMb: heapMb(opts.heap ?? DEFAULT_HEAP_MB) };
 }
 
 /** A sandbox of this size that already runs in `dir` is the result; one of another size is an error. */
@@ -105,7 +110,7 @@ async function ensurePortsFree(addresses: string[], sshPort: number): Promise<vo
 }
 
 /** The client key, every master's files and sshd_config, and state.json (no pid yet). */
-function layoutSandbox(dir: string, addresses: string[], sshPort: number, heapMb: number, init: SandboxInit): SandboxState {
+function layoutSandbox(dir: string, addresses: string[], sshPort: number, zkHeapMb: number, init: SandboxInit): SandboxState {
   mkdirSync(dir, { recursive: true });
   for (const p of MOUNT_POINTS) mkdirSync(p, { recursive: true });
   keygen(join(dir, 'client_key'));
@@ -114,8 +119,9 @@ function layoutSandbox(dir: string, addresses: string[], sshPort: number, heapMb
     version: 1,
     dir,
     sshPort,
-    masters: addresses.map((address, i) => layoutMaster(dir, { index: i + 1, address, peers: addresses, clientPub, heapMb, init })),
+    masters: addresses.map((address, i) => layoutMaster(dir, { index: i + 1, address, peers: addresses, clientPub, heapMb: zkHeapMb, init })),
     startedAt: new Date().toISOString(),
+    zkHeapMb,
     ...(init === 'systemd' ? { init } : {}),
   };
   // Every sshd_config names its own address; written once the port is known.

@@ -1,9 +1,10 @@
-// `zkops backup --method copy` (the default) against `--method dcos-zk` on a 3-master
-// sandbox: the archive zkops makes from a copy of the ZooKeeper directory is the archive
+// The fast methods against DC/OS's scripts on a 3-master sandbox. Backup `--method copy` (the
+// default): the archive zkops makes from a copy of the ZooKeeper directory is the archive
 // `dcos-zk backup` makes of the same directory (members, modes, owners, contents; no myid, no
-// zookeeper.out); `dcos-zk restore` of a zkops-made archive brings the znodes back; the master
-// is out of the ensemble only while its directory is copied; no room is refused before the
-// stop. Addresses: 127.0.37.x.
+// zookeeper.out); `dcos-zk restore` of a zkops-made archive brings the znodes back; no room is
+// refused before the stop. Restore `--method stage` (the default): the tree it unpacks before
+// the stops and renames into place is the tree `dcos-zk restore` leaves, file by file; both
+// methods bring the backup's znodes back. Addresses: 127.0.37.x.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -31,12 +32,20 @@ const backup = (...extra: string[]): Promise<CliResult> => zkops(['backup', '-i'
 /** Every member of an archive extracted on the master: mode, owner, size, sha256 and name, one line each, sorted. */
 async function members(master: string, archive: string): Promise<string[]> {
   const dir = `/var/tmp/members.${Math.random().toString(36).slice(2)}`;
-  const r = await sb.ssh(
-    master,
-    `set -e; mkdir ${dir}; tar -C ${dir} --numeric-owner -xpzf ${archive}; cd ${dir}; find . -printf '%M %U:%G %s %p\\n' | sort; find . -type f -exec sha256sum {} + | sort -k2; rm -rf ${dir}`,
-  );
+  const r = await sb.ssh(master, `set -e; mkdir ${dir}; tar -C ${dir} --numeric-owner -xpzf ${archive}; ${treeOf(dir)}; rm -rf ${dir}`);
   expect(r.code, r.stderr).toBe(0);
   return r.stdout.trim().split('\n');
+}
+
+/** Shell that lists a tree under DIR: mode, owner, size and path of every entry, then the sha256 of every file. */
+function treeOf(dir: string): string {
+  return `(cd ${dir} && find . -printf '%M %U:%G %s %p\\n' | sort && find . -type f -exec sha256sum {} + | sort -k2)`;
+}
+
+/** Stop a master's Exhibitor and wait until its ZooKeeper no longer listens. */
+function stopCommand(m: string): string {
+  const address = sb.masters.find((x) => x.name === m)?.address as string;
+  return `systemctl stop ${UNIT}; while systemctl is-active --quiet ${UNIT} || ss -Hltn | awk '{print $4}' | grep -qxF ${address}:2181; do sleep 0.1; done`;
 }
 
 beforeAll(async () => {
@@ -59,8 +68,7 @@ describe('the archive of method copy', () => {
   it('is the archive dcos-zk backup makes of the same directory: the same members, modes, owners and contents; no myid, no zookeeper.out', async () => {
     const m = 'master-2';
     // one stopped directory, archived both ways: dcos-zk as DC/OS runs it, and zkops's job steps (copy, then zkops_archive)
-    const address = sb.masters.find((x) => x.name === m)?.address as string;
-    const stopped = await sb.ssh(m, `systemctl stop ${UNIT}; while systemctl is-active --quiet ${UNIT} || ss -Hltn | awk '{print $4}' | grep -qxF ${address}:2181; do sleep 0.1; done; find ${ZK} -name myid`);
+    const stopped = await sb.ssh(m, `${stopCommand(m)}; find ${ZK} -name myid`);
     expect(stopped.code, stopped.stderr).toBe(0);
     const made = await sb.ssh(
       m,
@@ -88,22 +96,13 @@ describe('the archive of method copy', () => {
 });
 
 describe('zkops backup --method copy (the default)', () => {
-  it('READY with method copy; the master was out only while its directory was copied; dcos-zk restore of the archive brings the znodes back', async () => {
-    const before = await sb.digest();
+  it('READY with method copy and no copy left beside the ZooKeeper directory (the restores below bring its znodes back)', async () => {
     const r = await backup();
     expect(r.code, r.stderr).toBe(0);
     const meta = json<{ backup: Meta }>(r).backup;
     expect(meta).toMatchObject({ status: 'STATUS_READY', method: 'copy' });
     expect(meta.stopWindowMs).toBeGreaterThan(0);
-    // the job left no copy behind
     for (const m of sb.masters) expect((await sb.ssh(m.name, `ls -d ${ZK}.zkops-* 2>/dev/null | wc -l`)).stdout.trim()).toBe('0');
-    await waitClusterHealthy(sb);
-    expect((await sb.sandbox('wipe')).code).toBe(0);
-    expect(await sb.digest()).not.toBe(before);
-    // zkops restore runs dcos-zk restore on every master
-    const restored = await zkops(['restore', meta.id, '-i', sb.inventory, '--dir', catalog, '--yes'], { timeoutMs: 300_000 });
-    expect(restored.code, restored.stderr).toBe(0);
-    expect(await sb.digest()).toBe(before);
   });
 
   it('the same backup with --method dcos-zk: READY, and show and plan say which method', async () => {
@@ -130,5 +129,53 @@ describe('zkops backup --method copy (the default)', () => {
     const after = await Promise.all(sb.masters.map(async (m) => (await sb.ssh(m.name, 'cat /opt/mesosphere/zkops-sandbox/run/zk.pid')).stdout.trim()));
     expect(after).toEqual(pids);
     expect((await sb.ssh(follower, `ls -d ${ZK}.zkops-* 2>/dev/null | wc -l`)).stdout.trim()).toBe('0');
+  });
+});
+
+describe('zkops restore --method stage (the default)', () => {
+  it('the tree it stages is the tree dcos-zk restore leaves of the same archive, file by file (no myid: Exhibitor writes it)', async () => {
+    const m = 'master-1';
+    const stage = `${ZK}.zkops-stage-test`;
+    const r = await sb.ssh(
+      m,
+      [
+        'set -e',
+        stopCommand(m),
+        'mkdir -m 700 /var/tmp/same-dir',
+        '/opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/same-dir/a.tar.gz',
+        // the restore playbook's stage step (playbooks/restore.yaml), on the same archive
+        `mkdir -m 700 ${stage}`,
+        `tar -C ${stage} -xzf /var/tmp/same-dir/a.tar.gz --same-owner --same-permissions`,
+        `tar -C ${stage} --compare -zf /var/tmp/same-dir/a.tar.gz`,
+        '/opt/mesosphere/bin/dcos-shell dcos-zk restore /var/tmp/same-dir/a.tar.gz',
+        'echo "--- staged"',
+        treeOf(`${stage}/zookeeper`),
+        'echo "--- dcos-zk restore"',
+        treeOf(ZK),
+        `rm -rf ${stage}`,
+        `systemctl start ${UNIT}`,
+      ].join('\n'),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const [, staged, restored] = r.stdout.split(/^--- .*$/m).map((t) => t.trim());
+    expect(staged).toBe(restored);
+    expect(staged).not.toMatch(/myid/);
+    expect(staged?.split('\n').length).toBeGreaterThan(4);
+  });
+
+  it('an archive of method copy restored both ways (stage, and dcos-zk restore): the backup's znodes come back; nothing left beside the ZooKeeper directory', async () => {
+    const before = await sb.digest();
+    const b = await backup();
+    expect(b.code, b.stderr).toBe(0);
+    const id = json<{ backup: Meta }>(b).backup.id;
+    await waitClusterHealthy(sb);
+    for (const method of ['stage', 'dcos-zk']) {
+      expect((await sb.sandbox('wipe')).code).toBe(0);
+      const r = await zkops(['restore', id, '-i', sb.inventory, '--dir', catalog, '--yes', '--json', '--method', method], { timeoutMs: 300_000 });
+      expect(r.code, `${method}: ${r.stderr}`).toBe(0);
+      expect(json<{ method: string }>(r).method).toBe(method);
+      expect(await sb.digest()).toBe(before);
+      for (const m of sb.masters) expect((await sb.ssh(m.name, 'ls -A /var/lib/dcos/exhibitor')).stdout.trim().split('\n').sort()).toEqual(['zk.pid', 'zookeeper']);
+    }
   });
 });

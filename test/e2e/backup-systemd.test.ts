@@ -189,7 +189,7 @@ describe('zkops backup on 3 masters with systemd as init', () => {
       doc.dcos = { ...(doc.dcos ?? {}), lease: '10s' };
     });
     for (const m of sb.masters) expect((await sb.sandbox('fault', m.name, 'dcos-zk-slow', '5')).code).toBe(0);
-    const run = startZkops(['restore', id, '-i', lease, '--dir', catalog, '--yes'], { timeoutMs: 300_000, group: true });
+    const run = startZkops(['restore', id, '-i', lease, '--dir', catalog, '--yes', '--method', 'dcos-zk'], { timeoutMs: 300_000, group: true });
     await eventually('every Exhibitor stopped', async () => Promise.all(sb.masters.map((m) => unitState(m.name))), (v) => v.every((u) => u === 'inactive'), 120_000);
     for (const m of sb.masters) expect(await jobUnits(m.name)).toMatch(/zkops-.*-restore\.service\s+loaded\s+active\s+running/);
     process.kill(-(run.child.pid as number), 'SIGKILL');

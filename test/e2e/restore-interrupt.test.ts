@@ -36,7 +36,8 @@ const allStopped = async (): Promise<boolean> => (await exhibitorUnits(sb)).ever
 /** Interrupt a restore once every Exhibitor is stopped (dcos-zk slowed, so before the go-ahead). */
 async function interruptAfterStops(signal: NodeJS.Signals, slow: Record<number, number>) {
   for (const [i, secs] of Object.entries(slow)) expect((await sb.sandbox('fault', `master-${i}`, 'dcos-zk-slow', String(secs))).code).toBe(0);
-  const run = startZkops(['restore', backupId, '-i', sb.inventory, '--dir', catalog, '--yes']);
+  // method dcos-zk: the sandbox's slow dcos-zk holds each job where the test interrupts it
+  const run = startZkops(['restore', backupId, '-i', sb.inventory, '--dir', catalog, '--yes', '--method', 'dcos-zk']);
   await run.waitFor(/^▶ restore:/m);
   await eventually('every Exhibitor stopped', allStopped, (v) => v, 120_000);
   run.child.kill(signal);

@@ -254,7 +254,7 @@ describe('restore', () => {
     expect(before).not.toBe(backedUp);
     expect((await sb.sandbox('fault', 'master-2', 'dcos-zk-fail')).code).toBe(0);
 
-    const r = await restore(backupId, '--yes');
+    const r = await restore(backupId, '--yes', '--method', 'dcos-zk');
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/^MASTER\s+UPLOAD\s+RESTORE\s+DECISION\s+AFTER\s+EXHIBITOR$/m);
     expect(r.stderr).toMatch(/^master-2\s+ok\s+FAILED \(exit 1\)\s+rollback \(own failure\)\s+rolled back\s+started$/m);

@@ -1,6 +1,6 @@
 // zkops restore ID|FILE -i INV [--yes] [--force] [--dry-run]
 
-import { prepareRestore, runRestore } from '../../procedures/restore.js';
+import { prepareRestore, RESTORE_METHODS, runRestore, type RestoreMethod } from '../../procedures/restore.js';
 import { formatTable } from '../../ui/table.js';
 import type { ZkCommand } from '../command.js';
 import { realDeps } from '../deps.js';
@@ -14,6 +14,7 @@ interface RestoreArgs {
   force: boolean;
   'dry-run': boolean;
   playbook?: string;
+  method: RestoreMethod;
 }
 
 export const restoreCommand: ZkCommand<RestoreArgs> = {
@@ -26,9 +27,14 @@ export const restoreCommand: ZkCommand<RestoreArgs> = {
       force: { type: 'boolean', default: false, describe: 'restore an archive from another ZooKeeper major.minor' },
       ...DRY_RUN_OPTION,
       playbook: { type: 'string', describe: 'a changed copy of playbooks/restore.yaml' },
+      method: {
+        choices: RESTORE_METHODS,
+        default: 'stage' as const,
+        describe: 'stage: unpack on every master before any stop, swap directories during the outage; dcos-zk: dcos-zk restore during the outage (the DC/OS guide)',
+      },
     }) as never,
   run: async (argv) => {
-    const o = { target: argv.target, inventory: requireInventory(argv), dir: argv.dir, yes: argv.yes, force: argv.force, playbook: argv.playbook };
+    const o = { target: argv.target, inventory: requireInventory(argv), dir: argv.dir, yes: argv.yes, force: argv.force, playbook: argv.playbook, method: argv.method };
     const deps = realDeps(argv, { dir: argv.dir, yes: argv.yes });
     const prepared = await prepareRestore(o, deps);
     if (argv['dry-run']) return planOutcome(argv, prepared.plan);
@@ -42,6 +48,6 @@ export const restoreCommand: ZkCommand<RestoreArgs> = {
         if (r.health) say(formatTable(r.health.map((h) => ({ master: h.master, state: h.state, leader: h.leader ? 'yes' : '' }))));
       }
     }
-    return { json: { runId: r.run.runId, history: r.history, historyText: r.historyText, masters: r.masters, health: r.health ?? null }, error: r.error, alsoFailed: r.run.alwaysErrors };
+    return { json: { runId: r.run.runId, method: r.method, history: r.history, historyText: r.historyText, masters: r.masters, health: r.health ?? null }, error: r.error, alsoFailed: r.run.alwaysErrors };
   },
 };

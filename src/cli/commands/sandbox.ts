@@ -1,9 +1,9 @@
 // zkops sandbox up|down|status|seed|digest|wipe|fault: the practice cluster of SPEC section 6.
 
 import type { Argv, CommandModule } from 'yargs';
-import { OperationFailed, UsageError } from '../../errors.js';
-import { DEFAULT_BASE_IP, DEFAULT_DIR, down, fault, FAULT_KINDS, memoryOf, requireRunning, status, up, zkHosts } from '../../sandbox/sandbox.js';
-import { digest, scribble, seed, wipe, withZk } from '../../sandbox/znodes.js';
+import { OperationFailed } from '../../errors.js';
+import { DEFAULT_BASE_IP, DEFAULT_DIR, down, fault, FAULT_KINDS, memoryOf, requireRunning, seedSandbox, status, up, zkHosts } from '../../sandbox/sandbox.js';
+import { digest, scribble, wipe, withZk } from '../../sandbox/znodes.js';
 import { say, type GlobalOptions } from '../options.js';
 import { formatTable } from '../../ui/table.js';
 import { toYargs, type Outcome } from '../command.js';
@@ -27,7 +27,7 @@ const upCmd = sub(
       masters: { type: 'number', default: 3, describe: 'how many masters: 1, 3, 5 or 7' },
       'base-ip': { type: 'string', default: DEFAULT_BASE_IP, describe: 'address of master-1; the others follow' },
       'ssh-port': { type: 'number', default: 22, describe: "the masters' sshd port" },
-      'zk-heap-mb': { type: 'number', default: 96, describe: 'ZooKeeper heap per master' },
+      heap: { type: 'string', alias: 'zk-heap-mb', default: '96m', describe: 'ZooKeeper heap per master: 512m, 1g, or a number of MB (--zk-heap-mb takes MB); give about 3x the data you will seed' },
       init: {
         choices: ['plain', 'systemd'] as const,
         default: 'plain' as const,
@@ -40,12 +40,12 @@ const upCmd = sub(
       dir: a.dir,
       baseIp: a['base-ip'],
       sshPort: a['ssh-port'],
-      zkHeapMb: a['zk-heap-mb'],
+      heap: a.heap,
       init: a.init,
       log: a.json ? undefined : say,
     });
     if (a.json) {
-      return { json: { dir: r.state.dir, init: r.state.init ?? 'plain', inventory: r.inventory, alreadyRunning: r.alreadyRunning, healthyAfterMs: r.healthyAfterMs, rssBytes: r.rssBytes, masters: r.state.masters.map((m) => ({ name: m.name, address: m.address })) }, raw: true };
+      return { json: { dir: r.state.dir, init: r.state.init ?? 'plain', heapMb: r.state.zkHeapMb ?? null, inventory: r.inventory, alreadyRunning: r.alreadyRunning, healthyAfterMs: r.healthyAfterMs, rssBytes: r.rssBytes, masters: r.state.masters.map((m) => ({ name: m.name, address: m.address })) }, raw: true };
     }
     if (r.alreadyRunning) {
       say(`inventory: ${r.inventory}`);
@@ -85,12 +85,15 @@ const statusCmd = sub(
 const seedCmd = sub(
   'seed',
   'write a known tree of znodes under /zkops-sandbox (replacing it)',
-  (y) => y.options({ znodes: { type: 'number', default: 100, describe: 'how many znodes' } }),
+  (y) =>
+    y.options({
+      znodes: { type: 'number', default: 100, describe: 'how many leaf znodes' },
+      size: { type: 'string', describe: 'bytes of data in each leaf: 1024, 4k, 512k (at most 1 MiB less 1 KiB, jute.maxbuffer); default a short line' },
+    }),
   async (a) => {
-    if (!Number.isInteger(a.znodes) || a.znodes < 1 || a.znodes > 1_000_000) throw new UsageError(`--znodes ${a.znodes}: a whole number from 1 to 1000000`);
-    const d = await withZk(zkHosts(requireRunning(a.dir)), 20_000, (c) => seed(c, a.znodes));
+    const d = await seedSandbox(a.dir, { znodes: a.znodes, ...(a.size !== undefined ? { size: a.size } : {}) });
     if (a.json) return { json: d, raw: true };
-    process.stdout.write(`seeded ${d.znodes} znodes (${a.znodes} leaves); digest ${d.sha256}\n`);
+    process.stdout.write(`seeded ${d.znodes} znodes (${a.znodes} leaves, ${d.bytes} bytes of data); digest ${d.sha256}\n`);
   },
 );
 
