@@ -163,7 +163,7 @@ describe('zkops restore --method stage (the default)', () => {
     expect(staged?.split('\n').length).toBeGreaterThan(4);
   });
 
-  it('an archive of method copy restored both ways (stage, and dcos-zk restore): the backup's znodes come back; nothing left beside the ZooKeeper directory', async () => {
+  it('an archive of method copy restored both ways (stage, and dcos-zk restore): the znodes of the backup come back; nothing left beside the ZooKeeper directory', async () => {
     const before = await sb.digest();
     const b = await backup();
     expect(b.code, b.stderr).toBe(0);
