@@ -227,6 +227,8 @@ describe('zkops backup on 3 masters', () => {
   });
 
   it('SIGINT during the stop window: Exhibitor is started before zkops exits 130', async () => {
+    // the stopped ZooKeeper lingers 10 s (DCOS-57231): the job waits for it, so the signal lands inside the stop window
+    expect((await sb.sandbox('fault', 'master-3', 'zk-linger', '10')).code).toBe(0);
     const run = startZkops(['backup', '-i', sb.inventory, '--dir', catalog, '--master', 'master-3'], { timeoutMs: 300_000 });
     await run.waitFor(/▶ backup:/);
     await eventually('master-3 stopped', async () => (await sb.ssh('master-3', 'systemctl is-active dcos-exhibitor')).stdout.trim(), (v) => v === 'inactive', 30_000);
