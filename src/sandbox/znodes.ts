@@ -6,7 +6,7 @@
 // long as ZooKeeper needs to log it, and neither side holds more than a few MB of requests.
 
 import { createCipheriv, createHash } from 'node:crypto';
-import zookeeper, { type Client } from 'node-zookeeper-client';
+import zookeeper, { type Client, type Stat } from 'node-zookeeper-client';
 import { OperationFailed } from '../errors.js';
 
 /** Every znode of the tree lives under this path. */
@@ -14,6 +14,9 @@ export const TREE_ROOT = '/zkops-sandbox';
 const GROUP_SIZE = 100;
 /** Reads in flight while walking the tree (answers of up to 1 MB each wait in ZooKeeper's heap). */
 const READS_IN_FLIGHT = 32;
+/** A pipeline that sees no answer for this long fails. */
+const STALL_MS = 30_000;
+const STALL_HINT = "a member may have run out of heap: see the masters' opt/zkops-sandbox/log/zookeeper.log, and zkops sandbox up --heap";
 /** Creates in flight: as many as fit in this many bytes of data, from 4 to 256. */
 const WRITE_BYTES_IN_FLIGHT = 4 * 1024 * 1024;
 
@@ -31,7 +34,11 @@ function call<T>(fn: (cb: (err: ZkError, value: T) => void) => void): Promise<T>
   return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err instanceof Error ? err : new Error(err.toString(), { cause: err })) : resolve(value))));
 }
 
-/** Connect to any member of `hosts` (host:port list); fails after timeoutMs. */
+/**
+ * Connect to any member of `hosts` (host:port list); fails after timeoutMs. Losing the connection
+ * once connected fails `fn` at once: the client would wait for the member to come back, and a
+ * member that ran out of heap under the data does not.
+ */
 export async function withZk<T>(hosts: readonly string[], timeoutMs: number, fn: (c: Client) => Promise<T>): Promise<T> {
   const client = zookeeper.createClient(hosts.join(','), { sessionTimeout: 10_000, spinDelay: 200, retries: 2 });
   try {
@@ -43,48 +50,63 @@ export async function withZk<T>(hosts: readonly string[], timeoutMs: number, fn:
       });
       client.connect();
     });
-    return await fn(client);
+    const lost = new Promise<never>((_, reject) =>
+      client.once('disconnected', () =>
+        reject(new OperationFailed(`lost the connection to ZooKeeper (${hosts.join(', ')}) in the middle of the work`, { hint: STALL_HINT })),
+      ),
+    );
+    lost.catch(() => undefined);
+    return await Promise.race([fn(client), lost]);
   } finally {
     client.close();
   }
 }
 
-function isNoNode(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && 'getCode' in err && (err as { getCode(): number }).getCode() === zookeeper.Exception.NO_NODE;
+function hasCode(err: unknown, code: number): boolean {
+  return typeof err === 'object' && err !== null && 'getCode' in err && (err as { getCode(): number }).getCode() === code;
 }
 
-function isNodeExists(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && 'getCode' in err && (err as { getCode(): number }).getCode() === zookeeper.Exception.NODE_EXISTS;
-}
+const isNoNode = (err: unknown): boolean => hasCode(err, zookeeper.Exception.NO_NODE);
+const isNodeExists = (err: unknown): boolean => hasCode(err, zookeeper.Exception.NODE_EXISTS);
 
 /**
  * Run task(0) … task(count - 1) with at most `inFlight` of them pending at once, in order of
- * index; the first failure ends it (no task starts after it) and is thrown.
+ * index; the first failure ends it (no task starts after it) and is thrown. So does a stall: no
+ * task ending for STALL_MS (a member whose request threads died of OutOfMemoryError keeps the
+ * connection open and never answers).
  */
 export function pipeline(count: number, inFlight: number, task: (i: number) => Promise<void>): Promise<void> {
   return new Promise((resolve, reject) => {
     let next = 0;
     let pending = 0;
     let failed = false;
+    let watchdog: NodeJS.Timeout | undefined;
+    const fail = (err: unknown): void => {
+      failed = true;
+      clearTimeout(watchdog);
+      reject(err);
+    };
+    const armWatchdog = (): void => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => fail(new OperationFailed(`ZooKeeper answered none of ${pending} requests for ${STALL_MS / 1000} s`, { hint: STALL_HINT })), STALL_MS);
+    };
     const startMore = (): void => {
       while (!failed && pending < inFlight && next < count) {
         const i = next++;
         pending++;
-        task(i).then(
-          () => {
-            pending--;
-            if (next >= count && pending === 0) resolve();
-            else startMore();
-          },
-          (err: unknown) => {
-            failed = true;
-            reject(err);
-          },
-        );
+        task(i).then(() => {
+          pending--;
+          armWatchdog();
+          if (next >= count && pending === 0) {
+            clearTimeout(watchdog);
+            resolve();
+          } else startMore();
+        }, fail);
       }
     };
-    if (count === 0) resolve();
-    else startMore();
+    if (count === 0) return resolve();
+    armWatchdog();
+    startMore();
   });
 }
 
@@ -130,37 +152,31 @@ export async function seed(c: Client, count: number, size?: number): Promise<Dig
   return digest(c);
 }
 
-/** The tree under `root`, level by level (root first); with `withData`, every znode's data. */
-async function walk(c: Client, root: string, withData: boolean): Promise<{ levels: string[][]; data: Map<string, Buffer> }> {
-  const levels: string[][] = [];
+/** Every znode under `root` and its data, a level at a time; getChildren only where the stat says there are some. */
+async function readTree(c: Client, root: string): Promise<Map<string, Buffer>> {
   const data = new Map<string, Buffer>();
   let level = [root];
   while (level.length > 0) {
-    const here: string[] = [];
     const below: string[] = [];
     await pipeline(level.length, READS_IN_FLIGHT, async (i) => {
       const path = level[i] as string;
       try {
-        const [d, children] = await Promise.all([
-          withData ? call<Buffer>((cb) => c.getData(path, (err, b) => cb(err, b))) : undefined,
-          call<string[]>((cb) => c.getChildren(path, (err, kids) => cb(err, kids))),
-        ]);
-        here.push(path);
-        if (withData) data.set(path, d ?? Buffer.alloc(0));
+        const [d, stat] = await call<[Buffer, Stat]>((cb) => c.getData(path, (err, b, st) => cb(err, [b, st])));
+        const children = stat.numChildren > 0 ? await call<string[]>((cb) => c.getChildren(path, (err, kids) => cb(err, kids))) : [];
+        data.set(path, d ?? Buffer.alloc(0));
         for (const k of children) below.push(`${path}/${k}`);
       } catch (err) {
         if (!isNoNode(err)) throw err;
       }
     });
-    if (here.length > 0) levels.push(here);
     level = below;
   }
-  return { levels, data };
+  return data;
 }
 
 /** sha256 over every path and its data under TREE_ROOT, sorted by path. */
 export async function digest(c: Client): Promise<Digest> {
-  const { data } = await walk(c, TREE_ROOT, true);
+  const data = await readTree(c, TREE_ROOT);
   if (data.size === 0) return { sha256: 'absent', znodes: 0, bytes: 0 };
   const h = createHash('sha256');
   let bytes = 0;
@@ -172,17 +188,51 @@ export async function digest(c: Client): Promise<Digest> {
   return { sha256: h.digest('hex'), znodes: data.size, bytes };
 }
 
-/** Delete the tree, deepest level first; returns how many znodes went. */
+/**
+ * Delete the tree; returns how many znodes went. A level at a time, each znode is removed at
+ * once and only one that is not empty is listed (and removed once its children are gone), so
+ * a leaf costs one request.
+ */
 export async function wipe(c: Client): Promise<number> {
-  const { levels } = await walk(c, TREE_ROOT, false);
-  for (const paths of levels.reverse()) {
-    await pipeline(paths.length, 256, (i) =>
-      call<void>((cb) => c.remove(paths[i] as string, -1, (err) => cb(err, undefined))).catch((err: unknown) => {
+  const remove = (path: string): Promise<void> => call<void>((cb) => c.remove(path, -1, (err) => cb(err, undefined)));
+  const innerLevels: string[][] = [];
+  let removed = 0;
+  let candidates = [TREE_ROOT];
+  while (candidates.length > 0) {
+    const inner: string[] = [];
+    await pipeline(candidates.length, 256, async (i) => {
+      const path = candidates[i] as string;
+      try {
+        await remove(path);
+        removed++;
+      } catch (err) {
+        if (hasCode(err, zookeeper.Exception.NOT_EMPTY)) inner.push(path);
+        else if (!isNoNode(err)) throw err;
+      }
+    });
+    if (inner.length > 0) innerLevels.push(inner);
+    const below: string[] = [];
+    await pipeline(inner.length, READS_IN_FLIGHT, async (i) => {
+      const path = inner[i] as string;
+      try {
+        for (const k of await call<string[]>((cb) => c.getChildren(path, (err, kids) => cb(err, kids)))) below.push(`${path}/${k}`);
+      } catch (err) {
         if (!isNoNode(err)) throw err;
-      }),
-    );
+      }
+    });
+    candidates = below;
   }
-  return levels.reduce((n, l) => n + l.length, 0);
+  for (const paths of innerLevels.reverse()) {
+    await pipeline(paths.length, 256, async (i) => {
+      try {
+        await remove(paths[i] as string);
+        removed++;
+      } catch (err) {
+        if (!isNoNode(err)) throw err;
+      }
+    });
+  }
+  return removed;
 }
 
 /** Change one znode's data (a rehearsal's "something went wrong"). */

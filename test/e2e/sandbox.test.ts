@@ -228,6 +228,31 @@ describe('sandbox with 3 masters', () => {
     expect((await sb.ssh(2, 'cat /var/lib/dcos/exhibitor/zookeeper/snapshot/myid')).stdout.trim()).toBe('2');
   });
 
+  it('seed --size: each leaf holds that many bytes, the digest covers every znode, every member logged the data; above jute.maxbuffer or the heap is a usage error', async () => {
+    const seeded = await sb.sandbox('seed', '--znodes', '100', '--size', '100k', '--json');
+    expect(seeded.code, seeded.stderr).toBe(0);
+    const s = json<{ sha256: string; znodes: number; bytes: number; leaves: number; size: number }>(seeded);
+    expect(s).toMatchObject({ znodes: 102, leaves: 100, size: 102_400 });
+    // 100 leaves of 100 KiB, and the short lines of the root and its one group
+    expect(s.bytes - 100 * 102_400).toBeGreaterThan(0);
+    expect(s.bytes - 100 * 102_400).toBeLessThan(100);
+    const d = await sb.sandbox('digest', '--json');
+    expect(json(d)).toEqual({ sha256: s.sha256, znodes: 102, bytes: s.bytes });
+    for (let i = 1; i <= 3; i++) {
+      // blocks in use: the transaction log is preallocated sparse
+      const du = await sb.ssh(i, 'du -s --block-size=1 /var/lib/dcos/exhibitor/zookeeper/transactions | cut -f1');
+      expect(Number(du.stdout.trim())).toBeGreaterThan(100 * 102_400);
+    }
+
+    const big = await sb.sandbox('seed', '--znodes', '1', '--size', '2m');
+    expect(big.code).toBe(2);
+    expect(big.stderr).toContain('a znode holds at most 1047552 bytes');
+    const heavy = await sb.sandbox('seed', '--znodes', '100000', '--size', '4k');
+    expect(heavy.code).toBe(2);
+    expect(heavy.stderr).toMatch(/more than the 96 MB heap[\s\S]*zkops sandbox up --heap \d+m/);
+    expect(await sb.digest()).toBe(`${s.sha256} 102 znodes`);
+  });
+
   it('fault zk-kill: ZooKeeper dies behind systemctl, the unit stays active, the endpoint reports the master down', async () => {
     const f = await sb.sandbox('fault', 'master-3', 'zk-kill');
     try {

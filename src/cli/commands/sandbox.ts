@@ -27,7 +27,7 @@ const upCmd = sub(
       masters: { type: 'number', default: 3, describe: 'how many masters: 1, 3, 5 or 7' },
       'base-ip': { type: 'string', default: DEFAULT_BASE_IP, describe: 'address of master-1; the others follow' },
       'ssh-port': { type: 'number', default: 22, describe: "the masters' sshd port" },
-      heap: { type: 'string', alias: 'zk-heap-mb', default: '96m', describe: 'ZooKeeper heap per master: 512m, 1g, or a number of MB (--zk-heap-mb takes MB); give about 3x the data you will seed' },
+      heap: { type: 'string', alias: 'zk-heap-mb', default: '96m', describe: 'ZooKeeper heap per master: 512m, 1g, or a number of MB (--zk-heap-mb is the same); ZooKeeper holds all its data in memory, and seed refuses what would not fit' },
       init: {
         choices: ['plain', 'systemd'] as const,
         default: 'plain' as const,
