@@ -5,11 +5,11 @@
 // one ssh running `systemctl stop; dcos-zk backup; systemctl start` on the follower zkops chose, then scp
 // of the archive, then ssh rm. The stop window is measured on the master with date +%s%N.
 
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median, runBench, tearDown, zkops } from './util.js';
+import { handBackup } from './by-hand.js';
+import { median, runBench, sshOptions, tearDown, waitHealthy, zkops } from './util.js';
 
 interface Args {
   masters: number;
@@ -48,8 +48,7 @@ async function main(): Promise<void> {
     const up = JSON.parse(zkops(['sandbox', 'up', '--masters', String(args.masters), '--base-ip', '127.0.70.1', '--dir', dir, '--init', args.init, '--json'])) as { healthyAfterMs: number; rssBytes: number };
     console.error(`sandbox (--init ${args.init}): ${args.masters} masters healthy after ${(up.healthyAfterMs / 1000).toFixed(1)}s, ${Math.round(up.rssBytes / 1048576)} MB RSS`);
     zkops(['sandbox', 'seed', '--znodes', String(args.znodes), '--dir', dir]);
-    const sshOpts = ['-q', '-i', join(dir, 'client_key'), '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes'];
-    const wait = (): void => void zkops(['status', '-i', inv, '--wait', '--timeout', '120s', '--dir', join(work, 'status')]);
+    const wait = (): void => waitHealthy(inv, join(work, 'status'), '120s');
 
     const hand = { wall: [] as number[], window: [] as number[] };
     const tool = { wall: [] as number[], window: [] as number[] };
@@ -65,16 +64,10 @@ async function main(): Promise<void> {
       const st = JSON.parse(zkops(['sandbox', 'status', '--dir', dir, '--json'])) as { masters: { name: string; address: string }[] };
       const target = st.masters.find((m) => m.name === doc.backup.sourceMaster)?.address as string;
       const t0 = Date.now();
-      const out = execFileSync(
-        'ssh',
-        [...sshOpts, `root@${target}`, 'a=$(date +%s%N); systemctl stop dcos-exhibitor && /opt/mesosphere/bin/dcos-shell dcos-zk backup /var/tmp/hand.tar.gz -v >/dev/null; systemctl start dcos-exhibitor; b=$(date +%s%N); echo $(( (b - a) / 1000000 ))'],
-        { encoding: 'utf8' },
-      );
-      execFileSync('scp', [...sshOpts, `root@${target}:/var/tmp/hand.tar.gz`, join(work, 'hand.tar.gz')]);
-      execFileSync('ssh', [...sshOpts, `root@${target}`, 'rm -f /var/tmp/hand.tar.gz']);
+      const { stopWindowMs } = handBackup(sshOptions(dir), target, join(work, 'hand.tar.gz'));
       wait();
       hand.wall.push(Date.now() - t0);
-      hand.window.push(Number(out.trim()));
+      hand.window.push(stopWindowMs);
       rmSync(join(work, 'hand.tar.gz'), { force: true });
       console.error(`run ${run}/${args.runs}: by hand ${hand.wall.at(-1)} ms (window ${hand.window.at(-1)} ms), zkops ${tool.wall.at(-1)} ms (window ${tool.window.at(-1)} ms)`);
     }
