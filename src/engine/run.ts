@@ -306,4 +306,3 @@ function toZkopsError(err: unknown): ZkopsError {
   return new OperationFailed(err instanceof Error ? err.message : String(err), { cause: err });
 }
 
-export { sleep } from './task.js';

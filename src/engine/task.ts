@@ -181,7 +181,6 @@ function execute(env: TaskEnv, ps: PlannedStep, master: Master | undefined, vars
     vars,
     runId: env.runId,
     timeoutMs: ps.timeoutMs,
-    leaseMs: ps.leaseMs,
     signal,
     sessions: env.sessions,
     status: env.status,

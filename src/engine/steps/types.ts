@@ -18,8 +18,6 @@ export interface TaskContext {
   runId: string;
   /** The step's timeout, from the Plan. */
   timeoutMs: number;
-  /** A leased job's lease, from the Plan (undefined for every other step). */
-  leaseMs: number | undefined;
   signal: AbortSignal;
   sessions: SessionPool;
   status: StatusFetcher;
