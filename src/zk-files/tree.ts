@@ -48,10 +48,11 @@ export class ZkTree {
   /** Bytes of data over all znodes. */
   dataBytes = 0;
 
-  /** The tree a server starts from without a snapshot: /, /zookeeper, /zookeeper/quota (3.4's DataTree()). */
+  /** The tree a server starts from without a snapshot: /, /zookeeper, /zookeeper/quota, world:anyone (3.4's DataTree()). */
   static initial(): ZkTree {
     const t = new ZkTree();
-    for (const path of ['/', '/zookeeper', '/zookeeper/quota']) t.load(path, Buffer.alloc(0), [], emptyStat());
+    const open = [{ perms: 31, scheme: 'world', id: 'anyone' }];
+    for (const path of ['/', '/zookeeper', '/zookeeper/quota']) t.load(path, Buffer.alloc(0), open, emptyStat());
     return t;
   }
 

@@ -10,7 +10,7 @@ const acl = [{ perms: 1, scheme: 'digest', id: 'user:hash=' }, ...OPEN];
 const data = Buffer.from('some data');
 
 /** One of every txn type ZooKeeper 3.4 to 3.9 logs, in zxid order. */
-export const EVERY_TXN: TxnSpec[] = [
+const EVERY_TXN: TxnSpec[] = [
   { zxid: 0x100000001n, txn: { op: 'createSession', timeout: 30000 }, clientId: 0x1000001n },
   { zxid: 0x100000002n, txn: { op: 'create', path: '/a', data, acl, ephemeral: false, parentCVersion: 1 } },
   { zxid: 0x100000003n, txn: { op: 'create2', path: '/a/e', data, acl: OPEN, ephemeral: true, parentCVersion: 1 }, clientId: 0x1000001n },
@@ -44,7 +44,7 @@ export const EVERY_TXN: TxnSpec[] = [
   { zxid: 0x100000010n, txn: { op: 'create', path: '/d', data, acl: OPEN, ephemeral: false, parentCVersion: 9 }, digest: { version: 2, treeDigest: 123456789012345n } },
 ];
 
-export function readLog(bytes: Buffer, sizes?: readonly number[]): { records: TxnRecord[]; result: LogResult } {
+function readLog(bytes: Buffer, sizes?: readonly number[]): { records: TxnRecord[]; result: LogResult } {
   const records: TxnRecord[] = [];
   const reader = new TxnLogReader('log.100000001', (r) => records.push(r));
   for (const c of sizes ? chunks(bytes, sizes) : [bytes]) reader.write(c);

@@ -28,7 +28,7 @@ const SPEC: SnapSpec = {
 };
 const BYTES = snapshotBytes(SPEC);
 
-export function readSnap(bytes: Buffer, sizes?: readonly number[], keepTree = true, file = 'snapshot.9'): SnapshotResult {
+function readSnap(bytes: Buffer, sizes?: readonly number[], keepTree = true, file = 'snapshot.9'): SnapshotResult {
   const r = new SnapshotReader(file, { keepTree });
   for (const c of sizes ? chunks(bytes, sizes) : [bytes]) r.write(c);
   return r.end();
