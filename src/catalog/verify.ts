@@ -26,10 +26,15 @@ export interface ArchiveReport {
   zxidRange: { from: string; to: string } | null;
   /** Members refused by SPEC rule 12 (a member breaking two rules counts once). */
   refusedMembers: number;
+  /** The gunzipped tar's length: the room an extraction needs (ZooKeeper preallocates its logs: 64 MB of zeros compress to almost nothing). */
+  unpackedBytes: number;
+  /** The largest snapshot file: about what ZooKeeper writes when it starts on this state. */
+  largestSnapshotBytes: number;
 }
 
 const SNAP_DIR = './zookeeper/snapshot/version-2/';
 const LOG_DIR = './zookeeper/transactions/version-2/';
+const SNAPSHOT_NAME = /\/snapshot\.[0-9a-f]+$/;
 /** Member problems listed in full; past this many, one line counts the rest. */
 const MAX_MEMBER_PROBLEMS = 20;
 
@@ -43,7 +48,7 @@ function kindOf(s: Stats): string {
 }
 
 function emptyReport(problem: string): ArchiveReport {
-  return { ok: false, problems: [problem], sha256: '', bytes: 0, files: [], snapshots: [], logs: [], zxidRange: null, refusedMembers: 0 };
+  return { ok: false, problems: [problem], sha256: '', bytes: 0, files: [], snapshots: [], logs: [], zxidRange: null, refusedMembers: 0, unpackedBytes: 0, largestSnapshotBytes: 0 };
 }
 
 /** Collects the members the reader finds and checks each one as it comes. */
@@ -51,10 +56,12 @@ class MemberChecks {
   readonly files: string[] = [];
   readonly problems: string[] = [];
   refused = 0;
+  largestSnapshot = 0;
   private readonly index = new MemberIndex();
 
   add(m: TarMember): void {
     const { key, problems } = checkMember(m);
+    if (key?.startsWith(SNAP_DIR) && SNAPSHOT_NAME.test(key)) this.largestSnapshot = Math.max(this.largestSnapshot, m.size);
     const duplicate = key === undefined ? undefined : this.index.add(m, key);
     if (duplicate) problems.push(duplicate);
     if (key !== undefined && !duplicate) this.files.push(isDirectory(m) ? `${key}/` : key);
@@ -104,8 +111,10 @@ export async function verifyArchive(file: string, expectedSha256?: string): Prom
   });
   const members = new MemberChecks();
   const reader = new TarReader((m) => members.add(m));
+  let unpackedBytes = 0;
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
+      unpackedBytes += chunk.length;
       reader.write(chunk);
       cb();
     },
@@ -132,12 +141,12 @@ export async function verifyArchive(file: string, expectedSha256?: string): Prom
   const dirs = new Set(files.map((f) => (f.endsWith('/') ? f : `${f.slice(0, f.lastIndexOf('/') + 1)}`)));
   if (!dirs.has(SNAP_DIR)) problems.push(`no ${SNAP_DIR} in the archive`);
   if (!dirs.has(LOG_DIR)) problems.push(`no ${LOG_DIR} in the archive`);
-  const snapshots = files.filter((f) => f.startsWith(SNAP_DIR) && /\/snapshot\.[0-9a-f]+$/.test(f));
+  const snapshots = files.filter((f) => f.startsWith(SNAP_DIR) && SNAPSHOT_NAME.test(f));
   const logs = files.filter((f) => f.startsWith(LOG_DIR) && /\/log\.[0-9a-f]+$/.test(f));
   if (snapshots.length === 0) problems.push('no snapshot.<zxid> file: ZooKeeper 3.5+ refuses a data dir without a snapshot');
   if (files.some((f) => /\/myid$/.test(f))) problems.push('the archive holds myid (a DC/OS backup leaves it out)');
   const zxids = [...snapshots, ...logs].map((f) => BigInt(`0x${f.slice(f.lastIndexOf('.') + 1)}`)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const hex = (z: bigint) => `0x${z.toString(16)}`;
   const zxidRange = zxids.length ? { from: hex(zxids[0] as bigint), to: hex(zxids[zxids.length - 1] as bigint) } : null;
-  return { ok: problems.length === 0, problems, sha256, bytes, files, snapshots, logs, zxidRange, refusedMembers: members.refused };
+  return { ok: problems.length === 0, problems, sha256, bytes, files, snapshots, logs, zxidRange, refusedMembers: members.refused, unpackedBytes, largestSnapshotBytes: members.largestSnapshot };
 }

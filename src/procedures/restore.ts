@@ -1,11 +1,7 @@
 // `zkops restore ID|FILE`: verify the archive here, then run playbooks/restore.yaml with the
 // facts it needs (sha256, age, ZooKeeper version) and the operator's confirmation.
 
-import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { resolveTarget } from '../catalog/target.js';
 import { verifyArchive } from '../catalog/verify.js';
 import { HealthTimeout, SafetyRefusal, type ZkopsError } from '../errors.js';
@@ -87,25 +83,6 @@ export function ageOf(iso: string | undefined, now = Date.now()): string {
   return `taken ${text} ago, ${iso}`;
 }
 
-/**
- * The archive's size once extracted (the gunzipped tar): the room check needs it, because
- * ZooKeeper preallocates its transaction logs and 64 MB of zeros compress to almost nothing.
- */
-export async function unpackedBytes(file: string): Promise<number> {
-  let n = 0;
-  await pipeline(
-    createReadStream(file),
-    createGunzip(),
-    new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        n += chunk.length;
-        cb();
-      },
-    }),
-  );
-  return n;
-}
-
 export async function prepareRestore(o: RestoreOptions, deps: Pick<Deps, 'now'>): Promise<PreparedRestore> {
   const a = await resolveArchive(o.target, o.dir);
   // Verify here first: a corrupt archive is refused before any connection is made.
@@ -122,7 +99,8 @@ export async function prepareRestore(o: RestoreOptions, deps: Pick<Deps, 'now'>)
       backup_id: a.id,
       backup_age: ageOf(a.created),
       archive_zk_version: a.zkVersion,
-      archive_unpacked_bytes: String(await unpackedBytes(a.file)),
+      archive_unpacked_bytes: String(report.unpackedBytes),
+      archive_snapshot_bytes: String(report.largestSnapshotBytes),
       force: String(o.force),
       method: o.method ?? 'stage',
     },

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { inMaster, requireRunning, sshdAlive, sshdListener } from './master.js';
 import { alive, comm, killAndWait, mntNs, processesIn, readPid } from './processes.js';
-import { FAULT_FILES, NS } from './scripts.js';
+import { FAULT_FILES, NS, SMALL_ZK_FILL, SMALL_ZK_MOUNT } from './scripts.js';
 import { startSshd } from './sshd.js';
 import { runDir, writeState, type SandboxMaster, type SandboxState } from './state.js';
 import { waitFor } from './wait.js';
@@ -26,7 +26,9 @@ export const FAULT_KINDS = {
   'dcos-zk-2019': 'dcos-zk is its first version (May–July 2019) until `clear`: it asks `systemctl is-active dcos-exhibitor` instead of reading zk.pid, and refuses with "dcos-exhibitor must not be running. Aborting."',
   'slow-start': 'the next `systemctl start` starts ZooKeeper ARG seconds late (default 30)',
   'small-tmp': 'mount a tmpfs of ARG (default 1m) over its /var/tmp',
-  clear: 'undo small-tmp and forget pending faults',
+  'small-zk': 'move the ZooKeeper directory onto a tmpfs with ARG free (SIZE or SIZE:INODES; default 1m; ZooKeeper is stopped and started for it)',
+  'fill-zk': 'the next `systemctl stop` fills the small-zk tmpfs once ZooKeeper is down, but for ARG (default 64k): the disk filling up after a room check',
+  clear: 'undo small-tmp and small-zk and forget pending faults',
 } as const;
 export type FaultKind = keyof typeof FAULT_KINDS;
 
@@ -114,6 +116,22 @@ const FAULTS: { [K in FaultKind]: (t: FaultTarget) => Promise<string> | string }
     await inMaster(m, ['mount', '-t', 'tmpfs', '-o', `size=${size},mode=1777`, 'zkops-small-tmp', '/var/tmp']);
     return `${m.name}: /var/tmp is now a ${size} tmpfs`;
   },
+  'small-zk': async ({ m, arg }) => {
+    const [free = '1m', inodes] = (arg ?? '1m').split(':');
+    if (!/^\d+[kmg]?$/i.test(free) || (inodes !== undefined && !/^\d+$/.test(inodes))) {
+      throw new UsageError(`small-zk takes a size like 512k or 1m, then optionally :N for N free inodes, not "${arg}"`);
+    }
+    if (smallZkMounted(m)) throw new UsageError(`${m.name}: small-zk is already in place; clear it first`);
+    await inMaster(m, ['sh', '-c', smallZkScript(Math.ceil(kib(free)), inodes === undefined ? undefined : Number(inodes))], 120_000);
+    return `${m.name}: ${SMALL_ZK_MOUNT} is now a tmpfs with ${free} free${inodes === undefined ? '' : ` and ${inodes} free inodes`}`;
+  },
+  'fill-zk': ({ m, run, arg }) => {
+    if (!smallZkMounted(m)) throw new UsageError(`fill-zk needs small-zk on ${m.name} first: it fills only a tmpfs, never the host's disk`);
+    const leave = arg ?? '64k';
+    if (!/^\d+[kmg]?$/i.test(leave)) throw new UsageError(`fill-zk takes the room to leave, like 64k, not "${leave}"`);
+    writeFileSync(join(run, FAULT_FILES.fillZk), String(Math.ceil(kib(leave) * 1024)));
+    return `${m.name}: the next systemctl stop fills ${SMALL_ZK_MOUNT} once ZooKeeper is down, but for ${leave}`;
+  },
   clear: async ({ m, run }) => {
     for (const f of Object.values(FAULT_FILES)) rmSync(join(run, f), { force: true });
     let n = 0;
@@ -121,9 +139,50 @@ const FAULTS: { [K in FaultKind]: (t: FaultTarget) => Promise<string> | string }
       await inMaster(m, ['umount', '/var/tmp']);
       n++;
     }
-    return `${m.name}: faults cleared${n ? ', small /var/tmp unmounted' : ''}`;
+    const zk = smallZkMounted(m);
+    if (zk) await inMaster(m, ['sh', '-c', UNDO_SMALL_ZK], 120_000);
+    return `${m.name}: faults cleared${n ? ', small /var/tmp unmounted' : ''}${zk ? `, ${SMALL_ZK_MOUNT} back on disk` : ''}`;
   },
 };
+
+/** A size such as 512k, 1m or 4096 (bytes) in KiB. */
+function kib(size: string): number {
+  const unit = { k: 1, m: 1024, g: 1024 * 1024 }[size.slice(-1).toLowerCase()] ?? 1 / 1024;
+  return Number.parseInt(size, 10) * unit;
+}
+
+function smallZkMounted(m: SandboxMaster): boolean {
+  return readFileSync(`/proc/${m.anchorPid}/mounts`, 'utf8').includes(`zkops-small-zk ${SMALL_ZK_MOUNT} `);
+}
+
+/** ZooKeeper stopped, its directory's parent copied onto a tmpfs with `freeKb` (and `freeInodes`) left, started again. */
+function smallZkScript(freeKb: number, freeInodes?: number): string {
+  const d = SMALL_ZK_MOUNT;
+  return `set -e
+systemctl stop ${NS.unit}
+t=$(mktemp -d /tmp/zkops-small-zk.XXXXXX)
+cp -a ${d}/. "$t"/
+used=$(du -sk "$t" | cut -f1)
+mount -t tmpfs -o size=$(( used + ${freeKb} + 64 ))k,mode=$(stat -c %a ${d}) zkops-small-zk ${d}
+cp -a "$t"/. ${d}/
+rm -rf "$t"
+used=$(df -Pk ${d} | awk 'NR==2 {print $3}')
+mount -o remount,size=$(( used + ${freeKb} ))k ${d}
+${freeInodes === undefined ? '' : `mount -o remount,nr_inodes=$(( $(df -Pi ${d} | awk 'NR==2 {print $3}') + ${freeInodes} )) ${d}`}
+systemctl start ${NS.unit}`;
+}
+
+/** The tmpfs's contents (ZooKeeper's state since small-zk) put back on disk, ZooKeeper started again. */
+const UNDO_SMALL_ZK = `set -e
+systemctl stop ${NS.unit}
+rm -f ${SMALL_ZK_FILL}
+t=$(mktemp -d /tmp/zkops-small-zk.XXXXXX)
+cp -a ${SMALL_ZK_MOUNT}/. "$t"/
+umount ${SMALL_ZK_MOUNT}
+find ${SMALL_ZK_MOUNT} -mindepth 1 -delete
+cp -a "$t"/. ${SMALL_ZK_MOUNT}/
+rm -rf "$t"
+systemctl start ${NS.unit}`;
 
 /** The faults that differ on a master with systemd as init; the rest are shared. */
 type SystemdFault = 'sshd-stop' | 'zk-kill' | 'zk-linger';

@@ -16,12 +16,18 @@ export const NS = {
   unit: 'dcos-exhibitor',
 } as const;
 
+/** Where the small-zk tmpfs is mounted (the ZooKeeper directory's parent) and fill-zk's file in it. */
+export const SMALL_ZK_MOUNT = '/var/lib/dcos/exhibitor';
+export const SMALL_ZK_FILL = `${SMALL_ZK_MOUNT}/.zkops-sandbox-fill`;
+
 /** Fault markers: a file in run/ that the next matching operation consumes. */
 export const FAULT_FILES = {
   dcosZkFail: 'fault.dcos-zk-fail',
   dcosZkSlow: 'fault.dcos-zk-slow',
   slowStart: 'fault.slow-start',
   zkLinger: 'fault.zk-linger',
+  /** The next stop, once ZooKeeper is down, fills the filesystem of its directory but for the bytes in the file (small-zk only). */
+  fillZk: 'fault.fill-zk',
   /** Not consumed: dcos-zk is its first (May–July 2019) version until `fault … clear`. */
   dcosZk2019: 'fault.dcos-zk-2019',
 } as const;
@@ -175,6 +181,13 @@ do_stop() {
     return 0
   fi
   stop_pid $RUN/zk.pid 5
+  if [ -f $RUN/${FAULT_FILES.fillZk} ]; then
+    # the disk fills up behind zkops's back, after its room check (a log, another service)
+    leave=$(cat $RUN/${FAULT_FILES.fillZk}); rm -f $RUN/${FAULT_FILES.fillZk}
+    dd if=/dev/zero of=${SMALL_ZK_FILL} bs=64k 2>/dev/null || true
+    filled=$(stat -c %s ${SMALL_ZK_FILL})
+    truncate -s $(( filled > leave ? filled - leave : 0 )) ${SMALL_ZK_FILL}
+  fi
 }
 
 case "$cmd" in

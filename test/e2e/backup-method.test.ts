@@ -2,15 +2,17 @@
 // default): the archive zkops makes from a copy of the ZooKeeper directory is the archive
 // `dcos-zk backup` makes of the same directory (members, modes, owners, contents; no myid, no
 // zookeeper.out); `dcos-zk restore` of a zkops-made archive brings the znodes back; no room is
-// refused before the stop. Restore `--method stage` (the default): the tree it unpacks before
+// refused before the stop, and a disk that fills up during the copy ends in STATUS_ERROR with
+// ZooKeeper serving again. Restore `--method stage` (the default): the tree it unpacks before
 // the stops and renames into place is the tree `dcos-zk restore` leaves, file by file; both
-// methods bring the backup's znodes back. Addresses: 127.0.37.x.
+// methods bring the backup's znodes back; a staging that fails on one master stops nothing and
+// leaves nothing. Addresses: 127.0.37.x.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { ARCHIVE_FUNCTION } from '../../src/playbook/zk-archive.js';
 import { json, zkops, type CliResult } from '../helpers/cli.js';
-import { startSandbox, stopSandbox, waitClusterHealthy, type TestSandbox } from '../helpers/sandbox.js';
+import { lastRun, startSandbox, stepStatus, stopSandbox, waitClusterHealthy, zkPids, type TestSandbox } from '../helpers/sandbox.js';
 
 interface Meta {
   id: string;
@@ -129,6 +131,47 @@ describe('zkops backup --method copy (the default)', () => {
     const after = await Promise.all(sb.masters.map(async (m) => (await sb.ssh(m.name, 'cat /opt/mesosphere/zkops-sandbox/run/zk.pid')).stdout.trim()));
     expect(after).toEqual(pids);
     expect((await sb.ssh(follower, `ls -d ${ZK}.zkops-* 2>/dev/null | wc -l`)).stdout.trim()).toBe('0');
+  });
+});
+
+describe('the disk of the ZooKeeper directory fills up after the room check', () => {
+  it('during the copy of a backup: the partial copy removed before ZooKeeper starts again, STATUS_ERROR naming the cause (exit 1)', async () => {
+    const follower = 'master-3';
+    expect((await sb.sandbox('fault', follower, 'small-zk', '64m')).code).toBe(0);
+    await waitClusterHealthy(sb);
+    // the backup's own stop fills the filesystem but for 64 KiB: less than the copy needs, enough for ZooKeeper
+    expect((await sb.sandbox('fault', follower, 'fill-zk', '64k')).code).toBe(0);
+    const r = await backup('--master', follower);
+    expect(r.code).toBe(1);
+    const meta = json<{ backup: Meta }>(r).backup;
+    expect(meta.status).toBe('STATUS_ERROR');
+    expect(meta.error).toMatch(/No space left on device/);
+    expect(r.stderr).toMatch(/backup on master-3: exit 1: [\s\S]*cp: .*No space left on device/);
+    // zkops waited for it: the follower serves again, and no copy is left beside the ZooKeeper directory
+    expect((await zkops(['status', '-i', sb.inventory])).code).toBe(0);
+    expect((await sb.ssh(follower, `ls -d ${ZK}.zkops-* 2>/dev/null | wc -l`)).stdout.trim()).toBe('0');
+  });
+
+  it('while a restore stages on one master: refused (exit 3) before any stop, the staging removed everywhere', async () => {
+    const b = await backup();
+    expect(b.code, b.stderr).toBe(0);
+    const id = json<{ backup: Meta }>(b).backup.id;
+    await waitClusterHealthy(sb);
+    // bytes to spare, but only 3 inodes: the room check passes, the extraction runs out
+    expect((await sb.sandbox('fault', 'master-2', 'small-zk', '256m:3')).code).toBe(0);
+    await waitClusterHealthy(sb);
+    const pids = zkPids(sb.dir);
+    const digest = await sb.digest();
+    const r = await zkops(['restore', id, '-i', sb.inventory, '--dir', catalog, '--yes'], { timeoutMs: 300_000 });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/No space left on device/);
+    expect(r.stderr).toContain('unpacking the archive beside /var/lib/dcos/exhibitor/zookeeper failed on master-2 (above); nothing was stopped');
+    expect(stepStatus(lastRun(catalog), 'stage')).toEqual({ 'master-1': 'ok', 'master-2': 'failed', 'master-3': 'ok' });
+    expect(zkPids(sb.dir)).toEqual(pids);
+    expect(await sb.digest()).toBe(digest);
+    for (const m of sb.masters) {
+      expect((await sb.ssh(m.name, `ls -d ${ZK}.zkops-* 2>/dev/null | wc -l; ls -A /var/tmp`)).stdout.trim(), m.name).toBe('0');
+    }
   });
 });
 

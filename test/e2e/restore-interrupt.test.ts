@@ -1,7 +1,8 @@
 // SIGINT during `zkops restore` (SPEC rule 4.7, with rule 4.6's "never mixed histories"):
 // before the go-ahead, zkops tells every master's restore job to roll back; each lets its
 // dcos-zk restore end, puts its pre-restore copy back and starts Exhibitor, and zkops exits
-// 130 once every job has ended (SIGHUP too). A 3-master sandbox on 127.0.32.101-103.
+// 130 once every job has ended (SIGHUP too); with method stage each renames its own tree back.
+// A 3-master sandbox on 127.0.32.101-103.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startZkops } from '../helpers/cli.js';
@@ -66,6 +67,25 @@ describe('SIGINT during restore', () => {
     const before = await sb.digest();
     const r = await interruptAfterStops('SIGHUP', { 1: 6, 2: 6, 3: 6 });
     expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/^master-2\s+ok\s+ok\s+rollback\s+rolled back\s+started$/m);
+    expect(await sb.digest()).toBe(before);
+    await expectRunningAndClean();
+  });
+
+  it('method stage, once two masters have swapped in the staged tree while the third ZooKeeper outlives its stop: each renames its own tree back, exit 130', async () => {
+    expect((await sb.sandbox('wipe', '--change')).code).toBe(0);
+    const before = await sb.digest();
+    // master-3's ZooKeeper listens 10 s past its stop, so its job is still waiting while 1 and 2 have swapped
+    expect((await sb.sandbox('fault', 'master-3', 'zk-linger', '10')).code).toBe(0);
+    const run = startZkops(['restore', backupId, '-i', sb.inventory, '--dir', catalog, '--yes', '--method', 'stage']);
+    await run.waitFor(/^▶ restore:/m);
+    const swapped = async (i: number) => (await sb.ssh(i, 'ls -d /var/lib/dcos/exhibitor/zookeeper.zkops-pre-* 2>/dev/null | wc -l')).stdout.trim() === '1';
+    await eventually('masters 1 and 2 swapped', async () => (await swapped(1)) && (await swapped(2)), (v) => v, 120_000);
+    expect(await swapped(3)).toBe(false);
+    run.child.kill('SIGINT');
+    const r = await run.result;
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/^master-1\s+ok\s+ok\s+rollback\s+rolled back\s+started$/m);
     expect(r.stderr).toMatch(/^master-2\s+ok\s+ok\s+rollback\s+rolled back\s+started$/m);
     expect(await sb.digest()).toBe(before);
     await expectRunningAndClean();

@@ -13,6 +13,7 @@ export const LAYERS: Record<string, number> = {
   'errors.ts': 0,
   'version.ts': 0,
   util: 0,
+  'zk-files': 1,
   inventory: 1,
   transport: 2,
   playbook: 3,
