@@ -106,13 +106,15 @@ export class SnapshotReader {
     const buf = this.feed.view();
     let pos = 0;
     let summed = 0;
+    const r = new Reader(buf, 0, this.feed.offset, this.max);
     try {
       while (!this.done && pos < buf.length) {
         if (this.item === 'checksum') {
           this.sum = adler32(this.sum, buf, summed, pos);
           summed = pos;
         }
-        pos = this.step(new Reader(buf, pos, this.feed.offset, this.max));
+        r.start = pos;
+        pos = this.step(r);
       }
       if (!this.done) this.need = 1;
     } catch (err) {

@@ -14,7 +14,7 @@ export interface ZNode {
   stat: ZStat;
   /** How many children it has (DataNode's children set, counted). */
   children: number;
-  /** This node's term of ZooKeeper's digest. */
+  /** This node's term of ZooKeeper's digest (kept once the tree's digest has been asked for). */
   digest: number;
 }
 
@@ -44,7 +44,9 @@ export class ZkTree {
   readonly sessions = new Map<bigint, number>();
   private readonly ephemerals = new Map<bigint, Set<string>>();
   private readonly aclLists = new Map<string, readonly Acl[]>();
-  private sum = 0n;
+  private readonly aclSeen = new WeakMap<readonly Acl[], readonly Acl[]>();
+  /** ZooKeeper's digest, kept up to date from the first time it is asked for (3.4 files have none to compare). */
+  private sum: bigint | undefined;
   /** Bytes of data over all znodes. */
   dataBytes = 0;
 
@@ -71,6 +73,11 @@ export class ZkTree {
 
   /** ZooKeeper's digest of the tree, as the signed long it writes. */
   get zkDigest(): bigint {
+    if (this.sum === undefined) {
+      let sum = 0n;
+      for (const [path, node] of this.nodes) sum += BigInt((node.digest = znodeDigest(path, node.data, node.stat)));
+      this.sum = sum;
+    }
     return BigInt.asIntN(64, this.sum);
   }
 
@@ -81,9 +88,12 @@ export class ZkTree {
 
   /** One list object per distinct ACL, so nodes share them. */
   internAcl(acl: readonly Acl[]): readonly Acl[] {
+    const seen = this.aclSeen.get(acl);
+    if (seen) return seen;
     const key = acl.map((a) => `${a.perms}:${a.scheme}:${a.id}`).join('\n');
     let list = this.aclLists.get(key);
     if (!list) this.aclLists.set(key, (list = acl));
+    this.aclSeen.set(acl, list);
     return list;
   }
 
@@ -102,8 +112,7 @@ export class ZkTree {
   }
 
   private put(path: string, node: ZNode): void {
-    node.digest = znodeDigest(path, node.data, node.stat);
-    this.sum += BigInt(node.digest);
+    if (this.sum !== undefined) this.sum += BigInt((node.digest = znodeDigest(path, node.data, node.stat)));
     this.dataBytes += node.data.length;
     this.nodes.set(path, node);
     const owner = node.stat.ephemeralOwner;
@@ -116,12 +125,13 @@ export class ZkTree {
 
   /** Run a change to a node with its digest term taken out and put back (NodeHashMap.preChange/postChange). */
   private change(path: string, node: ZNode, fn: () => void): void {
-    this.sum -= BigInt(node.digest);
+    const before = node.digest;
     this.dataBytes -= node.data.length;
     fn();
-    node.digest = znodeDigest(path, node.data, node.stat);
-    this.sum += BigInt(node.digest);
     this.dataBytes += node.data.length;
+    if (this.sum === undefined) return;
+    node.digest = znodeDigest(path, node.data, node.stat);
+    this.sum += BigInt(node.digest) - BigInt(before);
   }
 
   /** DataTree.createNode (3.6+ rule: the parent's cversion and pzxid move only forward). */
@@ -161,7 +171,7 @@ export class ZkTree {
     });
     if (!node) return ErrCode.noNode;
     this.nodes.delete(path);
-    this.sum -= BigInt(node.digest);
+    if (this.sum !== undefined) this.sum -= BigInt(node.digest);
     this.dataBytes -= node.data.length;
     this.ephemerals.get(node.stat.ephemeralOwner)?.delete(path);
     return ErrCode.ok;
