@@ -164,12 +164,17 @@ export class Reader {
     return this.buf.toString('utf8', at, at + n);
   }
 
-  /** A vector's element count; null (-1) reads as undefined. */
-  vector(what: string): number | undefined {
+  /**
+   * A vector's element count; null (-1) reads as undefined. `minBytes`, the least an element
+   * takes, makes a stream wait for all of them at once instead of parsing the vector again as
+   * each chunk comes.
+   */
+  vector(what: string, minBytes = 1): number | undefined {
     const at = this.offset;
     const n = this.int();
     if (n === -1) return undefined;
-    if (n < 0 || n > (this.bounded ? this.remaining : this.maxLength)) throw new Malformed(at, `${what} count ${n} is impossible (corrupt count field?)`);
+    if (n < 0 || n * minBytes > (this.bounded ? this.remaining : this.maxLength)) throw new Malformed(at, `${what} count ${n} is impossible (corrupt count field?)`);
+    if (!this.bounded && n * minBytes > this.remaining) throw new Short(this.pos + n * minBytes - this.start);
     return n;
   }
 }

@@ -73,6 +73,8 @@ export class SnapshotReader {
   /** The item after the next seal. */
   private afterSeal: Item = 'digest';
   private need = 16;
+  /** File offset of the item that last ran short. */
+  private shortAt = -1;
   private count = 0;
   private sum = 1;
   private done = false;
@@ -102,7 +104,11 @@ export class SnapshotReader {
       return;
     }
     this.feed.push(chunk);
-    if (this.feed.size < this.need) return;
+    if (this.feed.size >= this.need) this.parse();
+  }
+
+  /** Read every whole item buffered. */
+  private parse(): void {
     const buf = this.feed.view();
     let pos = 0;
     let summed = 0;
@@ -118,15 +124,23 @@ export class SnapshotReader {
       }
       if (!this.done) this.need = 1;
     } catch (err) {
-      if (err instanceof Short) this.need = err.need;
-      else if (err instanceof Malformed) this.fail('malformed', err.offset, err.message);
-      else throw err;
+      if (!(err instanceof Short)) {
+        if (!(err instanceof Malformed)) throw err;
+        this.fail('malformed', err.offset, err.message);
+      } else {
+        // An item that ran short before, from the same byte, waits for twice what it has: an
+        // item whose size shows only field by field (a long ACL list) is parsed O(log n) times.
+        const at = this.feed.offset + pos;
+        this.need = at === this.shortAt ? Math.max(err.need, 2 * (buf.length - pos)) : err.need;
+        this.shortAt = at;
+      }
     }
     if (summed < pos) this.sum = adler32(this.sum, buf, summed, pos);
     this.feed.consume(pos);
   }
 
   end(): SnapshotResult {
+    if (!this.done && this.feed.size > 0) this.parse();
     const sealed = this.item === 'digest' || this.item === 'last zxid' || this.item === 'end';
     if (!this.done && !(sealed && this.feed.size === 0)) {
       this.fail('truncated', this.feed.offset, `the file ends inside the ${this.item} at byte ${this.feed.offset} (cut short)`);
@@ -171,7 +185,7 @@ export class SnapshotReader {
       case 'ACL cache entry': {
         const key = r.long();
         const at = r.offset;
-        if (r.vector('ACL cache entry') === undefined) throw new Malformed(at, 'an ACL cache entry without its list');
+        if (r.vector('ACL cache entry', 12) === undefined) throw new Malformed(at, 'an ACL cache entry without its list');
         r.pos -= 4;
         this.r.acls.set(key, readAcls(r, 'ACL cache'));
         if (--this.count === 0) this.item = 'znode';

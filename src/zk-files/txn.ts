@@ -15,7 +15,7 @@ export function opName(type: number): string {
 }
 
 export function readAcls(r: Reader, what: string): Acl[] {
-  const n = r.vector(`${what} ACL`) ?? 0;
+  const n = r.vector(`${what} ACL`, 12) ?? 0;
   const acl: Acl[] = [];
   for (let i = 0; i < n; i++) {
     const perms = r.int();
@@ -93,7 +93,7 @@ function readClosePaths(r: Reader): string[] | undefined {
 }
 
 function readPaths(r: Reader): string[] {
-  const n = r.vector('paths2Delete') ?? 0;
+  const n = r.vector('paths2Delete', 4) ?? 0;
   const paths: string[] = [];
   for (let i = 0; i < n; i++) paths.push(path(r));
   return paths;
@@ -101,7 +101,7 @@ function readPaths(r: Reader): string[] {
 
 /** MultiTxn: a vector of Txn {type, buffer data}, each data a sub-record of its own. */
 function readMulti(r: Reader): Txn[] {
-  const n = r.vector('multi') ?? 0;
+  const n = r.vector('multi', 8) ?? 0;
   const txns: Txn[] = [];
   for (let i = 0; i < n; i++) {
     const type = r.int();
