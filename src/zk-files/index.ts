@@ -13,6 +13,8 @@ export { parseZkFileName, chooseSnapshot, snapshotsNewestFirst, logsFor, parseEp
 export { digestEntries, treeDigest, inScope, type TreeDigest } from './digest.js';
 export { diffTrees, subtreeOf, type TreeDiff, type ZnodeChange, type ChangeKind, type SubtreeDiff } from './diff.js';
 export { summarizeTree, summarizeSubtrees, type TreeSummary, type SubtreeSummary } from './summary.js';
+export { ZkFileCorrupt, snapshotProblem, logProblem } from './problems.js';
+export { znodeDigest, ZK_DIGEST_VERSION } from './zk-digest.js';
 export { opName } from './txn.js';
 export { hex } from './bytes.js';
 export * from './types.js';

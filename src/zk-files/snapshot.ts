@@ -46,7 +46,10 @@ export interface SnapshotResult {
 }
 
 export interface SnapshotOptions {
-  /** Keep the znodes (default true); false only checks the file, in constant memory. */
+  /**
+   * Keep the znodes (default true); false only checks the file (header, lengths, seals) in
+   * constant memory, without the tree's own checks (a znode read before its parent).
+   */
   keepTree?: boolean;
   /** Lengths above this are corrupt (default 64 MiB). */
   maxRecordBytes?: number;
