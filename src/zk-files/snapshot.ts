@@ -3,8 +3,8 @@
 //   FileHeader {int magic "ZKSN", int version 2, long dbid -1}
 //   int count, then count × {long session id, int timeout}
 //   int count, then count × {long key, vector<ACL>}          the ACL cache
-//   count? no: znodes until the path "/": {ustring path, buffer data, long acl key, StatPersisted}
-//     root first as "", parents before children
+//   znodes (no count) until the path "/": {ustring path, buffer data, long acl key, StatPersisted},
+//     the root first as "", parents before children
 //   long Adler32 of every byte before it, ustring "/"          (SnapStream.sealStream)
 //   3.6+: {long zxid, int digest version, long digest} + another seal over everything before it
 //   3.9+ (serializeLastProcessedZxid): {long zxid} + another seal
