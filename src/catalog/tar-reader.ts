@@ -6,7 +6,8 @@
 // GNU magic, pax records hidden in a header's padding, a pax path in a global header,
 // GNU.sparse.name — so this reader accepts only headers on which every reader agrees and
 // stops at the first one it cannot read unambiguously (`fatal`).
-// Pure: bytes in (write/end), members out through a callback.
+// Pure: bytes in (write/end), members out through a callback, and a member's body into the sink
+// the callback returns for it (the ZooKeeper file reader reads snapshots and logs that way).
 
 export const BLOCK = 512;
 /** Larger pax or GNU long-name bodies are refused (a name longer than PATH_MAX is useless). */
@@ -26,6 +27,12 @@ export interface TarMember {
   linkname: string;
   /** Byte offset of the member's header in the tar stream. */
   offset: number;
+}
+
+/** Where a member's body goes, when the caller wants it (TarReader's onMember returns one). */
+export interface BodySink {
+  write(chunk: Buffer): void;
+  end(): void;
 }
 
 /** Types tarfile knows; any other is extracted as a regular file. */
@@ -136,8 +143,11 @@ export class TarReader {
   private meta: { type: string; size: number; chunks: Buffer[]; got: number; offset: number; name: string } | undefined;
   private pending: Pending | undefined;
   private ended = false;
+  /** The body being read and how many of the bytes still to skip are its data (the rest is padding). */
+  private body: { sink: BodySink; left: number } | undefined;
 
-  constructor(private readonly onMember: (m: TarMember) => void) {}
+  /** `onMember` may return a sink for the member's body: its data then comes in chunks, padding excluded. */
+  constructor(private readonly onMember: (m: TarMember) => BodySink | void) {}
 
   write(chunk: Buffer): void {
     let at = 0;
@@ -150,6 +160,7 @@ export class TarReader {
       if (this.skip > 0) {
         const n = Math.min(this.skip, chunk.length - at);
         if (this.meta) this.collectMeta(chunk.subarray(at, at + n));
+        else if (this.body) this.feedBody(chunk.subarray(at, at + n));
         this.skip -= n;
         at += n;
         this.offset += n;
@@ -177,6 +188,19 @@ export class TarReader {
 
   private fail(message: string): void {
     this.fatal ??= message;
+  }
+
+  private feedBody(bytes: Buffer): void {
+    const b = this.body as NonNullable<TarReader['body']>;
+    const data = bytes.subarray(0, Math.min(b.left, bytes.length));
+    if (data.length > 0) {
+      b.left -= data.length;
+      b.sink.write(data);
+    }
+    if (b.left === 0) {
+      this.body = undefined;
+      b.sink.end();
+    }
   }
 
   private readHeader(block: Buffer, offset: number): void {
@@ -266,7 +290,10 @@ export class TarReader {
     const linkname = p?.pax?.get('linkpath') ?? p?.longLink ?? decodeUtf8(nts(block, 157, 257)).text;
     const skipsBody = BODY_TYPES.has(type) || !KNOWN_TYPES.has(type);
     if (!skipsBody && size !== 0) return this.fail(`${where}: type ${printable(JSON.stringify(type))} with a size of ${size} bytes (readers disagree where the next header starts)`);
-    this.onMember({ name, utf8, type, mode: h.mode, size, linkname, offset: h.offset });
+    const sink = this.onMember({ name, utf8, type, mode: h.mode, size, linkname, offset: h.offset });
     this.skip = skipsBody ? Math.ceil(size / BLOCK) * BLOCK : 0;
+    if (!sink) return;
+    if (skipsBody && size > 0) this.body = { sink, left: size };
+    else sink.end();
   }
 }

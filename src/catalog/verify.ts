@@ -1,7 +1,8 @@
 // Offline integrity check of a ZooKeeper backup archive, in one streaming pass: sha256,
 // gzip readable to the end, every tar header read as tarfile reads it (tar-reader.ts), every
 // member allowed by SPEC rule 12 (members.ts), the DC/OS members present (snapshot and
-// transaction dirs, at least one snapshot), no `myid`, and the zxid range of its files.
+// transaction dirs, at least one snapshot), no `myid`, and the zxid range of its files; with
+// an ArchiveTreeBuilder (verify --deep, inspect), the ZooKeeper files read in the same pass.
 
 import { createHash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
@@ -11,7 +12,8 @@ import { pipeline } from 'node:stream/promises';
 import { Transform, Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { checkMember, isDirectory, MemberIndex } from './members.js';
-import { TarReader, type TarMember } from './tar-reader.js';
+import type { ArchiveTreeBuilder } from './archive-tree.js';
+import { TarReader, type BodySink, type TarMember } from './tar-reader.js';
 
 export interface ArchiveReport {
   ok: boolean;
@@ -59,13 +61,17 @@ class MemberChecks {
   largestSnapshot = 0;
   private readonly index = new MemberIndex();
 
-  add(m: TarMember): void {
+  constructor(private readonly deep?: ArchiveTreeBuilder) {}
+
+  /** Check a member; with a deep reader, the sink its body goes to. */
+  add(m: TarMember): BodySink | undefined {
     const { key, problems } = checkMember(m);
     if (key?.startsWith(SNAP_DIR) && SNAPSHOT_NAME.test(key)) this.largestSnapshot = Math.max(this.largestSnapshot, m.size);
     const duplicate = key === undefined ? undefined : this.index.add(m, key);
     if (duplicate) problems.push(duplicate);
     if (key !== undefined && !duplicate) this.files.push(isDirectory(m) ? `${key}/` : key);
     this.report(problems);
+    return key !== undefined && problems.length === 0 ? this.deep?.onMember(key, m) : undefined;
   }
 
   finish(): void {
@@ -86,7 +92,7 @@ class MemberChecks {
  * Check an archive; never throws for a bad archive (see `problems`), only for a missing file.
  * A path that is not a regular file (a FIFO would block the read forever) is refused unread.
  */
-export async function verifyArchive(file: string, expectedSha256?: string): Promise<ArchiveReport> {
+export async function verifyArchive(file: string, expectedSha256?: string, deep?: ArchiveTreeBuilder): Promise<ArchiveReport> {
   const before = await stat(file);
   if (!before.isFile()) return emptyReport(`${file} is ${kindOf(before)}, not a regular file: refusing to read it`);
   // O_NONBLOCK: should the path be swapped for a FIFO after the stat, open() still returns.
@@ -109,7 +115,7 @@ export async function verifyArchive(file: string, expectedSha256?: string): Prom
       cb(null, chunk);
     },
   });
-  const members = new MemberChecks();
+  const members = new MemberChecks(deep);
   const reader = new TarReader((m) => members.add(m));
   let unpackedBytes = 0;
   const sink = new Writable({
