@@ -10,6 +10,7 @@ import { lstat, mkdir, readdir, rename, rm, open } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { TreeSummaryRecord } from './inspect.js';
 import { OperationFailed, UsageError } from '../errors.js';
 import { assertBackupId, parseBackupId } from './labels.js';
 import { CatalogFileRefused, openCatalogFile } from './safe-files.js';
@@ -46,6 +47,8 @@ export interface BackupMeta {
   jobLauncher?: 'systemd-run' | 'setsid' | null;
   /** How the archive was made: `copy` (ZooKeeper stopped only to copy its directory) or `dcos-zk` (the DC/OS script, stopped throughout). */
   method?: BackupMethod | null;
+  /** What the archive holds, read and replayed at backup time (verify --deep): last zxid, znodes, digest. */
+  tree?: TreeSummaryRecord | null;
   zkopsVersion: string;
   runId: string | null;
 }
@@ -97,6 +100,20 @@ const metaSchema = z.looseObject({
   stopWindowMs: z.number().nullable(),
   jobLauncher: z.enum(['systemd-run', 'setsid']).nullable().optional(),
   method: z.enum(['copy', 'dcos-zk']).nullable().optional(),
+  tree: z
+    .looseObject({
+      snapshot: z.string().nullable(),
+      snapshotZxid: z.string(),
+      lastZxid: z.string(),
+      epoch: z.number(),
+      znodes: z.number(),
+      dataBytes: z.number(),
+      sessions: z.number(),
+      ephemerals: z.number(),
+      digest: z.object({ sha256: z.string(), znodes: z.number(), bytes: z.number() }),
+    })
+    .nullable()
+    .optional(),
   zkopsVersion: z.string(),
   runId: nullableString,
 }) satisfies z.ZodType<BackupMeta>;

@@ -16,6 +16,7 @@ import { backupCommand } from './commands/backup.js';
 import { restoreCommand } from './commands/restore.js';
 import { statusCommand } from './commands/status.js';
 import { deleteCommand, listCommand, showCommand, verifyCommand } from './commands/catalog.js';
+import { diffCommand, inspectCommand } from './commands/inspect.js';
 
 // The commands that append to the journal beside the catalog.
 const JOURNALED = new Set(['backup', 'restore', 'run', 'status']);
@@ -75,6 +76,8 @@ async function main(argv: string[]): Promise<number> {
       .command(toYargs(showCommand) as never)
       .command(toYargs(deleteCommand) as never)
       .command(toYargs(verifyCommand) as never)
+      .command(toYargs(inspectCommand) as never)
+      .command(toYargs(diffCommand) as never)
       .command(toYargs(runCommand) as never)
       .command(toYargs(planCommand) as never)
       .command(toYargs(checkCommand) as never)

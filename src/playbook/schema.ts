@@ -85,7 +85,8 @@ export const stepSchemas = {
   set: z.strictObject({ ...common, kind: z.literal('set'), vars: z.record(z.string(), z.unknown()) }),
   fail: z.strictObject({ ...common, kind: z.literal('fail'), message: z.string().min(1) }),
   confirm: z.strictObject({ ...common, kind: z.literal('confirm'), message: z.string().min(1) }),
-  verify: z.strictObject({ ...common, kind: z.literal('verify'), src: z.string().min(1), sha256: z.string().optional() }),
+  /** deep: also read the ZooKeeper files (every checksum, the replay; `zkops verify --deep`) and register the tree's summary. */
+  verify: z.strictObject({ ...common, kind: z.literal('verify'), src: z.string().min(1), sha256: z.string().optional(), deep: z.boolean().optional() }),
   /** Take the cluster lock on the step's masters and make the run's directory (playbook/lock.ts); runs as root. */
   lock: z.strictObject({ ...common, kind: z.literal('lock') }),
   /** Release the lock where this run holds it; runs as root. */

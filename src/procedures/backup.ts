@@ -6,6 +6,7 @@ import { dcosZkHint } from '../exhibitor/dcos-zk.js';
 import { rm } from 'node:fs/promises';
 import { Catalog, type BackupMeta, type BackupMethod } from '../catalog/store.js';
 import { assertLabel, defaultLabel, newBackupId } from '../catalog/labels.js';
+import type { TreeSummaryRecord } from '../catalog/inspect.js';
 import { SafetyRefusal, type ZkopsError } from '../errors.js';
 import { describeFailure, type RunReport } from '../engine/report.js';
 import type { Contract } from '../playbook/load.js';
@@ -123,7 +124,7 @@ function facts(result: RunReport): Partial<BackupMeta> {
   const r = result.registered as Record<string, Record<string, unknown> | undefined>;
   const chosen = r.chosen as { name?: string; host?: string; zxid?: string; leader_zxid?: string; zk_version?: string } | undefined;
   const job = chosen?.name ? ((r as Record<string, Record<string, unknown>>).backup_job?.[chosen.name] as Record<string, unknown> | undefined) : undefined;
-  const verified = r.verified as { sha256?: string; bytes?: number; files?: string[]; zxid_range?: { from: string; to: string } | null } | undefined;
+  const verified = r.verified as { sha256?: string; bytes?: number; files?: string[]; zxid_range?: { from: string; to: string } | null; tree?: TreeSummaryRecord | null } | undefined;
   const versions = r.versions as Record<string, { stdout?: string }> | undefined;
   const dcosVersion = versions ? Object.values(versions).map((v) => v.stdout).find((s) => s) : undefined;
   const start = job?.started_at as number | null | undefined;
@@ -147,6 +148,7 @@ function facts(result: RunReport): Partial<BackupMeta> {
     size: verified?.bytes ?? null,
     files: verified?.files ?? [],
     zxidRange: verified?.zxid_range ?? null,
+    tree: verified?.tree ?? null,
     remoteArchive: keptLine ? `${keptLine[0]}:${keptLine[1].stdout?.slice('kept '.length)}` : unreached,
   };
 }

@@ -9,6 +9,7 @@ import { DIR_OPTION, say } from '../options.js';
 import { forTerminal } from '../../ui/text.js';
 import { formatTable } from '../../ui/table.js';
 import type { ZkCommand } from '../command.js';
+import { readTarget } from './inspect.js';
 
 interface CatalogArgs {
   dir: string;
@@ -64,9 +65,14 @@ export const showCommand: ZkCommand<CatalogArgs> = {
       return { json: meta, raw: true, error: new CorruptMetadataError(meta, argv.dir) };
     }
     if (argv.json) return { json: meta, raw: true };
-    const { files, ...rest } = meta;
+    const { files, tree, ...rest } = meta;
     for (const [k, v] of Object.entries(rest)) field(k, v);
     field('files', files.length);
+    if (tree) {
+      field('lastZxid', `${tree.lastZxid} (snapshot ${tree.snapshotZxid}, epoch ${tree.epoch})`);
+      field('znodes', `${tree.znodes} (${tree.dataBytes} bytes of data, ${tree.ephemerals} ephemerals, ${tree.sessions} sessions)`);
+      field('digest', tree.digest.sha256);
+    } else field('tree', 'not read (a backup made before zkops read ZooKeeper files; `zkops inspect` reads it)');
   },
 };
 
@@ -81,12 +87,25 @@ export const deleteCommand: ZkCommand<CatalogArgs> = {
   },
 };
 
-export const verifyCommand: ZkCommand<CatalogArgs> = {
+export const verifyCommand: ZkCommand<CatalogArgs & { deep?: boolean }> = {
   command: 'verify <target>',
-  describe: 'offline integrity check of an archive (a backup id or a file)',
-  builder: (y) => y.positional('target', { type: 'string', demandOption: true, describe: 'backup id or archive path' }).options(dirOption) as never,
+  describe: 'offline integrity check of an archive (a backup id or a file); --deep also reads and replays its ZooKeeper files',
+  builder: (y) =>
+    y
+      .positional('target', { type: 'string', demandOption: true, describe: 'backup id or archive path' })
+      .options({ ...dirOption, deep: { type: 'boolean', default: false, describe: "also read ZooKeeper's files: every checksum, zxids contiguous, the tree replayed, its digest" } }) as never,
   run: async (argv) => {
     const target = argv.target as string;
+    if (argv.deep) {
+      const { inspection: i } = await readTarget(target, argv.dir);
+      if (!argv.json) {
+        out(`${i.ok ? 'OK' : 'BAD'} ${i.file}\n  sha256 ${i.sha256}\n  ${i.files.length} files read whole, zxid ${i.zxidRange?.from ?? '-'}..${i.zxidRange?.to ?? '-'}`);
+        if (i.tree) out(`  ${i.tree.znodes} znodes, last zxid ${i.tree.lastZxid}, digest ${i.tree.digest.sha256}`);
+        for (const p of i.problems) out(`  problem: ${p}`);
+      }
+      const error = i.ok ? undefined : new OperationFailed(`${i.file} does not verify: ${i.problems.join('; ')}`);
+      return { json: { file: i.file, ok: i.ok, problems: i.problems, sha256: i.sha256, bytes: i.bytes, zxidRange: i.zxidRange, tree: i.tree, files: i.files }, error };
+    }
     const t = await resolveTarget(target, argv.dir);
     const file = t.file;
     const expected = t.kind === 'catalog' ? (t.meta.sha256 ?? undefined) : undefined;

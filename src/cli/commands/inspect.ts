@@ -1,0 +1,171 @@
+// What is inside a backup: zkops inspect ID|FILE [--ls PATH] [--get PATH], and zkops diff A B
+// between two backups. Both read the archive as it streams (catalog/inspect.ts); nothing is
+// unpacked to disk and nothing connects anywhere.
+
+import { existsSync } from 'node:fs';
+import { inspectArchive, type Inspection } from '../../catalog/inspect.js';
+import { resolveTarget } from '../../catalog/target.js';
+import { OperationFailed, UsageError } from '../../errors.js';
+import { formatTable } from '../../ui/table.js';
+import { forTerminal } from '../../ui/text.js';
+import { diffTrees, hex, ownerKind, type TreeDiff, type ZkTree } from '../../zk-files/index.js';
+import type { ZkCommand } from '../command.js';
+import { DIR_OPTION } from '../options.js';
+
+interface InspectArgs {
+  dir: string;
+  target: string;
+  ls?: string;
+  get?: string;
+  root: string;
+}
+
+interface DiffArgs {
+  dir: string;
+  a: string;
+  b: string;
+  root: string;
+}
+
+function out(line: string): void {
+  process.stdout.write(`${forTerminal(line)}\n`);
+}
+
+/** An archive of the catalog or a file, checked and read; its sha256 checked against the catalog's. */
+export async function readTarget(target: string, dir: string, root = '/'): Promise<{ inspection: Inspection; tree: ZkTree | undefined }> {
+  const t = await resolveTarget(target, dir);
+  if (t.kind === 'catalog' && !existsSync(t.file)) throw new OperationFailed(`backup ${target} has no archive (${t.file}); its status is ${t.meta.status}`);
+  return inspectArchive(t.file, t.kind === 'catalog' ? (t.meta.sha256 ?? undefined) : undefined, root);
+}
+
+const mb = (n: number) => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KB` : `${n} B`);
+
+/** The human text of an inspection. */
+export function printInspection(i: Inspection): void {
+  out(`${i.ok ? 'OK' : 'BAD'} ${i.file}`);
+  out(`  sha256 ${i.sha256}, ${mb(i.bytes)} (${mb(i.unpackedBytes)} unpacked)`);
+  const t = i.tree;
+  if (t) {
+    out(`  snapshot ${t.snapshot ?? 'none'} (zxid ${t.snapshotZxid}), last zxid ${t.lastZxid}, epoch ${t.epoch}`);
+    out(`  ${t.znodes} znodes, ${mb(t.dataBytes)} of data, ${t.sessions} sessions, ${t.ephemerals} ephemerals`);
+    out(`  digest ${t.digest.sha256} (${t.digest.znodes} znodes, /zookeeper left out)`);
+  }
+  if (i.subtrees.length > 0) {
+    out('');
+    process.stdout.write(`${formatTable(i.subtrees.slice(0, 10).map((s) => ({ subtree: s.path, znodes: String(s.znodes), data: mb(s.dataBytes), ephemerals: String(s.ephemerals) })))}\n`);
+  }
+  out('');
+  process.stdout.write(
+    `${formatTable(i.files.map((f) => ({ file: f.name.replace(/^\.\/zookeeper\//, ''), bytes: String(f.bytes), status: f.status, zxids: f.firstZxid ? `${f.firstZxid}${f.lastZxid ? `..${f.lastZxid}` : ''}` : '-', records: f.records === undefined ? '-' : String(f.records) })))}\n`,
+  );
+  for (const p of i.problems) out(`problem: ${p}`);
+}
+
+/** One znode as `--get` shows it: data, stat, ACL. */
+function znodeJson(tree: ZkTree, path: string): Record<string, unknown> {
+  const n = tree.get(path);
+  if (!n) throw new UsageError(`no znode ${path} in the backup`, { hint: 'see `zkops inspect ID --ls /`' });
+  const s = n.stat;
+  const text = n.data.toString('utf8');
+  const printable = Buffer.from(text, 'utf8').equals(n.data) && !/[\u0000-\u0008\u000e-\u001f]/.test(text);
+  return {
+    path,
+    data: printable ? text : null,
+    dataBase64: printable ? null : n.data.toString('base64'),
+    stat: {
+      czxid: hex(s.czxid),
+      mzxid: hex(s.mzxid),
+      pzxid: hex(s.pzxid),
+      ctime: new Date(s.ctime).toISOString(),
+      mtime: new Date(s.mtime).toISOString(),
+      version: s.version,
+      cversion: s.cversion,
+      aversion: s.aversion,
+      ephemeralOwner: hex(s.ephemeralOwner),
+      kind: ownerKind(s.ephemeralOwner),
+      dataLength: n.data.length,
+      numChildren: n.children,
+    },
+    acl: n.acl ?? null,
+  };
+}
+
+/** The children of `path`, sorted, with their sizes. */
+function children(tree: ZkTree, path: string): { name: string; znodes: number; data: number }[] {
+  if (!tree.get(path)) throw new UsageError(`no znode ${path} in the backup`);
+  const prefix = path === '/' ? '/' : `${path}/`;
+  const out = new Map<string, { name: string; znodes: number; data: number }>();
+  for (const [p, n] of tree.entries()) {
+    if (!p.startsWith(prefix) || p === path) continue;
+    const name = p.slice(prefix.length).split('/')[0] as string;
+    const e = out.get(name) ?? { name, znodes: 0, data: 0 };
+    e.znodes++;
+    e.data += n.data.length;
+    out.set(name, e);
+  }
+  return [...out.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+export const inspectCommand: ZkCommand<InspectArgs> = {
+  command: 'inspect <target>',
+  describe: "what a backup holds, read from ZooKeeper's own files: zxids, znodes, data, sessions, subtrees, files, digest",
+  builder: (y) =>
+    y
+      .positional('target', { type: 'string', demandOption: true, describe: 'backup id or archive path' })
+      .options({
+        ...DIR_OPTION,
+        ls: { type: 'string', describe: 'list the children of this znode (with the znodes and data under each)' },
+        get: { type: 'string', describe: 'print one znode: data, stat, ACL' },
+        root: { type: 'string', default: '/', describe: 'the subtree the digest and the subtree table cover' },
+      }) as never,
+  run: async (argv) => {
+    const { inspection, tree } = await readTarget(argv.target, argv.dir, argv.root);
+    const error = inspection.ok ? undefined : new OperationFailed(`${inspection.file} does not verify: ${inspection.problems.join('; ')}`);
+    if (argv.get !== undefined || argv.ls !== undefined) {
+      if (!tree) throw error ?? new OperationFailed(`${inspection.file}: no tree could be read`);
+      if (argv.get !== undefined) {
+        const z = znodeJson(tree, argv.get);
+        if (!argv.json) {
+          out(z.data !== null ? String(z.data) : `(binary, base64) ${String(z.dataBase64)}`);
+          for (const [k, v] of Object.entries(z.stat as object)) out(`  ${k.padEnd(15)} ${String(v)}`);
+          out(`  acl            ${JSON.stringify(z.acl)}`);
+        }
+        return { json: z, raw: true, error };
+      }
+      const list = children(tree, argv.ls as string);
+      if (!argv.json) process.stdout.write(list.length ? `${formatTable(list.map((c) => ({ name: c.name, znodes: String(c.znodes), data: mb(c.data) })))}\n` : '');
+      return { json: { path: argv.ls, children: list }, raw: true, error };
+    }
+    if (!argv.json) printInspection(inspection);
+    return { json: inspection, raw: true, error };
+  },
+};
+
+/** The human text of a diff: counts per top-level subtree, then the changes (at most `limit`). */
+export function printDiff(d: TreeDiff, limit = 50): void {
+  if (d.same) return out('no difference');
+  out(`${d.created.length} created, ${d.deleted.length} deleted, ${d.changed.length} changed`);
+  process.stdout.write(`${formatTable(d.bySubtree.map((s) => ({ subtree: s.subtree, created: String(s.created), deleted: String(s.deleted), changed: String(s.changed) })))}\n`);
+  const lines = [...d.created.map((p) => `+ ${p}`), ...d.deleted.map((p) => `- ${p}`), ...d.changed.map((c) => `~ ${c.path} (${c.what.join(', ')})`)];
+  for (const l of lines.slice(0, limit)) out(l);
+  if (lines.length > limit) out(`… and ${lines.length - limit} more (--json lists them all)`);
+}
+
+export const diffCommand: ZkCommand<DiffArgs> = {
+  command: 'diff <a> <b>',
+  describe: 'the znodes created, deleted and changed from backup A to backup B (ids or archive files)',
+  builder: (y) =>
+    y
+      .positional('a', { type: 'string', demandOption: true })
+      .positional('b', { type: 'string', demandOption: true })
+      .options({ ...DIR_OPTION, root: { type: 'string', default: '/', describe: 'compare only this subtree' } }) as never,
+  run: async (argv) => {
+    const [a, b] = await Promise.all([readTarget(argv.a, argv.dir), readTarget(argv.b, argv.dir)]);
+    for (const [name, r] of [[argv.a, a], [argv.b, b]] as const) {
+      if (!r.tree || !r.inspection.ok) throw new OperationFailed(`${name} does not verify: ${r.inspection.problems.join('; ')}`, { hint: `zkops inspect ${name}` });
+    }
+    const d = diffTrees(a.tree as ZkTree, b.tree as ZkTree, argv.root);
+    if (!argv.json) printDiff(d);
+    return { json: { a: argv.a, b: argv.b, ...d }, raw: true };
+  },
+};
