@@ -197,6 +197,8 @@ async function main(): Promise<void> {
     const work = mkdtempSync(join(tmpdir(), 'zkops-bench-downtime-'));
     try {
       results.push(await benchSize(args, s, i, work, methods));
+      // each size's row as soon as it is measured: a later size that fails loses nothing
+      console.log(table(results.slice(-1)));
     } finally {
       tearDown(join(work, 'sandbox'), work);
     }

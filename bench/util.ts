@@ -111,12 +111,14 @@ export async function watchOutage(addresses: string[], what: string, ended: () =
     if (answering < addresses.length && down === undefined) down = now;
     if (answering === 0) allDown = true;
     if (healthy && answering === addresses.length && down !== undefined) {
-      if (allDown) return { down, up: now, blips };
+      // the work over, the cluster back: its outage, also when no poll fell in the instant all
+      // were down (with --method stage, the last stop to the first start can be shorter than a poll)
+      if (allDown || ended()) return { down, up: now, blips };
       down = undefined;
       blips++;
     }
     onLook?.(answering);
-    if (ended() && !allDown) throw new Error(`${what} ended without stopping every Exhibitor`);
+    if (ended() && !allDown && down === undefined) throw new Error(`${what} ended and no poll saw an Exhibitor stopped`);
     if (now - t0 > 15 * 60_000) throw new Error(`${what}: no healthy cluster after 15 minutes`);
     await sleep(100);
   }
@@ -128,18 +130,23 @@ export async function watchOutage(addresses: string[], what: string, ended: () =
  */
 export async function restoreOutage(cli: string, args: string[], addresses: string[], killWhenAllStopped = false): Promise<Outage> {
   const t0 = Date.now();
-  const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, CI: '1' }, stdio: 'ignore', detached: true });
+  const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, CI: '1' }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-3000)));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   let done = false;
   void exited.then(() => (done = true));
   let died: number | undefined;
-  const { down, up, blips } = await watchOutage(addresses, `${cli} restore`, () => done, (answering) => {
+  const watched = await watchOutage(addresses, `${cli} restore`, () => done, (answering) => {
     if (killWhenAllStopped && died === undefined && answering === 0) {
       process.kill(-(child.pid as number), 'SIGKILL');
       died = Date.now();
     }
+  }).catch(async (err: Error) => {
+    throw new Error(`${err.message} (exit ${await exited}): ${stderr.trim().split('\n').slice(-8).join('\n')}`);
   });
+  const { down, up, blips } = watched;
   const code = await exited;
-  if (!killWhenAllStopped && code !== 0) throw new Error(`${cli} ${args.join(' ')} exited ${code}`);
+  if (!killWhenAllStopped && code !== 0) throw new Error(`${cli} ${args.join(' ')} exited ${code}: ${stderr.trim().split('\n').slice(-8).join('\n')}`);
   return { outageMs: up - down, wallMs: Date.now() - t0, blips, ...(died !== undefined ? { afterDeathMs: up - died } : {}) };
 }
