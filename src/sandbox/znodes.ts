@@ -8,6 +8,7 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import zookeeper, { type Client, type Stat } from 'node-zookeeper-client';
 import { OperationFailed } from '../errors.js';
+import { digestEntries } from '../zk-files/index.js';
 
 /** Every znode of the tree lives under this path. */
 export const TREE_ROOT = '/zkops-sandbox';
@@ -174,18 +175,9 @@ async function readTree(c: Client, root: string): Promise<Map<string, Buffer>> {
   return data;
 }
 
-/** sha256 over every path and its data under TREE_ROOT, sorted by path. */
+/** sha256 over every path and its data under TREE_ROOT, sorted by path: zk-files' digest, so a backup's tree compares with it. */
 export async function digest(c: Client): Promise<Digest> {
-  const data = await readTree(c, TREE_ROOT);
-  if (data.size === 0) return { sha256: 'absent', znodes: 0, bytes: 0 };
-  const h = createHash('sha256');
-  let bytes = 0;
-  for (const path of [...data.keys()].sort()) {
-    const d = data.get(path) as Buffer;
-    h.update(path).update('\0').update(d).update('\0');
-    bytes += d.length;
-  }
-  return { sha256: h.digest('hex'), znodes: data.size, bytes };
+  return digestEntries(await readTree(c, TREE_ROOT));
 }
 
 /**
