@@ -3,7 +3,7 @@
 
 import { basename } from 'node:path';
 import { resolveTarget } from '../catalog/target.js';
-import { verifyArchive } from '../catalog/verify.js';
+import { inspectArchive } from '../catalog/inspect.js';
 import { HealthTimeout, SafetyRefusal, type ZkopsError } from '../errors.js';
 import type { RunReport } from '../engine/report.js';
 import { dcosZkHint } from '../exhibitor/dcos-zk.js';
@@ -13,6 +13,8 @@ import type { Plan } from '../playbook/plan.js';
 import { render } from '../playbook/template.js';
 import { bundledPlaybook } from '../version.js';
 import type { Answer, Deps } from './deps.js';
+import { diffTrees, type SubtreeDiff, type ZkTree } from '../zk-files/index.js';
+import { readClusterTree, type ClusterTree } from './live.js';
 import { loadForRun, planOf, runPlan, type Loaded } from './run.js';
 
 export const RESTORE_PLAYBOOK = bundledPlaybook('restore.yaml');
@@ -42,6 +44,8 @@ export type RestoreMethod = (typeof RESTORE_METHODS)[number];
 export interface PreparedRestore {
   loaded: Loaded;
   plan: Plan;
+  /** The archive's tree, kept when a preview will want it (previewRestore reads the archive again otherwise). */
+  archiveTree?: ZkTree;
 }
 
 export interface RestoreReport {
@@ -83,12 +87,13 @@ export function ageOf(iso: string | undefined, now = Date.now()): string {
   return `taken ${text} ago, ${iso}`;
 }
 
-export async function prepareRestore(o: RestoreOptions, deps: Pick<Deps, 'now'>): Promise<PreparedRestore> {
+export async function prepareRestore(o: RestoreOptions, deps: Pick<Deps, 'now'>, keepTree = false): Promise<PreparedRestore> {
   const a = await resolveArchive(o.target, o.dir);
-  // Verify here first: a corrupt archive is refused before any connection is made.
-  const report = await verifyArchive(a.file, a.sha256);
-  if (!report.ok) {
-    throw new SafetyRefusal(`${a.file} does not verify: ${report.problems.join('; ')}`, { hint: 'nothing was changed; restore another backup (`zkops list`)' });
+  // Verify here first, deep: a corrupt archive — a flipped byte in a snapshot or a log inside a
+  // well-formed gzip tar, a missing log — is refused before any connection is made.
+  const { inspection, tree, report } = await inspectArchive(a.file, a.sha256);
+  if (!inspection.ok) {
+    throw new SafetyRefusal(`${a.file} does not verify: ${inspection.problems.join('; ')}`, { hint: 'nothing was changed; restore another backup (`zkops list`)' });
   }
   const loaded = await loadForRun(
     o.inventory,
@@ -106,7 +111,43 @@ export async function prepareRestore(o: RestoreOptions, deps: Pick<Deps, 'now'>)
     },
     RESTORE_CONTRACT,
   );
-  return { loaded, plan: planOf(loaded, new Date(deps.now())) };
+  return { loaded, plan: planOf(loaded, new Date(deps.now())), ...(keepTree && tree ? { archiveTree: tree } : {}) };
+}
+
+/** What a restore will change, from the live cluster's point of view (restore.ts asks with it; --dry-run prints it). */
+export interface RestorePreview {
+  /** The master whose ZooKeeper was read; undefined when none could be. */
+  master?: string;
+  /** One line: "removes 1204 znodes (1200 under /marathon), changes 37, adds 2", or why it is unknown. */
+  text: string;
+  /** Counts from the live tree to the archive's: adds (created), removes (deleted), changes. */
+  counts?: { adds: number; removes: number; changes: number; bySubtree: SubtreeDiff[] };
+}
+
+/** Read the live tree (one serving master, through SSH) and the archive's, and say what the restore changes; never throws. */
+export async function previewRestore(prepared: PreparedRestore, deps: Pick<Deps, 'transport' | 'warn'>, timeoutMs = 60_000): Promise<RestorePreview> {
+  const archiveTree = prepared.archiveTree ?? (await inspectArchive(String(prepared.loaded.extra.archive_local))).tree;
+  if (!archiveTree) return { text: 'what the archive holds could not be read' };
+  let live: ClusterTree;
+  try {
+    live = await readClusterTree(prepared.loaded.inventory, deps, { timeoutMs });
+  } catch (err) {
+    return { text: `the live cluster could not be read (${(err as Error).message.split('\n')[0]}): what the restore replaces is unknown; the backup holds ${archiveTree.size} znodes` };
+  }
+  const d = diffTrees(live.tree, archiveTree, '/', { digestUsersOnly: true });
+  const counts = { adds: d.created.length, removes: d.deleted.length, changes: d.changed.length, bySubtree: d.bySubtree };
+  return { master: live.master, text: `compared with the live cluster (read on ${live.master}): ${previewText(counts)}`, counts };
+}
+
+/** "removes 1204 znodes (1200 under /marathon), changes 37, adds 2" */
+export function previewText(c: NonNullable<RestorePreview['counts']>): string {
+  if (c.adds + c.removes + c.changes === 0) return 'the restore changes nothing: the live tree equals the backup';
+  const under = (key: 'created' | 'deleted' | 'changed'): string => {
+    const top = c.bySubtree.filter((s) => s[key] > 0).sort((a, b) => b[key] - a[key]).slice(0, 2);
+    return top.length ? ` (${top.map((s) => `${s[key]} under ${s.subtree}`).join(', ')})` : '';
+  };
+  const n = (x: number) => x.toLocaleString('en-US');
+  return `the restore removes ${n(c.removes)} znode${c.removes === 1 ? '' : 's'}${c.removes ? under('deleted') : ''}, changes ${n(c.changes)}${c.changes ? under('changed') : ''}, adds ${n(c.adds)}${c.adds ? under('created') : ''}`;
 }
 
 /** The plan's confirmation question, rendered before the run (undefined: it needs run results). */
@@ -123,8 +164,10 @@ export function questionOf(plan: Plan): string | undefined {
 export async function runRestore(o: RestoreOptions, prepared: PreparedRestore, deps: Deps): Promise<RestoreReport> {
   const { loaded, plan } = prepared;
   let confirm = deps.confirm;
-  const question = o.yes || !deps.canAsk ? undefined : questionOf(plan);
+  let question = o.yes || !deps.canAsk ? undefined : questionOf(plan);
   if (question !== undefined) {
+    // what the operator agrees to: the znodes this restore removes, changes and adds
+    question = `${(await previewRestore(prepared, deps)).text}\n${question}`;
     // On a terminal, ask before the live display starts: listr2 redraws over (and holds back)
     // anything written under it, so a question asked from the confirm step is never seen.
     const answer = await confirm(question);

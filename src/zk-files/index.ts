@@ -11,7 +11,7 @@ export { Replay, follows, type ReplayReport, type ZxidGap } from './replay.js';
 export { restoreFiles, type RestoreResult, type ZkFileSource } from './restore.js';
 export { parseZkFileName, chooseSnapshot, snapshotsNewestFirst, logsFor, parseEpochFile, type ZkFileName } from './files.js';
 export { digestEntries, treeDigest, inScope, type TreeDigest } from './digest.js';
-export { diffTrees, subtreeOf, type TreeDiff, type ZnodeChange, type ChangeKind, type SubtreeDiff } from './diff.js';
+export { diffTrees, subtreeOf, type TreeDiff, type ZnodeChange, type ChangeKind, type SubtreeDiff, type DiffOptions } from './diff.js';
 export { summarizeTree, summarizeSubtrees, type TreeSummary, type SubtreeSummary } from './summary.js';
 export { ZkFileCorrupt, snapshotProblem, logProblem } from './problems.js';
 export { znodeDigest, ZK_DIGEST_VERSION } from './zk-digest.js';

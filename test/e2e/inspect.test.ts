@@ -2,13 +2,14 @@
 // 127.0.40.1-3: a tree with an ephemeral of a session that stays open, ACLs, a multi, deletes
 // and setData on top of the seed is backed up; the backup's metadata, `show`, `inspect` and
 // `verify --deep` give the znode count and the digest the live ensemble gives; `diff` between
-// two backups lists exactly the changes made between them.
+// two backups lists exactly the changes made between them; a restore says what it will change
+// (the live tree read through SSH) before it asks, and in --dry-run.
 
 import zookeeper from 'node-zookeeper-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { json, zkops } from '../helpers/cli.js';
-import { startSandbox, stopSandbox, waitClusterHealthy, type TestSandbox } from '../helpers/sandbox.js';
+import { json, onTerminal, zkops } from '../helpers/cli.js';
+import { startSandbox, stopSandbox, waitClusterHealthy, zkPids, type TestSandbox } from '../helpers/sandbox.js';
 
 const ROOT = '/zkops-sandbox';
 
@@ -124,5 +125,36 @@ describe('a backup knows what it holds', () => {
     expect(d.changed.map((c) => c.path)).toEqual([`${ROOT}/multi-b`]);
     const same = await zkops(['diff', second.id, second.id, '--dir', catalog]);
     expect(same.stdout.trim()).toBe('no difference');
+  });
+
+  it('diff --live: nothing right after a backup; then exactly the znodes changed since', async () => {
+    const fresh = await backup();
+    const empty = await zkops(['diff', fresh.id, '--live', '-i', sb.inventory, '--dir', catalog, '--json']);
+    expect(empty.code, empty.stderr).toBe(0);
+    expect(json<{ same: boolean }>(empty).same).toBe(true);
+    await setData(`${ROOT}/new-one`, 'changed after the backup');
+    await create(`${ROOT}/newer`, 'created after the backup');
+    const r = await zkops(['diff', fresh.id, '--live', '-i', sb.inventory, '--dir', catalog, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const d = json<{ created: string[]; deleted: string[]; changed: { path: string; what: string[] }[] }>(r);
+    expect(d).toMatchObject({ created: [`${ROOT}/newer`], deleted: [] });
+    expect(d.changed).toEqual([{ path: `${ROOT}/new-one`, what: ['data', 'version'] }]);
+    await remove(`${ROOT}/newer`);
+    await setData(`${ROOT}/new-one`, 'created between the backups');
+  });
+
+  it('a restore says what it will change before it asks, and --dry-run says it too', async () => {
+    // the live tree is the second backup's: restoring the first adds multi-a back, removes new-one, changes multi-b
+    const line = /compared with the live cluster \(read on master-\d\): the restore removes 1 znode \(1 under \/zkops-sandbox\), changes 1 \(1 under \/zkops-sandbox\), adds 1 \(1 under \/zkops-sandbox\)/;
+    const pids = zkPids(sb.dir);
+    const asked = await onTerminal(['restore', first.id, '-i', sb.inventory, '--dir', catalog], 'n');
+    expect(asked.stdout).toMatch(line);
+    expect(asked.stdout).toContain('not confirmed; nothing was changed');
+    const dry = await zkops(['restore', first.id, '-i', sb.inventory, '--dir', catalog, '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stderr).toMatch(line);
+    const dryJson = json<{ preview: { counts: { adds: number; removes: number; changes: number } } }>(await zkops(['restore', first.id, '-i', sb.inventory, '--dir', catalog, '--dry-run', '--json']));
+    expect(dryJson.preview.counts).toMatchObject({ adds: 1, removes: 1, changes: 1 });
+    expect(zkPids(sb.dir)).toEqual(pids);
   });
 });

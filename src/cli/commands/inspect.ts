@@ -1,6 +1,6 @@
 // What is inside a backup: zkops inspect ID|FILE [--ls PATH] [--get PATH], and zkops diff A B
-// between two backups. Both read the archive as it streams (catalog/inspect.ts); nothing is
-// unpacked to disk and nothing connects anywhere.
+// between two backups or A --live against the running cluster. The archive is read as it
+// streams (catalog/inspect.ts), never unpacked to disk; only --live connects (read only).
 
 import { existsSync } from 'node:fs';
 import { inspectArchive, type Inspection } from '../../catalog/inspect.js';
@@ -10,7 +10,10 @@ import { formatTable } from '../../ui/table.js';
 import { forTerminal } from '../../ui/text.js';
 import { diffTrees, hex, ownerKind, type TreeDiff, type ZkTree } from '../../zk-files/index.js';
 import type { ZkCommand } from '../command.js';
-import { DIR_OPTION } from '../options.js';
+import { loadInventory } from '../../inventory/load.js';
+import { readClusterTree } from '../../procedures/live.js';
+import { realDeps } from '../deps.js';
+import { DIR_OPTION, requireInventory } from '../options.js';
 
 interface InspectArgs {
   dir: string;
@@ -23,7 +26,9 @@ interface InspectArgs {
 interface DiffArgs {
   dir: string;
   a: string;
-  b: string;
+  b?: string;
+  live: boolean;
+  master?: string;
   root: string;
 }
 
@@ -152,20 +157,38 @@ export function printDiff(d: TreeDiff, limit = 50): void {
 }
 
 export const diffCommand: ZkCommand<DiffArgs> = {
-  command: 'diff <a> <b>',
-  describe: 'the znodes created, deleted and changed from backup A to backup B (ids or archive files)',
+  command: 'diff <a> [b]',
+  describe: 'the znodes created, deleted and changed from backup A to backup B, or (--live -i INV) from backup A to the running cluster',
   builder: (y) =>
     y
-      .positional('a', { type: 'string', demandOption: true })
-      .positional('b', { type: 'string', demandOption: true })
-      .options({ ...DIR_OPTION, root: { type: 'string', default: '/', describe: 'compare only this subtree' } }) as never,
+      .positional('a', { type: 'string', demandOption: true, describe: 'backup id or archive path' })
+      .positional('b', { type: 'string', describe: 'backup id or archive path (not with --live)' })
+      .options({
+        ...DIR_OPTION,
+        live: { type: 'boolean', default: false, describe: "compare with the running cluster, read through SSH on one master (read only)" },
+        master: { type: 'string', describe: 'with --live: the master whose ZooKeeper is read (default: a serving follower)' },
+        root: { type: 'string', default: '/', describe: 'compare only this subtree' },
+      }) as never,
   run: async (argv) => {
-    const [a, b] = await Promise.all([readTarget(argv.a, argv.dir), readTarget(argv.b, argv.dir)]);
-    for (const [name, r] of [[argv.a, a], [argv.b, b]] as const) {
-      if (!r.tree || !r.inspection.ok) throw new OperationFailed(`${name} does not verify: ${r.inspection.problems.join('; ')}`, { hint: `zkops inspect ${name}` });
+    if (argv.live === (argv.b !== undefined)) throw new UsageError(argv.live ? '--live compares one backup with the cluster: give one backup, not two' : 'give two backups, or one and --live -i INV');
+    const a = await readTarget(argv.a, argv.dir);
+    if (!a.tree || !a.inspection.ok) throw new OperationFailed(`${argv.a} does not verify: ${a.inspection.problems.join('; ')}`, { hint: `zkops inspect ${argv.a}` });
+    let other: ZkTree;
+    let b: string;
+    if (argv.live) {
+      const inventory = await loadInventory(requireInventory(argv));
+      const live = await readClusterTree(inventory, realDeps(argv, { dir: argv.dir }), { ...(argv.master ? { master: argv.master } : {}) });
+      other = live.tree;
+      b = `live (${live.master})`;
+    } else {
+      const r = await readTarget(argv.b as string, argv.dir);
+      if (!r.tree || !r.inspection.ok) throw new OperationFailed(`${argv.b} does not verify: ${r.inspection.problems.join('; ')}`, { hint: `zkops inspect ${argv.b}` });
+      other = r.tree;
+      b = argv.b as string;
     }
-    const d = diffTrees(a.tree as ZkTree, b.tree as ZkTree, argv.root);
+    // a live read hides digest hashes from a client without ADMIN: compare those ids by user
+    const d = diffTrees(a.tree, other, argv.root, { digestUsersOnly: argv.live });
     if (!argv.json) printDiff(d);
-    return { json: { a: argv.a, b: argv.b, ...d }, raw: true };
+    return { json: { a: argv.a, b, ...d }, raw: true };
   },
 };

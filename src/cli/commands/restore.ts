@@ -1,6 +1,6 @@
 // zkops restore ID|FILE -i INV [--yes] [--force] [--dry-run]
 
-import { prepareRestore, RESTORE_METHODS, runRestore, type RestoreMethod } from '../../procedures/restore.js';
+import { prepareRestore, previewRestore, RESTORE_METHODS, runRestore, type RestoreMethod } from '../../procedures/restore.js';
 import { formatTable } from '../../ui/table.js';
 import type { ZkCommand } from '../command.js';
 import { realDeps } from '../deps.js';
@@ -36,8 +36,16 @@ export const restoreCommand: ZkCommand<RestoreArgs> = {
   run: async (argv) => {
     const o = { target: argv.target, inventory: requireInventory(argv), dir: argv.dir, yes: argv.yes, force: argv.force, playbook: argv.playbook, method: argv.method };
     const deps = realDeps(argv, { dir: argv.dir, yes: argv.yes });
-    const prepared = await prepareRestore(o, deps);
-    if (argv['dry-run']) return planOutcome(argv, prepared.plan);
+    // the archive's tree is kept only for a preview: asked on a terminal, or --dry-run
+    const prepared = await prepareRestore(o, deps, argv['dry-run'] || (!argv.yes && deps.canAsk));
+    if (argv['dry-run']) {
+      // the plan, and what it would change: the live tree read (read only) against the archive's
+      const preview = await previewRestore(prepared, deps);
+      const outcome = planOutcome(argv, prepared.plan);
+      if (argv.json) return { ...outcome, json: { ...(outcome.json as object), preview } };
+      say(preview.text);
+      return outcome;
+    }
     // SIGHUP (the operator's SSH session to the bastion drops) is taken as SIGTERM for every
     // run: the start steps run, then exit 130.
     const r = await runRestore(o, prepared, deps);
