@@ -107,6 +107,8 @@ export class SshSession implements Session, ChannelHost {
           resolve();
         });
         if (this.dropErr) {
+          // a dropped connection may have closed already: no 'close' will come to clear the timer
+          clearTimeout(timer);
           c.destroy();
           resolve();
         } else {
