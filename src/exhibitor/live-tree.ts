@@ -27,6 +27,7 @@
 import zookeeper, { type Client, type Stat } from 'node-zookeeper-client';
 import { Interrupted, OperationFailed } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
+import { pipeline } from '../util/pipeline.js';
 import { ZkTree, type Acl, type ZStat } from '../zk-files/index.js';
 
 export interface LiveTreeOptions {
@@ -115,47 +116,6 @@ async function readNode(c: Client, path: string, where: string): Promise<NodeRea
 const lost = (where: string, cause?: unknown): OperationFailed =>
   new OperationFailed(`lost the connection to ${where} in the middle of reading the tree`, { hint: LOST_HINT, cause });
 
-/**
- * Run task(0) … task(count - 1), at most `inFlight` pending at once; the first failure ends it
- * (no task starts after it), and so does `stallMs` without any task ending.
- */
-function pipeline(count: number, inFlight: number, stallMs: number, where: string, task: (i: number) => Promise<void>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let next = 0;
-    let pending = 0;
-    let failed = false;
-    let watchdog: NodeJS.Timeout | undefined;
-    const fail = (err: unknown): void => {
-      if (failed) return;
-      failed = true;
-      clearTimeout(watchdog);
-      reject(err);
-    };
-    const arm = (): void => {
-      clearTimeout(watchdog);
-      watchdog = setTimeout(() => fail(new OperationFailed(`${where} answered none of ${pending} requests for ${formatDuration(stallMs)}`, { hint: LOST_HINT })), stallMs);
-    };
-    const startMore = (): void => {
-      while (!failed && pending < inFlight && next < count) {
-        const i = next++;
-        pending++;
-        task(i).then(() => {
-          pending--;
-          if (failed) return;
-          arm();
-          if (next >= count && pending === 0) {
-            clearTimeout(watchdog);
-            resolve();
-          } else startMore();
-        }, fail);
-      }
-    };
-    if (count === 0) return resolve();
-    arm();
-    startMore();
-  });
-}
-
 /** Every znode from "/" down, a level at a time, loaded parent before child. */
 async function walk(c: Client, inFlight: number, stallMs: number, where: string): Promise<ZkTree> {
   const tree = new ZkTree();
@@ -163,7 +123,7 @@ async function walk(c: Client, inFlight: number, stallMs: number, where: string)
   while (level.length > 0) {
     const paths = level;
     const below: string[] = [];
-    await pipeline(paths.length, inFlight, stallMs, where, async (i) => {
+    await pipeline(paths.length, inFlight, { ms: stallMs, error: (pending) => new OperationFailed(`${where} answered none of ${pending} requests for ${formatDuration(stallMs)}`, { hint: LOST_HINT }) }, async (i) => {
       const path = paths[i] as string;
       const node = await readNode(c, path, where);
       if (!node) return;

@@ -7,6 +7,7 @@
 
 import { createCipheriv, createHash } from 'node:crypto';
 import zookeeper, { type Client, type Stat } from 'node-zookeeper-client';
+import { pipeline } from '../util/pipeline.js';
 import { OperationFailed } from '../errors.js';
 import { digestEntries } from '../zk-files/index.js';
 
@@ -70,46 +71,11 @@ function hasCode(err: unknown, code: number): boolean {
 const isNoNode = (err: unknown): boolean => hasCode(err, zookeeper.Exception.NO_NODE);
 const isNodeExists = (err: unknown): boolean => hasCode(err, zookeeper.Exception.NODE_EXISTS);
 
-/**
- * Run task(0) … task(count - 1) with at most `inFlight` of them pending at once, in order of
- * index; the first failure ends it (no task starts after it) and is thrown. So does a stall: no
- * task ending for STALL_MS (a member whose request threads died of OutOfMemoryError keeps the
- * connection open and never answers).
- */
-export function pipeline(count: number, inFlight: number, task: (i: number) => Promise<void>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let next = 0;
-    let pending = 0;
-    let failed = false;
-    let watchdog: NodeJS.Timeout | undefined;
-    const fail = (err: unknown): void => {
-      failed = true;
-      clearTimeout(watchdog);
-      reject(err);
-    };
-    const armWatchdog = (): void => {
-      clearTimeout(watchdog);
-      watchdog = setTimeout(() => fail(new OperationFailed(`ZooKeeper answered none of ${pending} requests for ${STALL_MS / 1000} s`, { hint: STALL_HINT })), STALL_MS);
-    };
-    const startMore = (): void => {
-      while (!failed && pending < inFlight && next < count) {
-        const i = next++;
-        pending++;
-        task(i).then(() => {
-          pending--;
-          armWatchdog();
-          if (next >= count && pending === 0) {
-            clearTimeout(watchdog);
-            resolve();
-          } else startMore();
-        }, fail);
-      }
-    };
-    if (count === 0) return resolve();
-    armWatchdog();
-    startMore();
-  });
-}
+/** The sandbox's stall rule for pipeline(): no answer for STALL_MS. */
+const STALL = { ms: STALL_MS, error: (pending: number) => new OperationFailed(`ZooKeeper answered none of ${pending} requests for ${STALL_MS / 1000} s`, { hint: STALL_HINT }) };
+
+/** pipeline() with the sandbox's stall rule. */
+const inPipeline = (count: number, inFlight: number, task: (i: number) => Promise<void>): Promise<void> => pipeline(count, inFlight, STALL, task);
 
 const AES_KEY = createHash('sha256').update('zkops sandbox znode data').digest().subarray(0, 16);
 
@@ -147,9 +113,9 @@ export async function seed(c: Client, count: number, size?: number): Promise<Dig
   await wipe(c);
   await createIfMissing(c, TREE_ROOT, Buffer.from(size === undefined ? `seeded ${count}` : `seeded ${count} of ${size} bytes`));
   const groups = Math.ceil(count / GROUP_SIZE);
-  await pipeline(groups, 256, (g) => createIfMissing(c, `${TREE_ROOT}/g${g}`, Buffer.from(`group ${g}`)));
+  await inPipeline(groups, 256, (g) => createIfMissing(c, `${TREE_ROOT}/g${g}`, Buffer.from(`group ${g}`)));
   const inFlight = Math.max(4, Math.min(256, Math.floor(WRITE_BYTES_IN_FLIGHT / Math.max(size ?? 0, 1024))));
-  await pipeline(count, inFlight, (i) => createIfMissing(c, `${groupOf(i)}/n${i}`, znodeData(i, size)));
+  await inPipeline(count, inFlight, (i) => createIfMissing(c, `${groupOf(i)}/n${i}`, znodeData(i, size)));
   return digest(c);
 }
 
@@ -159,7 +125,7 @@ async function readTree(c: Client, root: string): Promise<Map<string, Buffer>> {
   let level = [root];
   while (level.length > 0) {
     const below: string[] = [];
-    await pipeline(level.length, READS_IN_FLIGHT, async (i) => {
+    await inPipeline(level.length, READS_IN_FLIGHT, async (i) => {
       const path = level[i] as string;
       try {
         const [d, stat] = await call<[Buffer, Stat]>((cb) => c.getData(path, (err, b, st) => cb(err, [b, st])));
@@ -192,7 +158,7 @@ export async function wipe(c: Client): Promise<number> {
   let candidates = [TREE_ROOT];
   while (candidates.length > 0) {
     const inner: string[] = [];
-    await pipeline(candidates.length, 256, async (i) => {
+    await inPipeline(candidates.length, 256, async (i) => {
       const path = candidates[i] as string;
       try {
         await remove(path);
@@ -204,7 +170,7 @@ export async function wipe(c: Client): Promise<number> {
     });
     if (inner.length > 0) innerLevels.push(inner);
     const below: string[] = [];
-    await pipeline(inner.length, READS_IN_FLIGHT, async (i) => {
+    await inPipeline(inner.length, READS_IN_FLIGHT, async (i) => {
       const path = inner[i] as string;
       try {
         for (const k of await call<string[]>((cb) => c.getChildren(path, (err, kids) => cb(err, kids)))) below.push(`${path}/${k}`);
@@ -215,7 +181,7 @@ export async function wipe(c: Client): Promise<number> {
     candidates = below;
   }
   for (const paths of innerLevels.reverse()) {
-    await pipeline(paths.length, 256, async (i) => {
+    await inPipeline(paths.length, 256, async (i) => {
       try {
         await remove(paths[i] as string);
         removed++;
