@@ -140,7 +140,8 @@ export async function verifyArchive(file: string, expectedSha256?: string, deep?
   const problems: string[] = [];
   const sha256 = hash.digest('hex');
   if (expectedSha256 && sha256 !== expectedSha256) problems.push(`sha256 is ${sha256}, expected ${expectedSha256}`);
-  if (streamError) problems.push(`not a readable gzip tar: ${streamError.message}`);
+  // `bytes` is how far the read had come (a chunk at most past the bad byte): where to look
+  if (streamError) problems.push(`not a readable gzip tar: ${streamError.message} (within the first ${bytes} of ${opened.size} bytes of ${file})`);
   else if (reader.fatal) problems.push(`tar refused (broken, or read differently by tarfile and other readers): ${reader.fatal}`);
   problems.push(...members.problems);
   const files = members.files;
