@@ -31,13 +31,13 @@ function parseArgs(argv: string[]): { data: number; znode: number; runs: number 
 }
 
 /** Run a command under GNU time: seconds and peak RSS (KiB). */
-function timed(argv: string[]): { seconds: number; rssKb: number; stdout: string } {
+function timed(argv: string[], keepStdout = true): { seconds: number; rssKb: number; stdout: string } {
   const t = Date.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', ...argv], { encoding: 'utf8', maxBuffer: 256 * MiB });
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', ...argv], { encoding: 'utf8', maxBuffer: 256 * MiB, stdio: ['ignore', keepStdout ? 'pipe' : 'ignore', 'pipe'] });
   const seconds = (Date.now() - t) / 1000;
   if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stderr.slice(-2000)}`);
   const rssKb = Number(/(\d+)\s*$/.exec(r.stderr.trim())?.[1] ?? NaN);
-  return { seconds, rssKb, stdout: r.stdout };
+  return { seconds, rssKb, stdout: r.stdout ?? '' };
 }
 
 async function main(): Promise<void> {
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     const rss: number[] = [];
     let digest = '';
     for (let run = 0; run < args.runs; run++) {
-      tar.push(timed(['tar', '-xzf', archive, '-O']).seconds);
+      tar.push(timed(['tar', '-xzf', archive, '-O'], false).seconds);
       const i = timed([process.execPath, CLI, 'inspect', archive, '--json']);
       inspect.push(i.seconds);
       rss.push(i.rssKb * 1024);
