@@ -112,7 +112,9 @@ describe('the bastion dies (zkops and its process group SIGKILLed)', () => {
     const before = await sb.digest();
     await slowDcosZk(8);
     const run = restore(lease10);
-    await eventually('dcos-zk restore running on every master', async () => Promise.all(MASTERS.map(async (i) => (await sb.ssh(i, 'pgrep -f "dcos-zk[ ]restore" >/dev/null && echo yes')).stdout.trim())), (v) => v.every((x) => x === 'yes'), 120_000);
+    // the job's own event just before dcos-zk restore (slowed 8 s) on every master: a pgrep here
+    // would see the host's processes, and so another test file's dcos-zk
+    await eventually('dcos-zk restore running on every master', jobEvents, (v) => v.every((e) => e.includes('pre-restore copy in')), 120_000);
     killBastion(run);
     await run.result;
     await eventually('cluster healthy without zkops', () => clusterHealthy(sb), (v) => v, 90_000);
