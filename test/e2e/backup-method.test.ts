@@ -134,6 +134,28 @@ describe('zkops backup --method copy (the default)', () => {
   });
 });
 
+describe('the deep verify of a downloaded archive', () => {
+  it('a snapshot that does not read whole: STATUS_ERROR naming it, the archive kept on the master, the follower serving (exit 1)', async () => {
+    const follower = 'master-3';
+    // a snapshot newer than the real ones, cut short: ZooKeeper passes over it when it starts (FileSnap), the reader names it
+    const bogus = `${ZK}/snapshot/version-2/snapshot.ffffff`;
+    expect((await sb.ssh(follower, `printf 'ZKSN\\000\\000\\000\\002garbage' > ${bogus}`)).code).toBe(0);
+    try {
+      const r = await backup('--master', follower);
+      expect(r.code).toBe(1);
+      const meta = json<{ backup: Meta & { remoteArchive: string | null } }>(r).backup;
+      expect(meta.status).toBe('STATUS_ERROR');
+      expect(meta.error).toMatch(/snapshot\.ffffff/);
+      expect(meta.remoteArchive).toMatch(/^master-3:\/var\/tmp\/\S+\.tar\.gz$/);
+      const path = (meta.remoteArchive as string).slice('master-3:'.length);
+      expect((await sb.ssh(follower, `test -s ${path} && echo kept`)).stdout.trim()).toBe('kept');
+      expect((await zkops(['status', '-i', sb.inventory])).code).toBe(0);
+    } finally {
+      await sb.ssh(follower, `rm -f ${bogus}`);
+    }
+  });
+});
+
 describe('the disk of the ZooKeeper directory fills up after the room check', () => {
   it('during the copy of a backup: the partial copy removed before ZooKeeper starts again, STATUS_ERROR naming the cause (exit 1)', async () => {
     const follower = 'master-3';

@@ -1,15 +1,13 @@
 // The local catalog: zkops list [LABEL], show ID, delete ID, verify ID|FILE.
 
-import { existsSync } from 'node:fs';
 import { Catalog, CorruptMetadataError } from '../../catalog/store.js';
-import { resolveTarget } from '../../catalog/target.js';
 import { verifyArchive } from '../../catalog/verify.js';
 import { OperationFailed } from '../../errors.js';
 import { DIR_OPTION, say } from '../options.js';
 import { forTerminal } from '../../ui/text.js';
 import { formatTable } from '../../ui/table.js';
 import type { ZkCommand } from '../command.js';
-import { readTarget } from './inspect.js';
+import { archiveOf, readTarget } from './inspect.js';
 
 interface CatalogArgs {
   dir: string;
@@ -106,10 +104,7 @@ export const verifyCommand: ZkCommand<CatalogArgs & { deep?: boolean }> = {
       const error = i.ok ? undefined : new OperationFailed(`${i.file} does not verify: ${i.problems.join('; ')}`);
       return { json: { file: i.file, ok: i.ok, problems: i.problems, sha256: i.sha256, bytes: i.bytes, zxidRange: i.zxidRange, tree: i.tree, files: i.files }, error };
     }
-    const t = await resolveTarget(target, argv.dir);
-    const file = t.file;
-    const expected = t.kind === 'catalog' ? (t.meta.sha256 ?? undefined) : undefined;
-    if (t.kind === 'catalog' && !existsSync(file)) throw new OperationFailed(`backup ${target} has no archive (${file}); its status is ${t.meta.status}`);
+    const { file, expected } = await archiveOf(target, argv.dir);
     const report = await verifyArchive(file, expected);
     const { files, ...summary } = report;
     if (!argv.json)

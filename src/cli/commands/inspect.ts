@@ -36,11 +36,17 @@ function out(line: string): void {
   process.stdout.write(`${forTerminal(line)}\n`);
 }
 
-/** An archive of the catalog or a file, checked and read; its sha256 checked against the catalog's. */
-export async function readTarget(target: string, dir: string, root = '/'): Promise<{ inspection: Inspection; tree: ZkTree | undefined }> {
+/** The archive a backup id or a path means, and the sha256 the catalog expects of it. */
+export async function archiveOf(target: string, dir: string): Promise<{ file: string; expected: string | undefined }> {
   const t = await resolveTarget(target, dir);
   if (t.kind === 'catalog' && !existsSync(t.file)) throw new OperationFailed(`backup ${target} has no archive (${t.file}); its status is ${t.meta.status}`);
-  return inspectArchive(t.file, t.kind === 'catalog' ? (t.meta.sha256 ?? undefined) : undefined, root);
+  return { file: t.file, expected: t.kind === 'catalog' ? (t.meta.sha256 ?? undefined) : undefined };
+}
+
+/** An archive of the catalog or a file, checked and read; its sha256 checked against the catalog's. */
+export async function readTarget(target: string, dir: string, root = '/'): Promise<{ inspection: Inspection; tree: ZkTree | undefined }> {
+  const { file, expected } = await archiveOf(target, dir);
+  return inspectArchive(file, expected, root);
 }
 
 const mb = (n: number) => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KB` : `${n} B`);
