@@ -45,6 +45,10 @@ export interface ArchiveFile {
   records?: number;
   /** Not read whole: what is wrong and at which byte of the file. */
   problem?: string;
+  /** log: where its records stop being whole (end: the padding or EOF; torn: the cut record). */
+  tailOffset?: number;
+  /** Where the member's own tar header is in the uncompressed stream (the trim rewrites it there). */
+  headerOffset: number;
 }
 
 /** A problem with the archive's ZooKeeper files, named by file and byte offset when it has one. */
@@ -67,12 +71,14 @@ export interface ArchiveTree {
 
 interface SnapshotSeen {
   name: string;
+  at: number;
   zxid: bigint;
   result: SnapshotResult | undefined;
 }
 
 interface LogSeen {
   name: string;
+  at: number;
   zxid: bigint;
   /** Records newer than the best snapshot so far, in file order. */
   pending: TxnRecord[];
@@ -93,15 +99,15 @@ export class ArchiveTreeBuilder {
     const dir = key.slice(0, key.lastIndexOf('/') + 1);
     const base = key.slice(dir.length);
     const named = parseZkFileName(base);
-    if (dir === SNAP_DIR && named?.kind === 'snapshot' && !named.compression) return this.snapshotSink(key, named.zxid);
-    if (dir === LOG_DIR && named?.kind === 'log') return this.logSink(key, named.zxid);
-    if (dir === SNAP_DIR && (base === 'acceptedEpoch' || base === 'currentEpoch')) return this.epochSink(base, key, m.size);
-    this.others.push({ name: key, kind: 'other', bytes: m.size, status: named?.compression ? `compressed (${named.compression}): not read` : 'not read' });
+    if (dir === SNAP_DIR && named?.kind === 'snapshot' && !named.compression) return this.snapshotSink(key, named.zxid, m.offset);
+    if (dir === LOG_DIR && named?.kind === 'log') return this.logSink(key, named.zxid, m.offset);
+    if (dir === SNAP_DIR && (base === 'acceptedEpoch' || base === 'currentEpoch')) return this.epochSink(base, key, m);
+    this.others.push({ name: key, kind: 'other', bytes: m.size, status: named?.compression ? `compressed (${named.compression}): not read` : 'not read', headerOffset: m.offset });
     return undefined;
   }
 
-  private snapshotSink(name: string, zxid: bigint): BodySink {
-    const seen: SnapshotSeen = { name, zxid, result: undefined };
+  private snapshotSink(name: string, zxid: bigint, at: number): BodySink {
+    const seen: SnapshotSeen = { name, at, zxid, result: undefined };
     this.snapshots.push(seen);
     // older than a valid snapshot already read: ZooKeeper would never load it; check it only
     const reader = new SnapshotReader(name, { keepTree: !this.best || zxid > this.best.seen.zxid });
@@ -119,8 +125,8 @@ export class ArchiveTreeBuilder {
     };
   }
 
-  private logSink(name: string, zxid: bigint): BodySink {
-    const seen: LogSeen = { name, zxid, pending: [], result: undefined };
+  private logSink(name: string, zxid: bigint, at: number): BodySink {
+    const seen: LogSeen = { name, at, zxid, pending: [], result: undefined };
     this.logs.push(seen);
     const reader = new TxnLogReader(name, (r) => {
       if (!this.best || r.header.zxid > this.best.seen.zxid) seen.pending.push(r);
@@ -133,7 +139,7 @@ export class ArchiveTreeBuilder {
     };
   }
 
-  private epochSink(base: string, name: string, size: number): BodySink {
+  private epochSink(base: string, name: string, m: TarMember): BodySink {
     const chunks: Buffer[] = [];
     return {
       write: (chunk) => {
@@ -143,7 +149,7 @@ export class ArchiveTreeBuilder {
         const text = Buffer.concat(chunks).toString('latin1');
         const value = parseEpochFile(text);
         this.epochs[base] = value === undefined ? `unreadable: ${JSON.stringify(text.slice(0, 40))}` : value.toString();
-        this.others.push({ name, kind: 'epoch', bytes: size, status: this.epochs[base] as string });
+        this.others.push({ name, kind: 'epoch', bytes: m.size, status: this.epochs[base] as string, headerOffset: m.offset });
       },
     };
   }
@@ -197,6 +203,7 @@ function snapshotFile(s: SnapshotSeen): ArchiveFile {
     kind: 'snapshot',
     bytes: r?.size ?? 0,
     status: r?.status ?? 'cut short',
+    headerOffset: s.at,
     firstZxid: hex(s.zxid),
     ...(r ? { records: r.znodes } : {}),
     ...(r?.problem ? { problem: `byte ${r.problem.offset}: ${r.problem.message}` } : {}),
@@ -210,6 +217,8 @@ function logFile(l: LogSeen): ArchiveFile {
     kind: 'log',
     bytes: r?.size ?? 0,
     status: r?.tail.kind ?? 'cut short',
+    headerOffset: l.at,
+    ...(r ? { tailOffset: r.tail.offset } : {}),
     firstZxid: hex(r?.firstZxid ?? l.zxid),
     ...(r?.lastZxid !== undefined ? { lastZxid: hex(r.lastZxid) } : {}),
     ...(r ? { records: r.records } : {}),

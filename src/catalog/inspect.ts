@@ -3,7 +3,7 @@
 // the tree as plain JSON (zxids as hex strings: JSON has no 64-bit integers).
 
 import { hex, summarizeSubtrees, summarizeTree, treeDigest, type TreeDigest, type ZkTree } from '../zk-files/index.js';
-import { ArchiveTreeBuilder, type ArchiveFile } from './archive-tree.js';
+import { ArchiveTreeBuilder, type ArchiveFile, type TreeProblem } from './archive-tree.js';
 import { verifyArchive, type ArchiveReport } from './verify.js';
 
 /** What a backup holds: the part a catalog entry records, and `inspect` prints. */
@@ -39,7 +39,7 @@ export interface Inspection {
 }
 
 /** Check an archive and read the tree in it; `root` scopes the digest and the subtrees. */
-export async function inspectArchive(file: string, expectedSha256?: string, root = '/'): Promise<{ inspection: Inspection; tree: ZkTree | undefined; report: ArchiveReport }> {
+export async function inspectArchive(file: string, expectedSha256?: string, root = '/'): Promise<{ inspection: Inspection; tree: ZkTree | undefined; report: ArchiveReport; treeProblems: TreeProblem[] }> {
   const builder = new ArchiveTreeBuilder();
   const report = await verifyArchive(file, expectedSha256, builder);
   const read = builder.finish();
@@ -78,7 +78,7 @@ export async function inspectArchive(file: string, expectedSha256?: string, root
     files: read.files,
     subtrees: tree ? summarizeSubtrees(read.tree, root) : [],
   };
-  return { inspection, tree: readable ? read.tree : undefined, report };
+  return { inspection, tree: readable ? read.tree : undefined, report, treeProblems: read.problems };
 }
 
 /** From the oldest zxid a file holds (a snapshot's, a log's first record) to the last replayed. */

@@ -17,8 +17,8 @@ import { CatalogFileRefused, openCatalogFile } from './safe-files.js';
 
 export type BackupStatus = 'STATUS_BACKING_UP' | 'STATUS_READY' | 'STATUS_ERROR';
 
-/** The two ways to make the archive (`zkops backup --method`). */
-export const BACKUP_METHODS = ['copy', 'dcos-zk'] as const;
+/** The ways to make the archive (`zkops backup --method`). */
+export const BACKUP_METHODS = ['copy', 'dcos-zk', 'hot'] as const;
 export type BackupMethod = (typeof BACKUP_METHODS)[number];
 
 export interface BackupMeta {
@@ -45,12 +45,33 @@ export interface BackupMeta {
   stopWindowMs: number | null;
   /** How the stop → backup → start job was detached on the master: a systemd unit of its own, or setsid. */
   jobLauncher?: 'systemd-run' | 'setsid' | null;
-  /** How the archive was made: `copy` (ZooKeeper stopped only to copy its directory) or `dcos-zk` (the DC/OS script, stopped throughout). */
+  /** How the archive was made: `copy` (ZooKeeper stopped only to copy its directory), `dcos-zk` (the DC/OS script, stopped throughout) or `hot` (copied while it serves). */
   method?: BackupMethod | null;
+  /** Method hot: the zxid the master reported before the copy began, the zxid the copy replays to (at least the noted one), and a torn last record trimmed. */
+  hot?: HotFacts | null;
+  /** The last `zkops rehearse`: when, the digest of the tree the rehearsal sandbox served, and whether it equalled the archive's. */
+  rehearsed?: RehearsalRecord | null;
   /** What the archive holds, read and replayed at backup time (verify --deep): last zxid, znodes, digest. */
   tree?: TreeSummaryRecord | null;
   zkopsVersion: string;
   runId: string | null;
+}
+
+export interface HotFacts {
+  notedZxid: string;
+  reachedZxid: string;
+  /** The last record of the newest log, torn by the copy, cut off (null: none was torn). */
+  trimmed: { file: string; offset: number; reason: string } | null;
+}
+
+export interface RehearsalRecord {
+  at: string;
+  /** sha256 of the tree the sandbox served (the digest `inspect` computes), null when it never served. */
+  digest: string | null;
+  znodes: number | null;
+  ok: boolean;
+  /** What differed or failed, when not ok. */
+  detail?: string | null;
 }
 
 /** A `<id>.json` that cannot be used: unreadable, not JSON, or not the metadata zkops writes. */
@@ -99,7 +120,19 @@ const metaSchema = z.looseObject({
   dcosVersion: nullableString,
   stopWindowMs: z.number().nullable(),
   jobLauncher: z.enum(['systemd-run', 'setsid']).nullable().optional(),
-  method: z.enum(['copy', 'dcos-zk']).nullable().optional(),
+  method: z.enum(BACKUP_METHODS).nullable().optional(),
+  hot: z
+    .looseObject({
+      notedZxid: z.string(),
+      reachedZxid: z.string(),
+      trimmed: z.looseObject({ file: z.string(), offset: z.number().int().nonnegative(), reason: z.string() }).nullable(),
+    })
+    .nullable()
+    .optional(),
+  rehearsed: z
+    .looseObject({ at: z.string(), digest: z.string().nullable(), znodes: z.number().nullable(), ok: z.boolean(), detail: z.string().nullable().optional() })
+    .nullable()
+    .optional(),
   tree: z
     .looseObject({
       snapshot: z.string().nullable(),

@@ -15,6 +15,7 @@
 
 import { shellQuote } from '../util/shell-quote.js';
 import { ARCHIVE_FUNCTION } from './zk-archive.js';
+import { HOT_COPY_FUNCTION } from './zk-hot-copy.js';
 
 export interface JobCommands {
   main: string;
@@ -108,6 +109,7 @@ zkops_decided() { [ -L "$D/decision" ]; }
 # zkops_mark NAME: when something happened, in milliseconds, in $D/NAME.at (read by zkops: resumed)
 zkops_mark() { stamp > "$D/$1.at"; }
 ${ARCHIVE_FUNCTION}
+${HOT_COPY_FUNCTION}
 # zkops_wait_stopped UNIT HOST: after \`systemctl stop UNIT\`, wait until the unit is inactive AND
 # nothing listens on ZooKeeper's client port (DCOS-57231: Exhibitor's unit can report inactive
 # while its ZooKeeper still serves); gives up after 120 s

@@ -34,7 +34,7 @@ const TEMPLATE_FIELDS: Record<StepKind, string[]> = {
   wait_healthy: [],
   choose: ['master'],
   set: [],
-  verify: ['src', 'sha256'],
+  verify: ['src', 'sha256', 'trim_torn', 'min_zxid'],
   fail: ['message'],
   confirm: ['message'],
   lock: [],

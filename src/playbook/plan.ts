@@ -201,7 +201,11 @@ function commandsOf(step: Step, vars: Vars, r: Renderer, inv: Inventory, limits:
       return [`choose a ${step.prefer}${step.prefer === 'follower' ? ' (highest zxid; never the leader unless one master)' : ''}`];
     }
     case 'verify':
-      return [`verify ${r(step.src, vars)}: sha256${step.sha256 ? ` = ${r(step.sha256, vars)}` : ''}, gzip tar readable, ./zookeeper/ members, a snapshot, no myid`];
+      return [
+        `verify ${r(step.src, vars)}: sha256${step.sha256 ? ` = ${r(step.sha256, vars)}` : ''}, gzip tar readable, ./zookeeper/ members, a snapshot, no myid${step.deep ? '; every snapshot and log read, the txns replayed' : ''}`,
+        ...(step.deep && step.trim_torn !== undefined && step.trim_torn !== false ? [`  when ${typeof step.trim_torn === 'string' ? r(step.trim_torn, vars) : 'true'}: cut off a torn last record of the newest log (a copy of a running ZooKeeper)`] : []),
+        ...(step.deep && step.min_zxid ? [`  the replay reaches at least ${r(step.min_zxid, vars)}`] : []),
+      ];
     case 'fail':
       return [`fail: ${r(step.message, vars)}`];
     case 'confirm':

@@ -85,8 +85,20 @@ export const stepSchemas = {
   set: z.strictObject({ ...common, kind: z.literal('set'), vars: z.record(z.string(), z.unknown()) }),
   fail: z.strictObject({ ...common, kind: z.literal('fail'), message: z.string().min(1) }),
   confirm: z.strictObject({ ...common, kind: z.literal('confirm'), message: z.string().min(1) }),
-  /** deep: also read the ZooKeeper files (every checksum, the replay; `zkops verify --deep`) and register the tree's summary. */
-  verify: z.strictObject({ ...common, kind: z.literal('verify'), src: z.string().min(1), sha256: z.string().optional(), deep: z.boolean().optional() }),
+  /**
+   * deep: also read the ZooKeeper files (every checksum, the replay; `zkops verify --deep`) and register the tree's summary.
+   * trim_torn (a condition, deep only): cut off the newest log's torn last record, the one thing a copy of a running
+   * ZooKeeper may leave (catalog/trim.ts). min_zxid (deep only): the replay must reach at least this zxid.
+   */
+  verify: z.strictObject({
+    ...common,
+    kind: z.literal('verify'),
+    src: z.string().min(1),
+    sha256: z.string().optional(),
+    deep: z.boolean().optional(),
+    trim_torn: z.union([z.boolean(), z.string()]).optional(),
+    min_zxid: z.string().optional(),
+  }),
   /** Take the cluster lock on the step's masters and make the run's directory (playbook/lock.ts); runs as root. */
   lock: z.strictObject({ ...common, kind: z.literal('lock') }),
   /** Release the lock where this run holds it; runs as root. */

@@ -31,7 +31,7 @@ export interface BackupOptions {
   master?: string;
   force: boolean;
   playbook?: string;
-  /** copy (default): ZooKeeper stopped only to copy its directory; dcos-zk: the DC/OS script, stopped throughout. */
+  /** copy (default): ZooKeeper stopped only to copy its directory; dcos-zk: the DC/OS script, stopped throughout; hot: nothing stopped. */
   method?: BackupMethod;
 }
 
@@ -101,7 +101,7 @@ export async function runBackup(prepared: PreparedBackup, deps: Deps): Promise<B
     await catalog.delete(id);
     return { meta: undefined, run, error: run.error };
   }
-  meta = { ...meta, ...facts(run) };
+  meta = { ...meta, ...facts(run, method) };
   const verified = run.steps.verify?.status === 'ok';
   if (verified) {
     meta.status = 'STATUS_READY';
@@ -120,11 +120,22 @@ export async function runBackup(prepared: PreparedBackup, deps: Deps): Promise<B
 }
 
 /** What the run's registered values say about the backup. */
-function facts(result: RunReport): Partial<BackupMeta> {
+function facts(result: RunReport, method: BackupMethod): Partial<BackupMeta> {
   const r = result.registered as Record<string, Record<string, unknown> | undefined>;
   const chosen = r.chosen as { name?: string; host?: string; zxid?: string; leader_zxid?: string; zk_version?: string } | undefined;
   const job = chosen?.name ? ((r as Record<string, Record<string, unknown>>).backup_job?.[chosen.name] as Record<string, unknown> | undefined) : undefined;
-  const verified = r.verified as { sha256?: string; bytes?: number; files?: string[]; zxid_range?: { from: string; to: string } | null; tree?: TreeSummaryRecord | null } | undefined;
+  const verified = r.verified as
+    | {
+        sha256?: string;
+        bytes?: number;
+        files?: string[];
+        zxid_range?: { from: string; to: string } | null;
+        tree?: TreeSummaryRecord | null;
+        min_zxid?: string;
+        reached_zxid?: string | null;
+        trimmed?: { file: string; offset: number; reason: string } | null;
+      }
+    | undefined;
   const versions = r.versions as Record<string, { stdout?: string }> | undefined;
   const dcosVersion = versions ? Object.values(versions).map((v) => v.stdout).find((s) => s) : undefined;
   const start = job?.started_at as number | null | undefined;
@@ -142,7 +153,12 @@ function facts(result: RunReport): Partial<BackupMeta> {
     leaderZxid: chosen?.leader_zxid ?? null,
     zookeeperVersion: chosen?.zk_version ?? null,
     dcosVersion: dcosVersion ?? null,
-    stopWindowMs: start && fin ? fin - start : null,
+    // method hot stops nothing: no window at all
+    stopWindowMs: method === 'hot' ? (job ? 0 : null) : start && fin ? fin - start : null,
+    hot:
+      method === 'hot' && verified?.min_zxid
+        ? { notedZxid: verified.min_zxid, reachedZxid: verified.reached_zxid ?? '', trimmed: verified.trimmed ? { file: verified.trimmed.file, offset: verified.trimmed.offset, reason: verified.trimmed.reason } : null }
+        : null,
     jobLauncher: job?.launcher === 'systemd-run' || job?.launcher === 'setsid' ? job.launcher : null,
     sha256: verified?.sha256 ?? null,
     size: verified?.bytes ?? null,

@@ -3,65 +3,16 @@
 // the archive streams equals the tree the client read from the live server; each corruption
 // is found and named with its file (and byte where it has one).
 
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inspectArchive } from '../../src/catalog/inspect.js';
 import { digestEntries } from '../../src/zk-files/digest.js';
+import { archiveMaker, expected, flip, logPath, snapPath } from '../helpers/zk38-archive.js';
 
-const FIXTURE = join(import.meta.dirname, '../fixtures/zk-files/zk38');
-const work = mkdtempSync(join(tmpdir(), 'zkops-inspect-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-interface Expected {
-  lastZxid: string;
-  tree: Record<string, { data: string; ephemeral: boolean }>;
-}
-const expected = JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8')) as Expected;
-
-/** A log without most of its 64 MB of preallocated zeros (512 are kept: it still ends in padding), so the tests pack small archives. */
-function unpadded(log: Buffer): Buffer {
-  let end = log.length;
-  while (end > 0 && log[end - 1] === 0) end--;
-  return log.subarray(0, Math.min(log.length, end + 512));
-}
-
-/** The fixture's files once: [snapshot|transactions, name, bytes]. */
-const FILES = ['snapshot', 'transactions'].flatMap((sub) =>
-  readdirSync(join(FIXTURE, sub, 'version-2')).map((name) => {
-    const raw = readFileSync(join(FIXTURE, sub, 'version-2', name));
-    return [sub, name.replace(/\.gz$/, ''), name.endsWith('.gz') ? unpadded(gunzipSync(raw)) : raw] as const;
-  }),
-);
-
-let n = 0;
-/** The fixture as a data directory (logs gunzipped), changed by `edit`, packed as dcos-zk does. */
-function archive(edit: (zk: string) => void = () => {}): string {
-  const dir = join(work, `a${++n}`);
-  const zk = join(dir, 'zookeeper');
-  for (const [sub, name, bytes] of FILES) {
-    mkdirSync(join(zk, sub, 'version-2'), { recursive: true });
-    writeFileSync(join(zk, sub, 'version-2', name), bytes);
-  }
-  writeFileSync(join(zk, 'snapshot', 'version-2', 'currentEpoch'), '1');
-  writeFileSync(join(zk, 'snapshot', 'version-2', 'acceptedEpoch'), '1');
-  edit(zk);
-  const file = join(work, `a${n}.tar.gz`);
-  execFileSync('tar', ['-C', dir, '-czf', file, './zookeeper']);
-  return file;
-}
-
-const logPath = (zk: string, name: string) => join(zk, 'transactions', 'version-2', name);
-const snapPath = (zk: string, name: string) => join(zk, 'snapshot', 'version-2', name);
-
-function flip(file: string, at: number): void {
-  const b = readFileSync(file);
-  b[at] = (b[at] as number) ^ 0xff;
-  writeFileSync(file, b);
-}
+const { archive, work, cleanup } = archiveMaker('zkops-inspect-');
+afterAll(cleanup);
 
 describe('inspect of an archive of a real ZooKeeper 3.8', () => {
   it('reads the tree the live server had: last zxid, znode count, digest over path and data', async () => {

@@ -31,7 +31,8 @@ export const backupCommand: ZkCommand<BackupArgs> = {
       method: {
         choices: BACKUP_METHODS,
         default: 'copy' as const,
-        describe: 'copy: ZooKeeper is stopped only to copy its directory, the archive is made while it serves; dcos-zk: the DC/OS script, ZooKeeper stopped until the archive is made',
+        describe:
+          'copy: ZooKeeper is stopped only to copy its directory, the archive is made while it serves; dcos-zk: the DC/OS script, ZooKeeper stopped until the archive is made; hot: nothing is stopped, its files are copied while it serves and replayed on the bastion',
       },
     }) as never,
   run: async (argv) => {
@@ -44,6 +45,10 @@ export const backupCommand: ZkCommand<BackupArgs> = {
       if (meta?.status === 'STATUS_READY') {
         process.stdout.write(`${meta.id}\n`);
         say(`backup ${meta.id} READY: ${meta.size} bytes from ${meta.sourceMaster}, stop window ${meta.stopWindowMs} ms (method ${meta.method}), sha256 ${meta.sha256}`);
+        if (meta.hot) {
+          say(`hot copy: ${meta.sourceMaster} was at ${meta.hot.notedZxid} when the copy began; the archive replays to ${meta.hot.reachedZxid}`);
+          if (meta.hot.trimmed) say(`the copy tore the last record of ${meta.hot.trimmed.file}: cut off at byte ${meta.hot.trimmed.offset} (${meta.hot.trimmed.reason})`);
+        }
       } else if (meta) say(`backup ${meta.id} failed: STATUS_ERROR (see zkops show ${meta.id})`);
     }
     return { json: { backup: meta ?? null, runId: run.runId }, error, alsoFailed: run.alwaysErrors };

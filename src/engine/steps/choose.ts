@@ -41,7 +41,8 @@ export const runChoose: Executor<ChooseStep> = async (ctx, step) => {
     const { zxid, version } = await srvrOf(ctx, m);
     const leaderZxid = leader && leader !== m ? await zxidOf(ctx, leader) : zxid;
     const role = m === leader ? 'leader' : rows.find((r) => r.master === m.name)?.code === 3 ? 'follower' : 'unknown';
-    const value = { name: m.name, host: m.host, role, reason, zxid: hex(zxid), leader: leader?.name ?? null, leader_zxid: hex(leaderZxid), zk_version: version ?? null };
+    // epoch: the zxid's high 32 bits, which a leader election raises
+    const value = { name: m.name, host: m.host, role, reason, zxid: hex(zxid), epoch: zxid === undefined ? null : Number(zxid >> 32n), leader: leader?.name ?? null, leader_zxid: hex(leaderZxid), zk_version: version ?? null };
     return { value, rc: 0, stdout: `${m.name} (${role}): ${reason}`, stderr: '' };
   };
 
