@@ -1,13 +1,16 @@
 // `zkops sandbox fault`: what can go wrong on a DC/OS master during a backup or restore, on
 // demand: sshd gone, connections cut, ZooKeeper killed behind systemctl's back or outliving
-// its stop (DCOS-57231), dcos-zk failing, slow or in its 2019 version, a small /var/tmp. Most
-// faults leave a marker file in the master's run/ that scripts.ts consumes; a master with
-// systemd as init has its own way for three of them.
+// its stop (DCOS-57231), dcos-zk failing, slow or in its 2019 version, a small /var/tmp, and the
+// newest transaction log of a running ZooKeeper torn or corrupted (what a hot backup may copy).
+// Most faults leave a marker file in the master's run/ that scripts.ts consumes; the two log
+// faults leave one that says what they wrote, for `clear`; a master with systemd as init has its
+// own way for three of them.
 
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../errors.js';
-import { inMaster, requireRunning, sshdAlive, sshdListener } from './master.js';
+import { OperationFailed, UsageError } from '../errors.js';
+import { parseZkFileName, TxnLogReader, type LogResult, type ZkFileName } from '../zk-files/index.js';
+import { anchorAlive, inMaster, requireRunning, sshdAlive, sshdListener } from './master.js';
 import { alive, comm, killAndWait, mntNs, processesIn, readPid } from './processes.js';
 import { FAULT_FILES, NS, SMALL_ZK_FILL, SMALL_ZK_MOUNT } from './scripts.js';
 import { startSshd } from './sshd.js';
@@ -28,7 +31,11 @@ export const FAULT_KINDS = {
   'small-tmp': 'mount a tmpfs of ARG (default 1m) over its /var/tmp',
   'small-zk': 'move the ZooKeeper directory onto a tmpfs with ARG free (SIZE or SIZE:INODES; default 1m; ZooKeeper is stopped and started for it)',
   'fill-zk': 'the next `systemctl stop` fills the small-zk tmpfs once ZooKeeper is down, but for ARG (default 64k): the disk filling up after a room check',
-  clear: 'undo small-tmp and small-zk and forget pending faults',
+  'tear-log':
+    "in its newest transaction log, while ZooKeeper runs, write the first half of a copy of the last record (checksum, length, half the body, no end byte 'B') into the zero padding after it: a copy of the log cut inside a record. Use it only while nothing writes to ZooKeeper (a new session is a write too): ZooKeeper appends its next record over those bytes. ZooKeeper itself reads a record without its 'B' as the end of the log, so a restart is not harmed",
+  'flip-log':
+    'flip one byte (xor 0xff) in the body of record ARG (counting from 1; default the middle one) of its newest transaction log, never the last record (the log needs 3 or more): a bad record with valid ones after it. The running ZooKeeper never re-reads a log it wrote; started again before `clear`, it would fail on the record (CRC check failed)',
+  clear: 'undo small-tmp, small-zk, tear-log and flip-log (the bytes of these two only where ZooKeeper has not written since) and forget pending faults',
 } as const;
 export type FaultKind = keyof typeof FAULT_KINDS;
 
@@ -132,7 +139,45 @@ const FAULTS: { [K in FaultKind]: (t: FaultTarget) => Promise<string> | string }
     writeFileSync(join(run, FAULT_FILES.fillZk), String(Math.ceil(kib(leave) * 1024)));
     return `${m.name}: the next systemctl stop fills ${SMALL_ZK_MOUNT} once ZooKeeper is down, but for ${leave}`;
   },
+  'tear-log': ({ m, run }) => {
+    const log = cleanNewestLog(m, run, 'tear-log');
+    const last = log.offsets.at(-1);
+    if (last === undefined) throw new UsageError(`${m.name}: ${log.path} holds no record yet; write something to ZooKeeper first`);
+    const at = log.result.tail.offset;
+    return patchLog(m, run, 'tear-log', log.path, (fd) => {
+      const head = readAt(fd, last, 12);
+      const len = head.readInt32BE(8);
+      const half = Math.max(1, Math.floor(len / 2));
+      const room = readAt(fd, at, 12 + len + 1);
+      if (room.length < 12 + len + 1 || room.some((b) => b !== 0)) {
+        throw new UsageError(`${m.name}: ${log.path} has no ${12 + len + 1} bytes of zero padding at byte ${at} for a copy of its last record`);
+      }
+      const torn = Buffer.concat([head, readAt(fd, last + 12, half)]);
+      return {
+        offset: at,
+        after: torn,
+        said: `wrote ${torn.length} bytes at byte ${at} of ${log.path}: the checksum, the length (${len}) and the first ${half} body bytes of its last record (at byte ${last}), no end byte 'B'`,
+      };
+    });
+  },
+  'flip-log': ({ m, run, arg }) => {
+    const log = cleanNewestLog(m, run, 'flip-log');
+    const count = log.offsets.length;
+    if (count < 3) throw new UsageError(`${m.name}: ${log.path} holds ${count} record${count === 1 ? '' : 's'}; flip-log needs 3 or more (it never flips the last one)`, { hint: 'write some more to ZooKeeper first' });
+    const n = arg === undefined ? Math.ceil(count / 2) : Number(arg);
+    if (!Number.isInteger(n) || n < 1 || n >= count) throw new UsageError(`flip-log takes a record number from 1 to ${count - 1} (${log.path} holds ${count}; the last is never flipped), not "${arg}"`);
+    const rec = log.offsets[n - 1] as number;
+    return patchLog(m, run, 'flip-log', log.path, (fd) => {
+      const len = readAt(fd, rec + 8, 4).readInt32BE(0);
+      const pos = rec + 12 + Math.floor(len / 2);
+      const was = readAt(fd, pos, 1)[0] as number;
+      const flipped = Buffer.of(was ^ 0xff);
+      const hex = (b: number): string => `0x${b.toString(16).padStart(2, '0')}`;
+      return { offset: pos, after: flipped, said: `flipped byte ${pos} of ${log.path} from ${hex(was)} to ${hex(was ^ 0xff)}: the middle of the body of record ${n} of ${count}, which starts at byte ${rec}` };
+    });
+  },
   clear: async ({ m, run }) => {
+    const logs = (Object.keys(LOG_FAULT_FILES) as LogFault[]).map((k) => undoLogPatch(m, run, k)).filter((x) => x !== undefined);
     for (const f of Object.values(FAULT_FILES)) rmSync(join(run, f), { force: true });
     let n = 0;
     while (n < 10 && /^zkops-small-tmp \/var\/tmp /m.test(readFileSync(`/proc/${m.anchorPid}/mounts`, 'utf8'))) {
@@ -141,9 +186,124 @@ const FAULTS: { [K in FaultKind]: (t: FaultTarget) => Promise<string> | string }
     }
     const zk = smallZkMounted(m);
     if (zk) await inMaster(m, ['sh', '-c', UNDO_SMALL_ZK], 120_000);
-    return `${m.name}: faults cleared${n ? ', small /var/tmp unmounted' : ''}${zk ? `, ${SMALL_ZK_MOUNT} back on disk` : ''}`;
+    return `${m.name}: faults cleared${n ? ', small /var/tmp unmounted' : ''}${zk ? `, ${SMALL_ZK_MOUNT} back on disk` : ''}${logs.map((l) => `; ${l}`).join('')}`;
   },
 };
+
+// ---- tear-log and flip-log: bytes of a live transaction log ------------------------------------
+// The log is reached through /proc/<anchor>/root, the master's own view of its files: wherever
+// its /var/lib/dcos/exhibitor is (the host's master-<i>/dcos, or the small-zk tmpfs that only its
+// namespace sees). Each fault's marker in run/ is JSON: the file as the master sees it, the
+// offset, the bytes that were there and the bytes written; `clear` puts the old bytes back only
+// while the written ones are still there.
+
+/** The markers of the log faults (not consumed by scripts.ts: `clear` reads them). */
+const LOG_FAULT_FILES = { 'tear-log': 'fault.tear-log', 'flip-log': 'fault.flip-log' } as const;
+type LogFault = keyof typeof LOG_FAULT_FILES;
+
+interface LogPatch {
+  /** The log as the master sees it. */
+  file: string;
+  offset: number;
+  /** Hex of the bytes before the fault, and of the bytes it wrote. */
+  before: string;
+  after: string;
+}
+
+/** ZooKeeper's logs as the master sees them (zoo.cfg's dataLogDir). */
+const LOG_DIR = `${NS.zkDir}/transactions/version-2`;
+
+/** A path of the master's own view, as this machine reaches it (through its anchor's root). */
+function inMasterView(m: SandboxMaster, path: string): string {
+  if (!anchorAlive(m)) throw new OperationFailed(`${m.name}'s namespace is gone (its anchor process ${m.anchorPid} is not running)`, { hint: 'zkops sandbox down, then up' });
+  return join(`/proc/${m.anchorPid}/root`, path);
+}
+
+/** The master's newest log (highest zxid in its name), read whole: how it ends and where each record starts. */
+function cleanNewestLog(m: SandboxMaster, run: string, kind: LogFault): { path: string; result: LogResult; offsets: number[] } {
+  if (existsSync(join(run, LOG_FAULT_FILES[kind]))) throw new UsageError(`${m.name}: ${kind} is already in place; clear it first`);
+  let names: string[];
+  try {
+    names = readdirSync(inMasterView(m, LOG_DIR));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    names = [];
+  }
+  const newest = names
+    .map((n) => parseZkFileName(n))
+    .filter((f): f is ZkFileName => f?.kind === 'log')
+    .sort((a, b) => (a.zxid < b.zxid ? -1 : a.zxid > b.zxid ? 1 : 0))
+    .at(-1);
+  if (!newest) throw new UsageError(`${m.name} has no transaction log in ${LOG_DIR} yet; write something to ZooKeeper first`);
+  const path = `${LOG_DIR}/${newest.name}`;
+  const offsets: number[] = [];
+  const reader = new TxnLogReader(path, (rec) => offsets.push(rec.offset));
+  const fd = openSync(inMasterView(m, path), 'r');
+  try {
+    for (let pos = 0; ; ) {
+      const chunk = Buffer.alloc(1 << 20);
+      const got = readSync(fd, chunk, 0, chunk.length, pos);
+      if (got === 0) break;
+      reader.write(chunk.subarray(0, got));
+      pos += got;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const result = reader.end();
+  if (result.tail.kind !== 'end') {
+    throw new UsageError(`${m.name}: ${path} does not end cleanly (${result.tail.kind} at byte ${result.tail.offset}: ${result.tail.reason})`, { hint: 'clear the log faults first, or wait until nothing writes to ZooKeeper' });
+  }
+  return { path, result, offsets };
+}
+
+function readAt(fd: number, offset: number, length: number): Buffer {
+  const b = Buffer.alloc(length);
+  return b.subarray(0, readSync(fd, b, 0, length, offset));
+}
+
+/** Work out the bytes of a log fault on the open log, record them in the fault's marker (before
+ * writing, so that `clear` knows of every write), write them; what was done, in a line. */
+function patchLog(m: SandboxMaster, run: string, kind: LogFault, path: string, plan: (fd: number) => { offset: number; after: Buffer; said: string }): string {
+  const fd = openSync(inMasterView(m, path), 'r+');
+  try {
+    const { offset, after, said } = plan(fd);
+    const before = readAt(fd, offset, after.length);
+    const patch: LogPatch = { file: path, offset, before: before.toString('hex'), after: after.toString('hex') };
+    writeFileSync(join(run, LOG_FAULT_FILES[kind]), `${JSON.stringify(patch)}\n`);
+    writeSync(fd, after, 0, after.length, offset);
+    return `${m.name}: ${kind}: ${said}`;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Put back what a log fault overwrote, if its bytes are still there; what was done, or undefined without the fault. */
+function undoLogPatch(m: SandboxMaster, run: string, kind: LogFault): string | undefined {
+  const marker = join(run, LOG_FAULT_FILES[kind]);
+  if (!existsSync(marker)) return undefined;
+  const p = JSON.parse(readFileSync(marker, 'utf8')) as LogPatch;
+  const before = Buffer.from(p.before, 'hex');
+  const after = Buffer.from(p.after, 'hex');
+  let said: string;
+  let fd: number | undefined;
+  try {
+    fd = openSync(inMasterView(m, p.file), 'r+');
+    if (readAt(fd, p.offset, after.length).equals(after)) {
+      writeSync(fd, before, 0, before.length, p.offset);
+      said = `${kind} undone (${before.length} byte${before.length === 1 ? '' : 's'} at byte ${p.offset} of ${p.file} put back)`;
+    } else {
+      said = `${kind} left as it is: bytes ${p.offset}..${p.offset + after.length - 1} of ${p.file} have been written since`;
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    said = `${kind} left as it is: ${p.file} is gone`;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  rmSync(marker);
+  return said;
+}
 
 /** A size such as 512k, 1m or 4096 (bytes) in KiB. */
 function kib(size: string): number {

@@ -23,6 +23,8 @@ export interface MasterPlan {
   clientPub: string;
   heapMb: number;
   init: SandboxInit;
+  /** zoo.cfg's snapCount (`up --snap-count`); undefined: ZooKeeper's default. */
+  snapCount?: number;
 }
 
 function zkClasspath(): string {
@@ -58,7 +60,7 @@ export function layoutMaster(dir: string, p: MasterPlan): SandboxMaster {
   }
   makeZkDirs(home, p.index);
   makeRootAndTmp(home, p.clientPub);
-  const env: MasterEnv = { index: p.index, name, address: p.address, peers: p.peers, java: 'java', node: process.execPath, zkClasspath: zkClasspath(), zkHeapMb: p.heapMb };
+  const env: MasterEnv = { index: p.index, name, address: p.address, peers: p.peers, java: 'java', node: process.execPath, zkClasspath: zkClasspath(), zkHeapMb: p.heapMb, ...(p.snapCount === undefined ? {} : { snapCount: p.snapCount }) };
   writeServiceFiles(home, env, p.init);
   writeDcosFiles(opt, p.peers.length);
   keygen(join(sb, 'ssh', 'ssh_host_ed25519_key'));

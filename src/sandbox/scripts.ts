@@ -41,6 +41,8 @@ export interface MasterEnv {
   node: string;
   zkClasspath: string;
   zkHeapMb: number;
+  /** zoo.cfg's snapCount; undefined: none written (ZooKeeper's default, 100000). */
+  snapCount?: number;
 }
 
 /** Sourced by every script: who this master is. */
@@ -75,6 +77,12 @@ export function zooCfg(m: MasterEnv): string {
     '4lw.commands.whitelist=srvr,stat,ruok,mntr,conf',
     'admin.enableServer=false',
     'autopurge.purgeInterval=0',
+    // QuorumPeerConfig.parseProperties (3.4.14, what DC/OS runs, and 3.8) turns a key it does
+    // not know into the system property zookeeper.<key>, and ZooKeeperServer.getSnapCount reads
+    // zookeeper.snapCount: after snapCount/2 + a random share of snapCount/2 transactions the
+    // member rolls to a new log file and takes a snapshot. A small one (20-100) makes a few
+    // seconds of writes leave many snapshots and logs: what a hot backup copies mid-roll.
+    ...(m.snapCount === undefined ? [] : [`snapCount=${m.snapCount}`]),
     ...(m.peers.length > 1 ? servers : []),
     '',
   ].join('\n');

@@ -42,6 +42,8 @@ export interface SandboxState {
   /** ZooKeeper's heap on each master (-Xmx), in MB; absent in a state.json from before --heap. */
   zkHeapMb?: number;
   init?: SandboxInit;
+  /** zoo.cfg's snapCount on every master (`up --snap-count`); absent: ZooKeeper's own (100000). */
+  snapCount?: number;
 }
 
 /** <dir>/state.json: what `down` stops and every other command reads. */

@@ -30,6 +30,10 @@ export interface UpOptions {
   heap?: string | number;
   /** 'systemd': every master boots systemd as pid 1 of its own pid namespace. */
   init?: SandboxInit;
+  /** zoo.cfg's snapCount on every master (at least 2; ZooKeeper's default is 100000): a small one
+   * (20-100) rolls the log and takes a snapshot every few dozen transactions. Kept in state.json;
+   * zoo.cfg is written once, so every restart of ZooKeeper keeps it. */
+  snapCount?: number;
   /** Print progress lines. */
   log?: (line: string) => void;
   healthyTimeoutMs?: number;
@@ -53,14 +57,14 @@ const ENSEMBLE_PORTS = [2888, 3888];
 export async function up(opts: UpOptions): Promise<UpResult> {
   const log = opts.log ?? (() => undefined);
   const started = Date.now();
-  const { dir, addresses, sshPort, zkHeapMb } = checkOptions(opts);
-  const running = alreadyRunning(dir, opts.masters, log);
+  const { dir, addresses, sshPort, zkHeapMb, snapCount } = checkOptions(opts);
+  const running = alreadyRunning(dir, opts.masters, snapCount, log);
   if (running) return running;
   const init = opts.init ?? 'plain';
   ensurePrerequisites(log, init);
   const cgroups = init === 'systemd' ? cgroupLayout() : undefined;
   await ensurePortsFree(addresses, sshPort);
-  const state = layoutSandbox(dir, addresses, sshPort, zkHeapMb, init);
+  const state = layoutSandbox(dir, addresses, sshPort, zkHeapMb, init, snapCount);
   try {
     await startSandbox(state, cgroups, log, opts.healthyTimeoutMs ?? 120_000);
   } catch (err) {
@@ -72,8 +76,8 @@ export async function up(opts: UpOptions): Promise<UpResult> {
   return { state, inventory: inventoryFile(state), healthyAfterMs, rssBytes: memoryOf(state), alreadyRunning: false };
 }
 
-/** The master count, a sandbox dir outside what the masters replace, the addresses and the heap. */
-function checkOptions(opts: UpOptions): { dir: string; addresses: string[]; sshPort: number; zkHeapMb: number } {
+/** The master count, a sandbox dir outside what the masters replace, the addresses, the heap and snapCount. */
+function checkOptions(opts: UpOptions): { dir: string; addresses: string[]; sshPort: number; zkHeapMb: number; snapCount: number | undefined } {
   if (!(MASTER_COUNTS as readonly number[]).includes(opts.masters)) {
     throw new UsageError(`--masters ${opts.masters}: a sandbox has 1, 3, 5 or 7 masters`);
   }
@@ -81,16 +85,24 @@ function checkOptions(opts: UpOptions): { dir: string; addresses: string[]; sshP
   for (const p of REPLACED_DIRS) {
     if (dir === p || dir.startsWith(`${p}/`)) throw new UsageError(`--dir ${dir} is inside ${p}, which every sandbox master replaces with its own`);
   }
-  return { dir, addresses: masterAddresses(opts.baseIp, opts.masters), sshPort: opts.sshPort ?? 22, zkHeapMb: heapMb(opts.heap ?? DEFAULT_HEAP_MB) };
+  const snapCount = opts.snapCount;
+  if (snapCount !== undefined && (!Number.isInteger(snapCount) || snapCount < 2 || snapCount > 2 ** 31 - 1)) {
+    throw new UsageError(`--snap-count ${snapCount}: ZooKeeper's snapCount is a whole number of transactions, at least 2`);
+  }
+  return { dir, addresses: masterAddresses(opts.baseIp, opts.masters), sshPort: opts.sshPort ?? 22, zkHeapMb: heapMb(opts.heap ?? DEFAULT_HEAP_MB), snapCount };
 }
 
-/** A sandbox of this size that already runs in `dir` is the result; one of another size is an error. */
-function alreadyRunning(dir: string, masters: number, log: (line: string) => void): UpResult | undefined {
+/** A sandbox of this size that already runs in `dir` is the result; one of another size (or
+ * another snapCount, when one is asked for) is an error. */
+function alreadyRunning(dir: string, masters: number, snapCount: number | undefined, log: (line: string) => void): UpResult | undefined {
   const existing = readState(dir);
   if (!isRunning(existing)) return undefined;
   const s = existing as SandboxState;
   if (s.masters.length !== masters) {
     throw new UsageError(`a sandbox with ${s.masters.length} masters is already running in ${dir}`, { hint: `zkops sandbox down --dir ${dir} first` });
+  }
+  if (snapCount !== undefined && s.snapCount !== snapCount) {
+    throw new UsageError(`the sandbox already running in ${dir} has ${s.snapCount === undefined ? "ZooKeeper's default snapCount" : `snapCount ${s.snapCount}`}, not ${snapCount}`, { hint: `zkops sandbox down --dir ${dir} first` });
   }
   log(`a sandbox with ${s.masters.length} masters is already running in ${dir} (${s.masters.map((m) => m.address).join(', ')})`);
   return { state: s, inventory: inventoryFile({ dir }), healthyAfterMs: 0, rssBytes: memoryOf(s), alreadyRunning: true };
@@ -110,7 +122,7 @@ async function ensurePortsFree(addresses: string[], sshPort: number): Promise<vo
 }
 
 /** The client key, every master's files and sshd_config, and state.json (no pid yet). */
-function layoutSandbox(dir: string, addresses: string[], sshPort: number, zkHeapMb: number, init: SandboxInit): SandboxState {
+function layoutSandbox(dir: string, addresses: string[], sshPort: number, zkHeapMb: number, init: SandboxInit, snapCount: number | undefined): SandboxState {
   mkdirSync(dir, { recursive: true });
   for (const p of MOUNT_POINTS) mkdirSync(p, { recursive: true });
   keygen(join(dir, 'client_key'));
@@ -119,10 +131,11 @@ function layoutSandbox(dir: string, addresses: string[], sshPort: number, zkHeap
     version: 1,
     dir,
     sshPort,
-    masters: addresses.map((address, i) => layoutMaster(dir, { index: i + 1, address, peers: addresses, clientPub, heapMb: zkHeapMb, init })),
+    masters: addresses.map((address, i) => layoutMaster(dir, { index: i + 1, address, peers: addresses, clientPub, heapMb: zkHeapMb, init, ...(snapCount === undefined ? {} : { snapCount }) })),
     startedAt: new Date().toISOString(),
     zkHeapMb,
     ...(init === 'systemd' ? { init } : {}),
+    ...(snapCount === undefined ? {} : { snapCount }),
   };
   // Every sshd_config names its own address; written once the port is known.
   for (const m of state.masters) writeFileSync(join(sandboxHome(m), 'ssh', 'sshd_config'), sshdConfig(m.address, sshPort));

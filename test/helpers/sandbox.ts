@@ -31,10 +31,10 @@ export interface TestSandbox {
   down(): Promise<CliResult>;
 }
 
-export async function startSandbox(opts: { masters: number; baseIp: string; name: string; init?: 'systemd' }): Promise<TestSandbox> {
+export async function startSandbox(opts: { masters: number; baseIp: string; name: string; init?: 'systemd'; snapCount?: number }): Promise<TestSandbox> {
   const work = mkdtempSync(join(tmpdir(), `zkops-${opts.name}-`));
   const dir = join(work, 'sandbox');
-  const init = opts.init ? ['--init', opts.init] : [];
+  const init = [...(opts.init ? ['--init', opts.init] : []), ...(opts.snapCount ? ['--snap-count', String(opts.snapCount)] : [])];
   const up = await zkops(['sandbox', 'up', '--masters', String(opts.masters), '--base-ip', opts.baseIp, '--dir', dir, ...init, '--json'], { timeoutMs: 600_000 });
   if (up.code !== 0) {
     rmSync(work, { recursive: true, force: true });

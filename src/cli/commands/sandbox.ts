@@ -33,6 +33,7 @@ const upCmd = sub(
         default: 'plain' as const,
         describe: 'what runs each master: plain (shell scripts behind a fake systemctl) or systemd (real systemd as pid 1 of the master, so zkops jobs take the systemd-run path)',
       },
+      'snap-count': { type: 'number', describe: "ZooKeeper's snapCount on every master (default ZooKeeper's 100000): with a small one (20-100) each member rolls to a new log and takes a snapshot every snapCount/2 to snapCount transactions" },
     }),
   async (a) => {
     const r = await up({
@@ -42,10 +43,11 @@ const upCmd = sub(
       sshPort: a['ssh-port'],
       heap: a.heap,
       init: a.init,
+      ...(a['snap-count'] === undefined ? {} : { snapCount: a['snap-count'] }),
       log: a.json ? undefined : say,
     });
     if (a.json) {
-      return { json: { dir: r.state.dir, init: r.state.init ?? 'plain', heapMb: r.state.zkHeapMb ?? null, inventory: r.inventory, alreadyRunning: r.alreadyRunning, healthyAfterMs: r.healthyAfterMs, rssBytes: r.rssBytes, masters: r.state.masters.map((m) => ({ name: m.name, address: m.address })) }, raw: true };
+      return { json: { dir: r.state.dir, init: r.state.init ?? 'plain', heapMb: r.state.zkHeapMb ?? null, snapCount: r.state.snapCount ?? null, inventory: r.inventory, alreadyRunning: r.alreadyRunning, healthyAfterMs: r.healthyAfterMs, rssBytes: r.rssBytes, masters: r.state.masters.map((m) => ({ name: m.name, address: m.address })) }, raw: true };
     }
     if (r.alreadyRunning) {
       say(`inventory: ${r.inventory}`);
@@ -132,7 +134,7 @@ const faultCmd = sub(
     y
       .positional('master', { type: 'string', demandOption: true, describe: 'master-N, its address or N' })
       .positional('kind', { type: 'string', demandOption: true, choices: Object.keys(FAULT_KINDS), describe: Object.entries(FAULT_KINDS).map(([k, v]) => `${k}: ${v}`).join('; ') })
-      .positional('arg', { type: 'string', describe: 'seconds or size, per kind' }) as never,
+      .positional('arg', { type: 'string', describe: 'seconds, size or record number, per kind' }) as never,
   async (a: SandboxArgs & { master: string; kind: string; arg?: string }) => {
     const msg = await fault(a.dir, a.master, a.kind, a.arg);
     if (a.json) return { json: { done: msg }, raw: true };
