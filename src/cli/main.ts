@@ -17,9 +17,10 @@ import { restoreCommand } from './commands/restore.js';
 import { statusCommand } from './commands/status.js';
 import { deleteCommand, listCommand, showCommand, verifyCommand } from './commands/catalog.js';
 import { diffCommand, inspectCommand } from './commands/inspect.js';
+import { rehearseCommand } from './commands/rehearse.js';
 
 // The commands that append to the journal beside the catalog.
-const JOURNALED = new Set(['backup', 'restore', 'run', 'status']);
+const JOURNALED = new Set(['backup', 'restore', 'rehearse', 'run', 'status']);
 
 /**
  * Once per run, before the command: warn when the catalog directory is group- or
@@ -78,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
       .command(toYargs(verifyCommand) as never)
       .command(toYargs(inspectCommand) as never)
       .command(toYargs(diffCommand) as never)
+      .command(toYargs(rehearseCommand) as never)
       .command(toYargs(runCommand) as never)
       .command(toYargs(planCommand) as never)
       .command(toYargs(checkCommand) as never)

@@ -1,6 +1,6 @@
 // The local catalog: zkops list [LABEL], show ID, delete ID, verify ID|FILE.
 
-import { Catalog, CorruptMetadataError } from '../../catalog/store.js';
+import { Catalog, CorruptMetadataError, type RehearsalRecord } from '../../catalog/store.js';
 import { verifyArchive } from '../../catalog/verify.js';
 import { OperationFailed } from '../../errors.js';
 import { DIR_OPTION, say } from '../options.js';
@@ -17,6 +17,19 @@ interface CatalogArgs {
 }
 
 const dirOption = DIR_OPTION;
+
+/** The REHEARSED column of `list`: "ok 2026-11-29", "FAILED 2026-11-29", or "-" (never rehearsed). */
+export function rehearsedCell(r: RehearsalRecord | null | undefined): string {
+  if (!r) return '-';
+  return `${r.ok ? 'ok' : 'FAILED'} ${r.at.slice(0, 10)}`;
+}
+
+/** The `rehearsed` line of `show`: "ok at …, digest … (N znodes)", or FAILED with what differed. */
+export function rehearsedText(r: RehearsalRecord | null | undefined, ready = true): string {
+  if (!r) return ready ? 'never (`zkops rehearse ID` restores it into a sandbox and compares the tree it serves)' : '-';
+  const served = r.digest === null ? 'the sandbox never served it' : `digest ${r.digest} (${r.znodes ?? '?'} znodes)`;
+  return `${r.ok ? 'ok' : 'FAILED'} at ${r.at}, ${served}${r.ok || !r.detail ? '' : `: ${r.detail}`}`;
+}
 
 /** A human line on stdout: secrets hidden, control characters escaped. */
 function out(line: string): void {
@@ -39,8 +52,8 @@ export const listCommand: ZkCommand<CatalogArgs> = {
     if (all.length === 0) return say(`no backups${argv.label ? ` labelled ${argv.label}` : ''} in ${argv.dir}`);
     const rows = all.map((b) =>
       b.status === 'CORRUPT'
-        ? { id: b.id, status: b.status, created: '-', bytes: '-', master: '-' }
-        : { id: b.id, status: b.status.replace('STATUS_', ''), created: b.created, bytes: b.size === null ? '-' : String(b.size), master: b.sourceMaster ?? '-' },
+        ? { id: b.id, status: b.status, created: '-', bytes: '-', master: '-', rehearsed: '-' }
+        : { id: b.id, status: b.status.replace('STATUS_', ''), created: b.created, bytes: b.size === null ? '-' : String(b.size), master: b.sourceMaster ?? '-', rehearsed: rehearsedCell(b.rehearsed) },
     );
     process.stdout.write(`${formatTable(rows)}\n`);
     for (const b of all) {
@@ -63,8 +76,9 @@ export const showCommand: ZkCommand<CatalogArgs> = {
       return { json: meta, raw: true, error: new CorruptMetadataError(meta, argv.dir) };
     }
     if (argv.json) return { json: meta, raw: true };
-    const { files, tree, ...rest } = meta;
+    const { files, tree, rehearsed, ...rest } = meta;
     for (const [k, v] of Object.entries(rest)) field(k, v);
+    field('rehearsed', rehearsedText(rehearsed, meta.status === 'STATUS_READY'));
     field('files', files.length);
     if (tree) {
       field('lastZxid', `${tree.lastZxid} (snapshot ${tree.snapshotZxid}, epoch ${tree.epoch})`);
