@@ -8,8 +8,9 @@
 // - The directory is listed again after each pass: a file that appeared meanwhile (a new
 //   snapshot, a rolled log) is copied too, the newest log is copied again each pass (it grows),
 //   a log that was the newest when copied is copied once more once a newer one exists (it was
-//   completed meanwhile); the passes end when one lists what the one before it did. A file
-//   ZooKeeper's purge removed meanwhile is skipped.
+//   completed meanwhile). Every pass ends with a consistent copy (a log that is not the newest is
+//   never written again, and the newest is copied last), so the passes end when one lists what
+//   the one before it did, or after the third. A file ZooKeeper's purge removed meanwhile is skipped.
 // - Its last record may still be cut by the copy (a read overlapping ZooKeeper's write): the
 //   bastion cuts that record off after the download (catalog/trim.ts), never anything else.
 // - No myid, no other file: the archive holds what dcos-zk backup's holds, from a copy made
@@ -50,7 +51,6 @@ zkops_hot_copy() {
   pass=0
   while :; do
     pass=$((pass + 1))
-    if [ "$pass" -gt 10 ]; then echo "ZooKeeper wrote new files during each of 10 passes over $1: the copy cannot catch up" >&2; return 1; fi
     # the newest snapshot that ends with ZooKeeper's trailer (its checksum, then the string "/")
     snap=
     snapz=
@@ -82,8 +82,10 @@ zkops_hot_copy() {
       if [ "$rc" -eq 0 ] && [ "\${w##*/}" != "$newest" ]; then whole="$whole$w "; fi
     done
     echo "pass $pass: \${snap}, $(echo $want | wc -w) files, the newest log \${newest:-(none)}"
-    # nothing appeared or went since the last pass: only the newest log's tail can be newer
-    if [ "$want" = "$prev" ]; then break; fi
+    # every pass ends with a consistent copy: the snapshot, whole logs, and a prefix of the newest
+    # one. Nothing appeared or went since the last pass: done; else at most 3 passes (under a
+    # steady load with a small snapCount ZooKeeper rolls its files every few hundred ms)
+    if [ "$want" = "$prev" ] || [ "$pass" -ge 3 ]; then break; fi
     prev=$want
   done
   # the epochs last: an election during the copy would show as a newer epoch than the logs'

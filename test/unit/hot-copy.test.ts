@@ -75,6 +75,23 @@ describe('zkops_hot_copy', () => {
     expect(out).toMatch(/in 3 passes/);
   });
 
+  it('ZooKeeper rolling its log during every pass: three passes, each log but the last copied after it was complete', () => {
+    const zk = dataDir({ 'snapshot.10': WHOLE }, ['log.1', 'log.20']);
+    const logs = join(zk, 'transactions', 'version-2');
+    // every copy of the newest log: it gains a record and ZooKeeper rolls to the next one
+    const roll = `cp() { command cp "$@"; n=$(ls ${logs} | sed 's/log\\.//' | while read h; do echo $((0x$h)); done | sort -n | tail -n 1); case "$3" in */log.$(printf %x $n)) echo done >> "$3"; printf 'log.%x\\n' $((n + 16)) > ${logs}/log.$(printf %x $((n + 16))) ;; esac; }`;
+    const { out, files, dest } = hotCopy(zk, roll);
+    expect(out).toMatch(/in 3 passes/);
+    const copied = files.filter((f) => f.startsWith('transactions/version-2/log.')).map((f) => f.slice('transactions/version-2/'.length));
+    const newest = copied.reduce((a, b) => (parseInt(b.slice(4), 16) > parseInt(a.slice(4), 16) ? b : a));
+    for (const name of copied) {
+      // the newest was copied before its roll; every other one that was written to once it was complete (log.1 never was)
+      const text = readFileSync(join(dest, 'transactions', 'version-2', name), 'utf8');
+      if (name !== newest && name !== 'log.1') expect(text, name).toMatch(/done\n$/);
+    }
+    expect(copied.length).toBeGreaterThanOrEqual(4);
+  });
+
   it('a file the purge removes during the copy is skipped, not an error', () => {
     const zk = dataDir({ 'snapshot.10': WHOLE }, ['log.1', 'log.5', 'log.20']);
     const purge = `cp() { case "$3" in */log.1) rm -f "$3"; esac; command cp "$@"; }`;
