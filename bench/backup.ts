@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     for (let run = 1; run <= args.runs; run++) {
       // zkops first; then by hand on the same master, so both stop the same ZooKeeper
       const t1 = Date.now();
-      const doc = JSON.parse(zkops(['backup', '-i', inv, '--dir', join(work, 'catalog'), '--json'])) as { backup: { stopWindowMs: number; status: string; sourceMaster: string } };
+      const doc = JSON.parse(zkops(['backup', '-i', inv, '--dir', join(work, 'catalog'), '--method', 'copy', '--json'])) as { backup: { stopWindowMs: number; status: string; sourceMaster: string } };
       tool.wall.push(Date.now() - t1);
       if (doc.backup.status !== 'STATUS_READY') throw new Error(`backup ended ${doc.backup.status}`);
       tool.window.push(doc.backup.stopWindowMs);

@@ -1,7 +1,9 @@
 // Downtime bench (#11): how long a master (backup) and the whole cluster (restore) are down, for
 // zkops (every --method it has) and for the DC/OS procedure by hand (by-hand.ts), on one sandbox per
 // data size, in the same run; ratios are zkops / by hand (compare ratios: the machine is shared).
-//   npm run build && node dist/bench/downtime.js [--masters 5] [--sizes 2000,50MB,500MB] [--runs 1] [--init plain|systemd]
+//   npm run build && node dist/bench/downtime.js [--masters 5] [--sizes 2000,50MB,500MB] [--runs 1] [--init plain|systemd] [--backup-only]
+// Every backup method of this build is measured (copy, dcos-zk, hot: the hot one's stop window is
+// 0, nothing is stopped); --backup-only leaves the restores out (the hot backup's figures, #15).
 // --sizes, comma-separated, one sandbox each (addresses 127.0.72.1, .11, .21 …; a heap for its data):
 //   N      N znodes of the sandbox's short default data (2000: the other benches' tree)
 //   NxB    N znodes of B bytes each (2000x1k)
@@ -40,10 +42,11 @@ interface Args {
   sizes: DataSize[];
   runs: number;
   init: 'plain' | 'systemd';
+  backupOnly: boolean;
 }
 
 const MiB = 1024 * 1024;
-const USAGE = 'usage: downtime.js [--masters 5] [--sizes 2000,50MB,500MB] [--runs 1] [--init plain|systemd]';
+const USAGE = 'usage: downtime.js [--masters 5] [--sizes 2000,50MB,500MB] [--runs 1] [--init plain|systemd] [--backup-only]';
 /** Leaves of a size given as a total (50MB) unless it says otherwise (50MB/1k). */
 const DEFAULT_LEAF = 4096;
 
@@ -63,9 +66,13 @@ function parseDataSize(item: string): DataSize {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { masters: 5, sizes: ['2000', '50MB', '500MB'].map(parseDataSize), runs: 1, init: 'plain' };
+  const a: Args = { masters: 5, sizes: ['2000', '50MB', '500MB'].map(parseDataSize), runs: 1, init: 'plain', backupOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
+    if (k === '--backup-only') {
+      a.backupOnly = true;
+      continue;
+    }
     const v = argv[++i] as string;
     if (k === '--masters') a.masters = Number(v);
     else if (k === '--sizes') a.sizes = v.split(',').map((s) => parseDataSize(s.trim()));
@@ -145,6 +152,10 @@ async function benchSize(args: Args, s: DataSize, index: number, work: string, m
     record(times.window, 'by hand', hand.stopWindowMs);
     rmSync(join(work, 'hand.tar.gz'), { force: true });
 
+    if (args.backupOnly) {
+      console.error(`${s.label}: run ${run}/${args.runs} done (backups only)`);
+      continue;
+    }
     const restores: [string, () => Promise<Outage>][] = [
       ...methods.restore.map((m): [string, () => Promise<Outage>] => [m ? `zkops ${m}` : 'zkops', () => restoreOutage(CLI, ['restore', id, '-i', inv, '--dir', catalog, '--yes', ...(m ? ['--method', m] : [])], addresses)]),
       ['by hand', () => handRestore(sshOptions(dir), addresses, join(catalog, `${id}.tar.gz`))],

@@ -31,7 +31,7 @@ export interface BackupOptions {
   master?: string;
   force: boolean;
   playbook?: string;
-  /** copy (default): ZooKeeper stopped only to copy its directory; dcos-zk: the DC/OS script, stopped throughout; hot: nothing stopped. */
+  /** hot (default): nothing stopped; copy: ZooKeeper stopped only to copy its directory; dcos-zk: the DC/OS script, stopped throughout. */
   method?: BackupMethod;
 }
 
@@ -59,10 +59,10 @@ export async function prepareBackup(o: BackupOptions, deps: Pick<Deps, 'now'>): 
   const loaded = await loadForRun(
     o.inventory,
     o.playbook ?? BACKUP_PLAYBOOK,
-    { backup_id: id, dest: catalog.archivePath(id), force: String(o.force), backup_master: o.master ?? '', method: o.method ?? 'copy' },
+    { backup_id: id, dest: catalog.archivePath(id), force: String(o.force), backup_master: o.master ?? '', method: o.method ?? 'hot' },
     BACKUP_CONTRACT,
   );
-  return { loaded, plan: planOf(loaded, new Date(deps.now())), id, catalog, method: o.method ?? 'copy' };
+  return { loaded, plan: planOf(loaded, new Date(deps.now())), id, catalog, method: o.method ?? 'hot' };
 }
 
 /** Run the backup and record its outcome in the catalog. */

@@ -32,7 +32,8 @@ describe('zkops backup on 3 masters with systemd as init', () => {
   const unitState = async (master: string, unit = UNIT): Promise<string> => (await sb.ssh(master, `systemctl is-active ${unit}`)).stdout.trim();
   /** The job units zkops left on a master (systemd-run --collect removes them when they end). */
   const jobUnits = async (master: string): Promise<string> => (await sb.ssh(master, "systemctl list-units --all --no-legend --plain 'zkops-*.service'")).stdout.trim();
-  const backup = (...extra: string[]): Promise<CliResult> => zkops(['backup', '-i', sb.inventory, '--dir', catalog, '--json', ...extra], { timeoutMs: 300_000 });
+  // --method copy unless a test names one: these tests are about the stop window's job (hot is the default)
+  const backup = (...extra: string[]): Promise<CliResult> => zkops(['backup', '-i', sb.inventory, '--dir', catalog, '--json', ...(extra.includes('--method') ? [] : ['--method', 'copy']), ...extra], { timeoutMs: 300_000 });
   /** Start a backup of `master` whose dcos-zk first waits `slow` seconds; resolves once that master's Exhibitor is stopped. */
   async function backupInStopWindow(master: string, slow: number, env: NodeJS.ProcessEnv = {}) {
     expect((await sb.sandbox('fault', master, 'dcos-zk-slow', String(slow))).code).toBe(0);

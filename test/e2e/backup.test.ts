@@ -52,8 +52,9 @@ async function remoteLeftovers(sb: TestSandbox, master: string): Promise<string>
   return (await sb.ssh(master, 'ls -A /var/tmp')).stdout.trim();
 }
 
+/** Method copy: this file is about the job that stops and starts Exhibitor (SPEC rule 2); hot, the default, stops nothing. */
 function backup(sb: TestSandbox, catalog: string, ...extra: string[]): Promise<CliResult> {
-  return zkops(['backup', '-i', sb.inventory, '--dir', catalog, ...extra], { timeoutMs: 300_000 });
+  return zkops(['backup', '-i', sb.inventory, '--dir', catalog, '--method', 'copy', ...extra], { timeoutMs: 300_000 });
 }
 
 function metaOf(catalog: string): Meta[] {
@@ -189,7 +190,7 @@ describe('zkops backup on 3 masters', () => {
   });
 
   it('the backup master’s sshd killed while the job runs: the job goes on, Exhibitor runs again, zkops follows it to its end', async () => {
-    const run = startZkops(['backup', '-i', sb.inventory, '--dir', catalog, '--master', 'master-2', '--json'], { timeoutMs: 300_000 });
+    const run = startZkops(['backup', '-i', sb.inventory, '--dir', catalog, '--method', 'copy', '--master', 'master-2', '--json'], { timeoutMs: 300_000 });
     try {
       await run.waitFor(/▶ backup:/);
       await sb.sandbox('fault', 'master-2', 'sshd-stop');
@@ -212,7 +213,7 @@ describe('zkops backup on 3 masters', () => {
   });
 
   it('zkops killed with SIGKILL while the job runs: Exhibitor runs again on that master', async () => {
-    const run = startZkops(['backup', '-i', sb.inventory, '--dir', catalog, '--master', 'master-1'], { timeoutMs: 300_000 });
+    const run = startZkops(['backup', '-i', sb.inventory, '--dir', catalog, '--method', 'copy', '--master', 'master-1'], { timeoutMs: 300_000 });
     await run.waitFor(/▶ backup:/);
     await new Promise((r) => setTimeout(r, 300));
     run.child.kill('SIGKILL');
@@ -229,7 +230,7 @@ describe('zkops backup on 3 masters', () => {
   it('SIGINT during the stop window: Exhibitor is started before zkops exits 130', async () => {
     // the stopped ZooKeeper lingers 10 s (DCOS-57231): the job waits for it, so the signal lands inside the stop window
     expect((await sb.sandbox('fault', 'master-3', 'zk-linger', '10')).code).toBe(0);
-    const run = startZkops(['backup', '-i', sb.inventory, '--dir', catalog, '--master', 'master-3'], { timeoutMs: 300_000 });
+    const run = startZkops(['backup', '-i', sb.inventory, '--dir', catalog, '--method', 'copy', '--master', 'master-3'], { timeoutMs: 300_000 });
     await run.waitFor(/▶ backup:/);
     await eventually('master-3 stopped', async () => (await sb.ssh('master-3', 'systemctl is-active dcos-exhibitor')).stdout.trim(), (v) => v === 'inactive', 30_000);
     run.child.kill('SIGINT');
@@ -245,7 +246,7 @@ describe('zkops backup on 3 masters', () => {
     // A large incompressible file in the ZooKeeper dir makes the download long enough to cut.
     await sb.ssh('master-2', 'head -c 200000000 /dev/urandom > /var/lib/dcos/exhibitor/zookeeper/snapshot/ballast.bin');
     try {
-      const run = startZkops(['backup', '-i', sb.inventory, '--dir', catalog, '--master', 'master-2', '--json'], { timeoutMs: 300_000 });
+      const run = startZkops(['backup', '-i', sb.inventory, '--dir', catalog, '--method', 'copy', '--master', 'master-2', '--json'], { timeoutMs: 300_000 });
       await run.waitFor(/master-2: [\d.]+ MB of [\d.]+ MB/);
       expect(killSshd(sb.dir, 'master-2', { listener: false })).toBeGreaterThan(0);
       const r = await run.result;
@@ -263,7 +264,7 @@ describe('zkops backup on 3 masters', () => {
   it('a download that cannot complete leaves STATUS_ERROR with the remote tar kept and its path shown, never READY', async () => {
     await sb.ssh('master-2', 'head -c 200000000 /dev/urandom > /var/lib/dcos/exhibitor/zookeeper/snapshot/ballast.bin');
     try {
-      const run = startZkops(['backup', '-i', sb.inventory, '--dir', catalog, '--master', 'master-2', '--json'], { timeoutMs: 300_000 });
+      const run = startZkops(['backup', '-i', sb.inventory, '--dir', catalog, '--method', 'copy', '--master', 'master-2', '--json'], { timeoutMs: 300_000 });
       await run.waitFor(/master-2: [\d.]+ MB of [\d.]+ MB/);
       expect(killSshd(sb.dir, 'master-2', { listener: true })).toBeGreaterThan(1);
       const r = await run.result;

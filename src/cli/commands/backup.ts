@@ -30,9 +30,9 @@ export const backupCommand: ZkCommand<BackupArgs> = {
       playbook: { type: 'string', describe: 'a changed copy of playbooks/backup.yaml' },
       method: {
         choices: BACKUP_METHODS,
-        default: 'copy' as const,
+        default: 'hot' as const,
         describe:
-          'copy: ZooKeeper is stopped only to copy its directory, the archive is made while it serves; dcos-zk: the DC/OS script, ZooKeeper stopped until the archive is made; hot: nothing is stopped, its files are copied while it serves and replayed on the bastion',
+          'hot: nothing is stopped, its files are copied while it serves and replayed on the bastion; copy: ZooKeeper is stopped only to copy its directory, the archive is made while it serves; dcos-zk: the DC/OS script, ZooKeeper stopped until the archive is made',
       },
     }) as never,
   run: async (argv) => {

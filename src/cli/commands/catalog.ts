@@ -76,8 +76,12 @@ export const showCommand: ZkCommand<CatalogArgs> = {
       return { json: meta, raw: true, error: new CorruptMetadataError(meta, argv.dir) };
     }
     if (argv.json) return { json: meta, raw: true };
-    const { files, tree, rehearsed, ...rest } = meta;
+    const { files, tree, rehearsed, hot, ...rest } = meta;
     for (const [k, v] of Object.entries(rest)) field(k, v);
+    if (hot) {
+      field('hot', `the master was at ${hot.notedZxid} when the copy began; the archive replays to ${hot.reachedZxid}`);
+      if (hot.trimmed) field('trimmed', `the copy tore the last record of ${hot.trimmed.file}: cut off at byte ${hot.trimmed.offset} (${hot.trimmed.reason})`);
+    }
     field('rehearsed', rehearsedText(rehearsed, meta.status === 'STATUS_READY'));
     field('files', files.length);
     if (tree) {
