@@ -1,14 +1,11 @@
 // Load an inventory (SPEC section 3): YAML with positions, a strict zod schema (unknown keys
 // and wrong types name file, line and key), durations, defaults, and ~/.ssh/config filling
-// what the inventory leaves out. ~/.ssh/config is read with the `ssh-config` package (a
-// maintained parser that implements OpenSSH's first-match-wins Host/Match evaluation); we do
-// not hand-roll that grammar.
+// what the inventory leaves out. ~/.ssh/config is resolved as OpenSSH 9.2 resolves it
+// (ssh-config.ts, checked against `ssh -G` in the tests); the inventory is ssh's command line.
 
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { homedir, userInfo } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import SSHConfig from 'ssh-config';
+import type SSHConfig from 'ssh-config';
 import { z } from 'zod';
 import { durationText, parseDuration } from '../util/duration.js';
 import { parseYamlSource, problemAt, validateWith, type YamlSource } from '../util/yaml-source.js';
@@ -16,6 +13,8 @@ import { UsageError, ValidationError, type Problem } from '../errors.js';
 import type { Inventory, JumpHost, Master } from './types.js';
 import { HOST_RULE, hostKey, isHost, remoteDirProblem, unbracket } from './addresses.js';
 import { expandHome } from '../util/paths.js';
+import { SshConfig, sshConfigFiles, systemContext } from './ssh-config.js';
+import { connectionOf } from './ssh-config-master.js';
 
 const duration = durationText();
 const port = z.number().int().min(1).max(65535);
@@ -61,6 +60,25 @@ const masterSchema = z
   })
   .strict();
 
+/** A number of backups to keep: a whole number, 0 or more. */
+const keepCount = z.number().int('a number of backups is a whole number').min(0, 'a number of backups is 0 or more');
+
+/** `retention:` (zkops prune -i, zkops backup --prune): restic's forget rules. */
+const retentionSchema = z
+  .object({
+    keepLast: keepCount.optional(),
+    keepHourly: keepCount.optional(),
+    keepDaily: keepCount.optional(),
+    keepWeekly: keepCount.optional(),
+    keepMonthly: keepCount.optional(),
+  })
+  .strict()
+  .refine((r) => Object.values(r).some((v) => v !== undefined), {
+    message: 'a retention policy needs at least one of keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly',
+    // an unknown key is the one problem to tell (keepDayly: 7 is a typo, not an empty policy)
+    when: (payload) => payload.issues.length === 0,
+  });
+
 const inventorySchema = z
   .object({
     cluster: z.string().regex(SIMPLE_NAME, 'a cluster name is letters, digits, ".", "_" and "-"'),
@@ -93,6 +111,7 @@ const inventorySchema = z
       .strict()
       .optional(),
     masters: z.array(masterSchema).min(1, 'at least one master is needed'),
+    retention: retentionSchema.optional(),
   })
   .strict();
 
@@ -130,51 +149,18 @@ export function parseJump(text: string, defaultUser: string): JumpHost | undefin
   return { user: m[1] ?? defaultUser, host: unbracket(m[2] as string), port: p };
 }
 
-/** What ~/.ssh/config says about a host alias (only the keys zkops honours). */
-interface SshConfigEntry {
-  hostName?: string;
-  user?: string;
-  port?: number;
-  identityFile?: string;
-  proxyJump?: string;
-}
-
-/** The ssh_config file zkops reads: $ZKOPS_SSH_CONFIG, else ~/.ssh/config. */
+/** The user's ssh_config file: $ZKOPS_SSH_CONFIG (read alone, as `ssh -F`), else ~/.ssh/config. */
 export function sshConfigPath(): string {
-  return process.env.ZKOPS_SSH_CONFIG ?? join(homedir(), '.ssh', 'config');
+  return process.env.ZKOPS_SSH_CONFIG ?? join(systemContext().home, '.ssh', 'config');
 }
 
-async function readSshConfig(file: string): Promise<SSHConfig | undefined> {
-  if (!existsSync(file)) return undefined;
-  try {
-    return SSHConfig.parse(await readFile(file, 'utf8'));
-  } catch (err) {
-    throw new UsageError(`cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`, {
-      hint: 'fix the file, or point ZKOPS_SSH_CONFIG at another one',
-    });
-  }
+/** A config of the `ssh-config` package (older callers and tests) as ours: its text, read again. */
+function asSshConfig(c: SSHConfig | SshConfig | undefined): SshConfig {
+  if (c instanceof SshConfig) return c;
+  return SshConfig.fromText(c === undefined ? '' : String(c), '<ssh_config>');
 }
 
-function first(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
-
-function lookup(config: SSHConfig | undefined, host: string): SshConfigEntry {
-  if (!config) return {};
-  // matchExec: false — zkops never runs shell commands found in ssh_config.
-  const c = config.compute(host, { ignoreCase: true, matchExec: false });
-  const portText = first(c.port);
-  const proxy = first(c.proxyjump);
-  return {
-    hostName: first(c.hostname),
-    user: first(c.user),
-    port: portText !== undefined && /^\d+$/.test(portText) ? Number(portText) : undefined,
-    identityFile: first(c.identityfile),
-    proxyJump: proxy && proxy.toLowerCase() !== 'none' ? proxy.split(',')[0] : undefined,
-  };
-}
-
-function masterProblems(src: YamlSource, raw: RawInventory, sshConfig: SSHConfig | undefined): Problem[] {
+function masterProblems(src: YamlSource, raw: RawInventory, sshConfig: SshConfig): Problem[] {
   const problems: Problem[] = [];
   const names = new Map<string, number>();
   const endpoints = new Map<string, number>();
@@ -187,7 +173,8 @@ function masterProblems(src: YamlSource, raw: RawInventory, sshConfig: SSHConfig
       problems.push(problemAt(src, ['masters', i, m.name ? 'name' : 'host'], `duplicate master "${name}" (also masters[${prevName}])`));
     } else names.set(nameKey, i);
     // The port the connection will use, so `port: 22` written out equals the default.
-    const ep = `${hostKey(m.host)}:${m.port ?? raw.ssh?.port ?? lookup(sshConfig, unbracket(m.host)).port ?? 22}`;
+    const user = m.user ?? raw.ssh?.user;
+    const ep = `${hostKey(m.host)}:${m.port ?? raw.ssh?.port ?? sshConfig.resolve(unbracket(m.host), user === undefined ? {} : { user }).port}`;
     const prevEp = endpoints.get(ep);
     if (prevEp !== undefined && prevName === undefined) {
       problems.push(problemAt(src, ['masters', i, 'host'], `duplicate master: host ${m.host} is also masters[${prevEp}]`));
@@ -203,8 +190,18 @@ function masterProblems(src: YamlSource, raw: RawInventory, sshConfig: SSHConfig
   return problems;
 }
 
-/** Parse and validate inventory text (no ssh_config: see loadInventory). */
-export function parseInventory(file: string, text: string, sshConfig?: SSHConfig): Inventory {
+/**
+ * Parse and validate inventory text against an ssh_config (none: an empty one; see
+ * loadInventory); `onWarning` hears what ssh_config holds that zkops does not apply (Match exec).
+ */
+export function parseInventory(file: string, text: string, sshConfigGiven?: SSHConfig | SshConfig, onWarning: (message: string) => void = () => undefined): Inventory {
+  const sshConfig = asSshConfig(sshConfigGiven);
+  const told = new Set<string>();
+  const warn = (m: string): void => {
+    if (told.has(m)) return;
+    told.add(m);
+    onWarning(m);
+  };
   const src = parseYamlSource(file, text);
   if (src.value === null || typeof src.value !== 'object' || Array.isArray(src.value)) {
     throw new ValidationError([{ file, line: 1, column: 1, path: '', message: 'an inventory is a YAML mapping with cluster: and masters:' }]);
@@ -220,9 +217,10 @@ export function parseInventory(file: string, text: string, sshConfig?: SSHConfig
   return {
     file,
     cluster: raw.cluster,
-    masters: raw.masters.map((m, index) => resolveMaster(src, raw.ssh ?? {}, m, index, base, sshConfig)),
+    masters: raw.masters.map((m, index) => resolveMaster(raw.ssh ?? {}, m, index, base, sshConfig, warn)),
     exhibitor: exhibitorSettings(ex, base),
     dcos: dcosSettings(raw.dcos ?? {}),
+    ...(raw.retention ? { retention: raw.retention } : {}),
   };
 }
 
@@ -230,42 +228,41 @@ export function parseInventory(file: string, text: string, sshConfig?: SSHConfig
 const msOr = (v: string | number | undefined, d: number): number => (v === undefined ? d : (parseDuration(v) as number));
 
 /** One master: the inventory's keys, then the ssh: defaults, then ~/.ssh/config, then OpenSSH's own defaults. */
-function resolveMaster(src: YamlSource, ssh: NonNullable<RawInventory['ssh']>, m: RawInventory['masters'][number], index: number, base: string, sshConfig: SSHConfig | undefined): Master {
+function resolveMaster(ssh: NonNullable<RawInventory['ssh']>, m: RawInventory['masters'][number], index: number, base: string, sshConfig: SshConfig, warn: (m: string) => void): Master {
   const bare = unbracket(m.host);
-  const cfg = lookup(sshConfig, bare);
-  const user = m.user ?? ssh.user ?? cfg.user ?? userInfo().username;
-  const identity = m.identityFile ?? ssh.identityFile ?? cfg.identityFile;
-  const jump = jumpOf(src, m.jump ?? ssh.jump ?? cfg.proxyJump, user, index, sshConfig);
+  const identity = m.identityFile ?? ssh.identityFile;
+  const [user, port, jump] = [m.user ?? ssh.user, m.port ?? ssh.port, m.jump ?? ssh.jump];
+  const conn = connectionOf(sshConfig, {
+    host: bare,
+    ...(user !== undefined ? { user } : {}),
+    ...(port !== undefined ? { port } : {}),
+    ...(jump !== undefined ? { jump } : {}),
+    ...(identity !== undefined ? { identityFile: localPath(identity, base) } : {}),
+    ...(ssh.knownHosts !== undefined ? { knownHosts: localPath(ssh.knownHosts, base) } : {}),
+  }, warn);
   const master: Master = {
     index,
     inventoryHost: m.host,
     name: m.name ?? bare,
-    host: cfg.hostName ?? bare,
-    port: m.port ?? ssh.port ?? cfg.port ?? 22,
-    user,
-    knownHosts: localPath(ssh.knownHosts ?? '~/.ssh/known_hosts', base),
+    host: conn.host,
+    port: conn.port,
+    user: conn.user,
+    knownHosts: ssh.knownHosts !== undefined ? localPath(ssh.knownHosts, base) : (conn.knownHosts ?? localPath('~/.ssh/known_hosts', base)),
     hostKeyPolicy: ssh.hostKeyPolicy ?? 'strict',
-    connectTimeoutMs: msOr(ssh.connectTimeout, DEFAULTS.connectTimeoutMs),
+    connectTimeoutMs: ssh.connectTimeout !== undefined ? msOr(ssh.connectTimeout, DEFAULTS.connectTimeoutMs) : (conn.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs),
     keepaliveMs: msOr(ssh.keepalive, DEFAULTS.keepaliveMs),
-    become: m.become ?? ssh.become ?? (user === 'root' ? 'none' : 'sudo'),
+    become: m.become ?? ssh.become ?? (conn.user === 'root' ? 'none' : 'sudo'),
   };
   if (identity !== undefined) master.identityFile = localPath(identity, base);
+  else if (conn.identityFiles) {
+    master.identityFile = conn.identityFiles[0] as string;
+    master.identityFiles = conn.identityFiles;
+  }
+  if (conn.identitiesOnly) master.identitiesOnly = true;
   if (ssh.passphraseEnv !== undefined) master.passphraseEnv = ssh.passphraseEnv;
-  if (jump) master.jump = jump;
+  if (conn.jumps.length > 0) master.jump = conn.jumps[0] as NonNullable<Master['jump']>;
+  if (conn.jumps.length > 1) master.jumps = conn.jumps;
   return master;
-}
-
-/** The jump host of a master; one given as a Host alias of ssh_config resolves through it too. */
-function jumpOf(src: YamlSource, jumpText: string | undefined, user: string, index: number, sshConfig: SSHConfig | undefined): JumpHost | undefined {
-  if (jumpText === undefined) return undefined;
-  const parsed = parseJump(jumpText, user);
-  if (!parsed) throw new ValidationError([problemAt(src, ['masters', index], `ProxyJump "${jumpText}" from ${sshConfigPath()} is not user@host:port`)]);
-  const jc = lookup(sshConfig, parsed.host);
-  return {
-    host: jc.hostName ?? parsed.host,
-    port: /:\d+$/.test(jumpText) ? parsed.port : (jc.port ?? parsed.port),
-    user: jumpText.includes('@') ? parsed.user : (jc.user ?? parsed.user),
-  };
 }
 
 function exhibitorSettings(ex: NonNullable<RawInventory['exhibitor']>, base: string): Inventory['exhibitor'] {
@@ -293,8 +290,16 @@ function dcosSettings(dcos: NonNullable<RawInventory['dcos']>): Inventory['dcos'
   };
 }
 
-/** Read, validate and resolve an inventory file; every problem is a ValidationError (exit 2). */
-export async function loadInventory(file: string): Promise<Inventory> {
+/** What ssh_config holds that zkops does not apply, on stderr as zkops's other warnings. */
+function warnOnStderr(message: string): void {
+  process.stderr.write(`warning: ${message}\n`);
+}
+
+/**
+ * Read, validate and resolve an inventory file with the user's ssh_config; every problem is a
+ * ValidationError (exit 2).
+ */
+export async function loadInventory(file: string, onWarning: (message: string) => void = warnOnStderr): Promise<Inventory> {
   const abs = resolve(file);
   let text: string;
   try {
@@ -305,5 +310,5 @@ export async function loadInventory(file: string): Promise<Inventory> {
       hint: 'pass --inventory FILE (-i); inventory.example.yaml documents every key',
     });
   }
-  return parseInventory(abs, text, await readSshConfig(sshConfigPath()));
+  return parseInventory(abs, text, SshConfig.load(sshConfigFiles()), onWarning);
 }

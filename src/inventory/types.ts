@@ -8,6 +8,12 @@ export interface JumpHost {
   host: string;
   port: number;
   user: string;
+  /** The keys its own ~/.ssh/config block gives (IdentityFile), in order; undefined: the master's. */
+  identityFiles?: string[];
+  /** IdentitiesOnly of its own block: offer those keys, never ssh-agent's. */
+  identitiesOnly?: boolean;
+  /** UserKnownHostsFile of its own block; undefined: the master's knownHosts. */
+  knownHosts?: string;
 }
 
 /** Fully resolved connection settings for one master (inventory + ~/.ssh/config merged). */
@@ -20,11 +26,18 @@ export interface MasterConn {
   user: string;
   /** Private key file; undefined: ssh-agent (SSH_AUTH_SOCK), then ~/.ssh/id_ed25519, id_rsa. */
   identityFile?: string;
+  /** Every key ~/.ssh/config gives (IdentityFile lines, identityFile is the first), offered after ssh-agent unless identitiesOnly. */
+  identityFiles?: string[];
+  /** ~/.ssh/config IdentitiesOnly: ssh-agent's keys are not offered. */
+  identitiesOnly?: boolean;
   /** Env var holding the key passphrase (default ZKOPS_SSH_PASSPHRASE). */
   passphraseEnv?: string;
   knownHosts: string;
   hostKeyPolicy: HostKeyPolicy;
+  /** The jump host connected to first (ProxyJump's first hop, or a jump host's own ProxyJump). */
   jump?: JumpHost;
+  /** Every jump host, first to connect to first, when there is more than one (jumps[0] is jump). */
+  jumps?: JumpHost[];
   connectTimeoutMs: number;
   keepaliveMs: number;
   /** 'sudo': privileged commands run under `sudo -n`; 'none': as the login user. */
@@ -63,6 +76,19 @@ export interface Master extends MasterConn {
   inventoryHost: string;
 }
 
+/**
+ * How many backups `zkops prune` keeps (restic's `forget` rules): the newest N, and the newest of
+ * each of the last N hours, days, ISO weeks and months (local time). A count of 0 is a rule that
+ * keeps nothing by itself.
+ */
+export interface RetentionPolicy {
+  keepLast?: number;
+  keepHourly?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+}
+
 export interface Inventory {
   /** Absolute path of the inventory file. */
   file: string;
@@ -70,4 +96,6 @@ export interface Inventory {
   masters: Master[];
   exhibitor: ExhibitorSettings;
   dcos: DcosSettings;
+  /** The `retention:` policy (`zkops prune -i`, `zkops backup --prune`); undefined when the inventory has none. */
+  retention?: RetentionPolicy;
 }

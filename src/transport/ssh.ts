@@ -5,8 +5,8 @@
 import type { Duplex } from 'node:stream';
 import type { Client } from 'ssh2';
 import { TransportError } from '../errors.js';
-import { authMethods, type AuthMethod } from './auth.js';
-import { connectClient, type ConnectTuning } from './connect.js';
+import { authMethods } from './auth.js';
+import { connectClient, connectViaJumps, type ConnectTuning } from './connect.js';
 import { runExec, type ChannelHost } from './exec.js';
 import { droppedError, sessionError, type Endpoint } from './ssh-errors.js';
 import { getFile, putFile } from './transfer.js';
@@ -124,36 +124,6 @@ function endpointOf(master: MasterConn): Endpoint {
   return { label: master.name, master: master.name, host: master.host, port: master.port, user: master.user };
 }
 
-/** Open the jump host connection, then a direct-tcpip stream through it to the master. */
-async function connectViaJump(master: MasterConn, auth: readonly AuthMethod[], opts: ConnectOptions, tuning: ConnectTuning | undefined): Promise<{ jump: Client; sock: Duplex }> {
-  const j = master.jump as NonNullable<MasterConn['jump']>;
-  const jumpEp: Endpoint = { label: `jump host ${j.user}@${j.host}:${j.port} (for ${master.name})`, master: master.name, host: j.host, port: j.port, user: j.user };
-  const onWarning = opts.onWarning ?? (() => undefined);
-  const jump = await connectClient(jumpEp, master, auth, { onWarning, signal: opts.signal, tuning });
-  jump.on('error', () => undefined);
-  try {
-    const sock = await new Promise<Duplex>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new TransportError('timeout', master.name, `cannot connect to ${master.name} (${master.host}:${master.port}) through ${jumpEp.label}: timed out`)), master.connectTimeoutMs);
-      jump.forwardOut('127.0.0.1', 0, master.host, master.port, (err, stream) => {
-        clearTimeout(timer);
-        if (err) {
-          reject(new TransportError('connect', master.name, `cannot connect to ${master.name} (${master.host}:${master.port}) through ${jumpEp.label}: ${err.message}`, {
-            hint: 'check the master is reachable from the jump host and that the jump host allows TCP forwarding',
-            cause: err,
-          }));
-          return;
-        }
-        stream.on('error', () => undefined);
-        resolve(stream);
-      });
-    });
-    return { jump, sock };
-  } catch (err) {
-    jump.destroy();
-    throw err;
-  }
-}
-
 /** The ssh2 Transport; `tuning` is for the bench (ciphers), the product uses defaults. */
 export class SshTransport implements Transport {
   constructor(private readonly tuning?: ConnectTuning) {}
@@ -164,7 +134,9 @@ export class SshTransport implements Transport {
     const ep = endpointOf(master);
     let jump: Client | undefined;
     let sock: Duplex | undefined;
-    if (master.jump) ({ jump, sock } = await connectViaJump(master, auth, opts, this.tuning));
+    // ProxyJump: every jump host in order, each with its own keys and known_hosts when ssh_config gives them
+    const hops = master.jumps ?? (master.jump ? [master.jump] : []);
+    if (hops.length > 0) ({ jump, sock } = await connectViaJumps(master, hops, { onWarning, signal: opts.signal, tuning: this.tuning }));
     try {
       const client = await connectClient(ep, master, auth, { onWarning, signal: opts.signal, tuning: this.tuning, ...(sock ? { sock } : {}) });
       return new SshSession(master, client, ep, jump);
