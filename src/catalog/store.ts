@@ -53,6 +53,8 @@ export interface BackupMeta {
   rehearsed?: RehearsalRecord | null;
   /** What the archive holds, read and replayed at backup time (verify --deep): last zxid, znodes, digest. */
   tree?: TreeSummaryRecord | null;
+  /** Copies made by `zkops copy` (or `backup --copy-to`): where (a directory or user@host:/path), when, the sha256 that arrived there. */
+  copies?: { dest: string; at: string; sha256: string }[] | null;
   zkopsVersion: string;
   runId: string | null;
 }
@@ -145,6 +147,10 @@ const metaSchema = z.looseObject({
       ephemerals: z.number(),
       digest: z.object({ sha256: z.string(), znodes: z.number(), bytes: z.number() }),
     })
+    .nullable()
+    .optional(),
+  copies: z
+    .array(z.looseObject({ dest: z.string(), at: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'not a sha256 (64 hex digits)') }))
     .nullable()
     .optional(),
   zkopsVersion: z.string(),

@@ -1,6 +1,7 @@
 // `zkops restore ID|FILE`: verify the archive here, then run playbooks/restore.yaml with the
 // facts it needs (sha256, age, ZooKeeper version) and the operator's confirmation.
 
+import { rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import { resolveTarget } from '../catalog/target.js';
 import { inspectArchive } from '../catalog/inspect.js';
@@ -16,6 +17,9 @@ import type { Answer, Deps } from './deps.js';
 import { diffTrees, type SubtreeDiff, type ZkTree } from '../zk-files/index.js';
 import { readClusterTree, type ClusterTree } from './live.js';
 import { loadForRun, planOf, runPlan, type Loaded } from './run.js';
+import { isRemoteCatalog } from '../catalog/remote-dest.js';
+import { parseBackupId } from '../catalog/labels.js';
+import { downloadBackup, type RemoteDeps } from './remote-catalog.js';
 
 export const RESTORE_PLAYBOOK = bundledPlaybook('restore.yaml');
 
@@ -46,6 +50,8 @@ export interface PreparedRestore {
   plan: Plan;
   /** The archive's tree, kept when a preview will want it (previewRestore reads the archive again otherwise). */
   archiveTree?: ZkTree;
+  /** A backup of a remote catalog (`--dir user@host:/path`) was downloaded: the local copy goes once runRestore is over (or when zkops exits). */
+  cleanUp?: () => Promise<void>;
 }
 
 export interface RestoreReport {
@@ -87,7 +93,36 @@ export function ageOf(iso: string | undefined, now = Date.now()): string {
   return `taken ${text} ago, ${iso}`;
 }
 
-export async function prepareRestore(o: RestoreOptions, deps: Pick<Deps, 'now'>, keepTree = false): Promise<PreparedRestore> {
+/**
+ * `restore ID --dir user@host:/path`: the backup is downloaded first into a local catalog of its
+ * own (checked against the remote metadata's sha256), and restored from there as a local one.
+ */
+async function localCatalogFor(o: RestoreOptions, deps: RemoteDeps): Promise<{ dir: string; cleanUp?: () => Promise<void> }> {
+  if (!isRemoteCatalog(o.dir) || !parseBackupId(o.target)) return { dir: o.dir };
+  const d = await downloadBackup({ dir: o.dir, id: o.target, inventory: o.inventory }, deps);
+  // the downloaded archive is a secret: gone however this process ends (but SIGKILL)
+  const onExit = (): void => rmSync(d.dir, { recursive: true, force: true });
+  process.once('exit', onExit);
+  return {
+    dir: d.dir,
+    cleanUp: async () => {
+      process.off('exit', onExit);
+      await d.cleanUp();
+    },
+  };
+}
+
+export async function prepareRestore(o: RestoreOptions, deps: RemoteDeps, keepTree = false): Promise<PreparedRestore> {
+  const local = await localCatalogFor(o, deps);
+  try {
+    return { ...(await prepareLocal({ ...o, dir: local.dir }, deps, keepTree)), ...(local.cleanUp ? { cleanUp: local.cleanUp } : {}) };
+  } catch (err) {
+    await local.cleanUp?.();
+    throw err;
+  }
+}
+
+async function prepareLocal(o: RestoreOptions, deps: Pick<Deps, 'now'>, keepTree: boolean): Promise<PreparedRestore> {
   const a = await resolveArchive(o.target, o.dir);
   // Verify here first, deep: a corrupt archive — a flipped byte in a snapshot or a log inside a
   // well-formed gzip tar, a missing log — is refused before any connection is made.
@@ -162,6 +197,14 @@ export function questionOf(plan: Plan): string | undefined {
 }
 
 export async function runRestore(o: RestoreOptions, prepared: PreparedRestore, deps: Deps): Promise<RestoreReport> {
+  try {
+    return await runPrepared(o, prepared, deps);
+  } finally {
+    await prepared.cleanUp?.();
+  }
+}
+
+async function runPrepared(o: RestoreOptions, prepared: PreparedRestore, deps: Deps): Promise<RestoreReport> {
   const { loaded, plan } = prepared;
   let confirm = deps.confirm;
   let question = o.yes || !deps.canAsk ? undefined : questionOf(plan);

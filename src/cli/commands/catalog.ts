@@ -1,6 +1,8 @@
 // The local catalog: zkops list [LABEL], show ID, delete ID, verify ID|FILE.
 
-import { Catalog, CorruptMetadataError, type RehearsalRecord } from '../../catalog/store.js';
+import { Catalog, type BackupMeta, type RehearsalRecord } from '../../catalog/store.js';
+import { catalogEntry, listCatalog } from '../../procedures/remote-catalog.js';
+import { realDeps } from '../deps.js';
 import { verifyArchive } from '../../catalog/verify.js';
 import { OperationFailed } from '../../errors.js';
 import { DIR_OPTION, say } from '../options.js';
@@ -17,6 +19,17 @@ interface CatalogArgs {
 }
 
 const dirOption = DIR_OPTION;
+
+/** list and show: the local catalog, or one over SSH (`--dir user@host:/path`; -i lends its ssh settings). */
+const readDirOption = {
+  dir: { ...DIR_OPTION.dir, describe: 'catalog directory, or [user@]host:/path to read one over SSH (-i INV lends its ssh settings, else ~/.ssh/config)' },
+} as const;
+
+/** The `copies` line of `show`: each copy's destination and time, or "-". */
+export function copiesText(copies: BackupMeta['copies']): string {
+  if (!copies || copies.length === 0) return '- (`zkops copy ID DEST` makes one)';
+  return copies.map((c) => `${c.dest} at ${c.at}`).join('; ');
+}
 
 /** The REHEARSED column of `list`: "ok 2026-11-29", "FAILED 2026-11-29", or "-" (never rehearsed). */
 export function rehearsedCell(r: RehearsalRecord | null | undefined): string {
@@ -45,11 +58,11 @@ function field(key: string, value: unknown): void {
 export const listCommand: ZkCommand<CatalogArgs> = {
   command: 'list [label]',
   describe: 'list the backups of the catalog, newest first',
-  builder: (y) => y.positional('label', { type: 'string' }).options(dirOption) as never,
+  builder: (y) => y.positional('label', { type: 'string' }).options(readDirOption) as never,
   run: async (argv) => {
-    const all = await new Catalog(argv.dir).list(argv.label);
+    const { entries: all, where, missing } = await listCatalog({ dir: argv.dir, ...(argv.label ? { label: argv.label } : {}), ...(argv.inventory ? { inventory: argv.inventory } : {}) }, realDeps(argv));
     if (argv.json) return { json: all, raw: true };
-    if (all.length === 0) return say(`no backups${argv.label ? ` labelled ${argv.label}` : ''} in ${argv.dir}`);
+    if (all.length === 0) return say(`no backups${argv.label ? ` labelled ${argv.label}` : ''} in ${where}${missing ? ' (the directory does not exist)' : ''}`);
     const rows = all.map((b) =>
       b.status === 'CORRUPT'
         ? { id: b.id, status: b.status, created: '-', bytes: '-', master: '-', rehearsed: '-' }
@@ -57,7 +70,7 @@ export const listCommand: ZkCommand<CatalogArgs> = {
     );
     process.stdout.write(`${formatTable(rows)}\n`);
     for (const b of all) {
-      if (b.status === 'CORRUPT') say(`warning: ${b.id} is CORRUPT: ${b.reason} (\`zkops delete ${b.id} --dir ${argv.dir}\` removes it)`);
+      if (b.status === 'CORRUPT') say(`warning: ${b.id} is CORRUPT: ${b.reason} (${where === argv.dir ? `\`zkops delete ${b.id} --dir ${argv.dir}\` removes it` : `${b.file}`})`);
     }
   },
 };
@@ -67,17 +80,17 @@ export const listCommand: ZkCommand<CatalogArgs> = {
 export const showCommand: ZkCommand<CatalogArgs> = {
   command: 'show <id>',
   describe: "print a backup's metadata (a CORRUPT entry: its reason, and exit 1)",
-  builder: (y) => y.positional('id', { type: 'string', demandOption: true }).options(dirOption) as never,
+  builder: (y) => y.positional('id', { type: 'string', demandOption: true }).options(readDirOption) as never,
   run: async (argv) => {
-    const catalog = new Catalog(argv.dir);
-    const meta = await catalog.entry(argv.id as string);
+    const { entry: meta, error } = await catalogEntry({ dir: argv.dir, id: argv.id as string, ...(argv.inventory ? { inventory: argv.inventory } : {}) }, realDeps(argv));
     if (meta.status === 'CORRUPT') {
       if (!argv.json) for (const [k, v] of Object.entries(meta)) field(k, v);
-      return { json: meta, raw: true, error: new CorruptMetadataError(meta, argv.dir) };
+      return { json: meta, raw: true, error };
     }
     if (argv.json) return { json: meta, raw: true };
-    const { files, tree, rehearsed, hot, ...rest } = meta;
+    const { files, tree, rehearsed, hot, copies, ...rest } = meta;
     for (const [k, v] of Object.entries(rest)) field(k, v);
+    field('copies', copiesText(copies));
     if (hot) {
       field('hot', `the master was at ${hot.notedZxid} when the copy began; the archive replays to ${hot.reachedZxid}`);
       if (hot.trimmed) field('trimmed', `the copy tore the last record of ${hot.trimmed.file}: cut off at byte ${hot.trimmed.offset} (${hot.trimmed.reason})`);
