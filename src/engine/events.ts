@@ -1,10 +1,12 @@
 // What the engine tells renderers (listr2, plain lines, JSON, journal). A discriminated
 // union: a renderer's handler map is typed over `type`, so a missing handler fails to compile.
 
+import { StringDecoder } from 'node:string_decoder';
 import type { MasterHealth } from '../exhibitor/status.js';
 import type { StepKind } from '../playbook/schema.js';
 
 export type TaskStatus = 'ok' | 'failed' | 'skipped' | 'ignored';
+export type OutputStream = 'stdout' | 'stderr';
 export type Phase = 'main' | 'always';
 
 /** A task: one step on one master (or on the bastion for local steps). */
@@ -21,6 +23,8 @@ export type EngineEvent =
   | { type: 'task-start'; task: TaskRef; command: string | undefined; attempt: number; at: number }
   | { type: 'task-progress'; task: TaskRef; bytes: number; total: number | undefined; rate: number }
   | { type: 'task-health'; task: TaskRef; rows: MasterHealth[]; healthy: boolean; streak: number; needed: number; reason: string }
+  /** What a running task printed, as it prints it: whole lines, redacted (see OutputLines). */
+  | { type: 'task-output'; task: TaskRef; stream: OutputStream; lines: string[]; at: number }
   | { type: 'task-retry'; task: TaskRef; attempt: number; error: string; delayMs: number }
   | {
       type: 'task-end';
@@ -65,6 +69,79 @@ export function fanOut(sinks: EventSink[], onSinkError: (err: unknown) => void =
 /** Dispatch an event to a typed handler map. */
 export function dispatch(handlers: EventHandlers, event: EngineEvent): void {
   (handlers[event.type] as (e: EngineEvent) => void)(event);
+}
+
+/** The longest line a task-output event carries; the rest of a longer line is cut off (and said so). */
+export const OUTPUT_LINE_CHARS = 2000;
+
+/**
+ * Cuts a task's output, as the remote command streams it, into whole lines for task-output
+ * events, secrets hidden line by line: a private key block is dropped from its BEGIN line to its
+ * END line (a line-by-line redaction would hide only the first). A carriage-return rewrite
+ * keeps what a terminal would show (after the last `\r`); a line past OUTPUT_LINE_CHARS is cut.
+ * After `flush()` (the task ended) nothing more is emitted.
+ */
+export class OutputLines {
+  private readonly streams = new Map<OutputStream, { decoder: StringDecoder; partial: string; dropping: boolean; inKey: boolean }>();
+  private closed = false;
+
+  constructor(private readonly emitLines: (stream: OutputStream, lines: string[]) => void) {}
+
+  write(stream: OutputStream, chunk: Buffer | string): void {
+    if (this.closed) return;
+    const s = this.state(stream);
+    const pieces = (s.partial + (typeof chunk === 'string' ? chunk : s.decoder.write(chunk))).split('\n');
+    const last = pieces.pop() ?? '';
+    const whole: string[] = [];
+    for (const piece of pieces) {
+      // the end of a line already shown cut
+      if (s.dropping) s.dropping = false;
+      else whole.push(piece);
+    }
+    s.partial = '';
+    if (s.dropping) {
+      // still inside a cut line
+    } else if (last.length > OUTPUT_LINE_CHARS) {
+      whole.push(last);
+      s.dropping = true;
+    } else s.partial = last;
+    this.emit(stream, whole);
+  }
+
+  /** The last line without its newline, then no more events. */
+  flush(): void {
+    if (this.closed) return;
+    for (const [stream, s] of this.streams) {
+      const rest = s.partial + s.decoder.end();
+      if (rest !== '' && !s.dropping) this.emit(stream, [rest]);
+    }
+    this.closed = true;
+  }
+
+  private state(stream: OutputStream) {
+    let s = this.streams.get(stream);
+    if (!s) this.streams.set(stream, (s = { decoder: new StringDecoder('utf8'), partial: '', dropping: false, inKey: false }));
+    return s;
+  }
+
+  private emit(stream: OutputStream, pieces: string[]): void {
+    const s = this.state(stream);
+    const lines: string[] = [];
+    for (const piece of pieces) {
+      let line = piece.replace(/\r+$/, '');
+      line = line.slice(line.lastIndexOf('\r') + 1);
+      if (line.length > OUTPUT_LINE_CHARS) line = `${line.slice(0, OUTPUT_LINE_CHARS)} … (line cut at ${OUTPUT_LINE_CHARS} characters)`;
+      const begins = /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(line);
+      const ends = /-----END [A-Z ]*PRIVATE KEY-----/.test(line);
+      if (s.inKey) {
+        s.inKey = !ends;
+        continue;
+      }
+      if (begins) s.inKey = !ends;
+      lines.push(redact(line));
+    }
+    if (lines.length > 0) this.emitLines(stream, lines);
+  }
 }
 
 // The names a secret goes by, as a key (`password:`, `"api_key":`, `DB_PASSWORD=`), a flag

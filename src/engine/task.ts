@@ -11,7 +11,7 @@ import type { Step } from '../playbook/schema.js';
 import { evaluateCondition, render, TemplateError, UndefinedVariableError, type Vars } from '../playbook/template.js';
 import type { StatusFetcher } from '../exhibitor/fetch.js';
 import type { SessionPool } from '../transport/session-pool.js';
-import { redact, type EngineEvent, type Phase, type TaskRef, type TaskStatus } from './events.js';
+import { OutputLines, redact, type EngineEvent, type Phase, type TaskRef, type TaskStatus } from './events.js';
 import { outputTail, type TaskReport } from './report.js';
 import { executors } from './steps/index.js';
 import type { LeaseGroup } from './steps/lease.js';
@@ -174,6 +174,12 @@ function failMessage(step: Step, vars: Vars, err: unknown, f: TaskFailure | unde
 }
 
 function execute(env: TaskEnv, ps: PlannedStep, master: Master | undefined, vars: Vars, signal: AbortSignal, task: TaskRef, lease?: LeaseGroup): Promise<TaskOutput> {
+  // whole, redacted lines as they come; the rest when the attempt ends, before its task-end
+  const lines = new OutputLines((stream, l) => env.emit({ type: 'task-output', task, stream, lines: l, at: env.now() }));
+  return attempt(env, ps, master, vars, signal, task, lines, lease).finally(() => lines.flush());
+}
+
+function attempt(env: TaskEnv, ps: PlannedStep, master: Master | undefined, vars: Vars, signal: AbortSignal, task: TaskRef, lines: OutputLines, lease?: LeaseGroup): Promise<TaskOutput> {
   const step = ps.step;
   const ctx: TaskContext = {
     inventory: env.inventory,
@@ -190,6 +196,7 @@ function execute(env: TaskEnv, ps: PlannedStep, master: Master | undefined, vars
       return env.sessions.session(master);
     },
     progress: (p) => env.emit({ type: 'task-progress', task, ...p }),
+    output: (stream, chunk) => lines.write(stream, chunk),
     health: (rows, healthy, streak, needed, reason) => env.emit({ type: 'task-health', task, rows, healthy, streak, needed, reason }),
     warn: (message) => env.emit({ type: 'warning', message, at: env.now() }),
     sleep: (ms) => sleep(ms, signal),

@@ -27,13 +27,16 @@ export interface RunInfo {
   /** Shell that checks the parent and creates `tmp` fresh (a playbook's lock step runs it as `{{ run.prepare | raw }}`). */
   prepare: string;
   started: string;
+  /** `zkops run --limit`: the only masters its steps may target (names); absent: every master. */
+  limit?: string[];
 }
 
-/** The run's remote directories and when it started. */
-export function runInfo(inv: Inventory, runId: string, started: Date): RunInfo {
+/** The run's remote directories and when it started; `limit`: the masters --limit selected. */
+export function runInfo(inv: Inventory, runId: string, started: Date, limit?: readonly string[]): RunInfo {
   const tmp = runTmpDir(inv.dcos.remoteTmpDir, runId);
   const parent = runParent(inv.dcos.remoteTmpDir);
-  return { id: runId, tmp, parent, prepare: prepareRunDirCommand(parent, tmp, { fresh: true }), started: started.toISOString() };
+  const run: RunInfo = { id: runId, tmp, parent, prepare: prepareRunDirCommand(parent, tmp, { fresh: true }), started: started.toISOString() };
+  return limit === undefined ? run : { ...run, limit: [...limit] };
 }
 
 /** Built-in, playbook and extra variables, rendered once at the start (playbook vars may use earlier ones). */
@@ -79,12 +82,18 @@ export function findMaster(inv: Inventory, key: string): Master | undefined {
 
 /**
  * The masters a step runs on. `ranOn` gives, for a step id, the masters where it started.
- * Throws a plain Error naming the bad target.
+ * Under `zkops run --limit` (`run.limit`) only the limited masters, except for a lock step (the
+ * cluster lock covers the masters the playbook names) and a step targeted at another step's
+ * masters, which follows them (the unlock and cleanup after a lock). Throws a plain Error
+ * naming the bad target.
  */
 export function resolveTargets(step: Step, inv: Inventory, vars: Vars, ranOn: (stepId: string) => string[]): Master[] {
   const t = step.target;
-  if (t === 'all') return [...inv.masters];
-  if (t === 'one') return inv.masters.slice(0, 1);
+  const limit = (vars.run as RunInfo | undefined)?.limit;
+  const follows = typeof t === 'object' && !Array.isArray(t);
+  const allowed = (m: Master): boolean => limit === undefined || step.kind === 'lock' || follows || limit.includes(m.name);
+  if (t === 'all') return inv.masters.filter(allowed);
+  if (t === 'one') return inv.masters.filter(allowed).slice(0, 1);
   if (t === 'local') return [];
   const names: string[] = [];
   if (typeof t === 'string') names.push(...splitNames(render(t, vars)));
@@ -94,7 +103,7 @@ export function resolveTargets(step: Step, inv: Inventory, vars: Vars, ranOn: (s
   for (const name of names) {
     const m = findMaster(inv, name);
     if (!m) throw new Error(`target "${name}" of step "${step.id}" is not a master of ${inv.file} (masters: ${inv.masters.map((x) => x.name).join(', ')})`);
-    if (!out.includes(m)) out.push(m);
+    if (!out.includes(m) && allowed(m)) out.push(m);
   }
   return out;
 }

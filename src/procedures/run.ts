@@ -3,10 +3,11 @@
 // engine; the report comes back whole.
 
 import { loadInventory } from '../inventory/load.js';
-import type { Inventory } from '../inventory/types.js';
+import type { Inventory, Master } from '../inventory/types.js';
 import { BUILTIN_VARS, loadPlaybook, registeredNames, requireContract, type Contract, type Playbook } from '../playbook/load.js';
 import { buildPlan, type Plan } from '../playbook/plan.js';
 import { runInfo } from '../playbook/context.js';
+import { refuseUnsafeLimit, selectMasters, stepsBeyondLimit } from '../playbook/limit.js';
 import { newRunId } from '../playbook/run-dir.js';
 import type { Vars } from '../playbook/template.js';
 import { PlaybookRun } from '../engine/run.js';
@@ -19,6 +20,8 @@ export interface Loaded {
   playbook: Playbook;
   extra: Vars;
   runId: string;
+  /** `zkops run --limit`: the pattern and the masters it selected, in inventory order. */
+  limit?: { pattern: string; masters: string[] };
 }
 
 /**
@@ -57,7 +60,46 @@ function refuseOverrides(extra: Vars, playbook: Playbook): void {
 
 /** The Plan of a loaded playbook: what `plan`/`--dry-run` print and what the engine runs. */
 export function planOf(l: Loaded, now: Date = new Date()): Plan {
-  return buildPlan(l.playbook, l.inventory, l.extra, runInfo(l.inventory, l.runId, now));
+  return buildPlan(l.playbook, l.inventory, l.extra, runInfo(l.inventory, l.runId, now, l.limit?.masters));
+}
+
+/**
+ * `zkops run --limit PATTERN`: the masters the run's steps may target (exit 2 when a part of
+ * the pattern matches no master or none is left), refused (exit 3, nothing changed) where a
+ * safety rule needs every master (a leased job; a playbook of backup or restore). The engine
+ * then keeps every step to them, except the lock and the steps that follow it, which keep the
+ * masters the playbook names (playbook/context.ts, resolveTargets).
+ */
+export function limitRun(l: Loaded, pattern: string): Loaded {
+  const names = selectMasters(pattern, l.inventory.masters).map((m) => m.name);
+  refuseUnsafeLimit(
+    l.playbook,
+    pattern,
+    l.inventory.masters.filter((m) => !names.includes(m.name)).map((m) => m.name),
+  );
+  return { ...l, limit: { pattern, masters: names } };
+}
+
+/** What `zkops run --list-hosts` says: the masters the run's steps would touch, and what else does. */
+export interface HostList {
+  /** The masters its steps run on: every master, or those --limit selected, in inventory order. */
+  hosts: Master[];
+  /** Masters outside --limit that the lock steps still cover, and those steps (with their followers). */
+  lockedToo: { masters: string[]; steps: string[] };
+  /** Steps that read Exhibitor's status through an SSH session to any master (exhibitor.via: ssh). */
+  statusVia: string[];
+}
+
+/** The hosts of a run, from its Plan (nothing is contacted). */
+export function listHosts(l: Loaded): HostList {
+  const limit = l.limit?.masters;
+  const hosts = limit ? l.inventory.masters.filter((m) => limit.includes(m.name)) : [...l.inventory.masters];
+  if (!limit || limit.length === l.inventory.masters.length) return { hosts, lockedToo: { masters: [], steps: [] }, statusVia: [] };
+  const plan = planOf(l);
+  const locks = plan.steps.filter((s) => s.kind === 'lock').flatMap((s) => s.masters ?? []);
+  const masters = l.inventory.masters.map((m) => m.name).filter((n) => locks.includes(n) && !limit.includes(n));
+  const statusVia = l.inventory.exhibitor.via === 'ssh' ? plan.steps.filter((s) => s.kind === 'wait_healthy' || s.kind === 'choose' || s.step.healthy_between).map((s) => s.id) : [];
+  return { hosts, lockedToo: { masters, steps: masters.length > 0 ? stepsBeyondLimit(l.playbook.steps) : [] }, statusVia };
 }
 
 export interface RunPlanOptions {

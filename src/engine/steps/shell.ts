@@ -5,12 +5,13 @@ import { render } from '../../playbook/template.js';
 import type { ShellStep } from '../../playbook/schema.js';
 import { TaskFailure, tail, type Executor, type TaskContext, type TaskOutput } from './types.js';
 
-export const runShell: Executor<ShellStep> = (ctx, step) => runCommand(ctx, render(step.command, ctx.vars, 'shell'), step.become);
+export const runShell: Executor<ShellStep> = (ctx, step) => runCommand(ctx, render(step.command, ctx.vars, 'shell'), step.become, true);
 
-/** Run a rendered command on the task's master: its output, or a TaskFailure with it. */
-export async function runCommand(ctx: TaskContext, command: string, become: boolean): Promise<TaskOutput> {
+/** Run a rendered command on the task's master: its output, or a TaskFailure with it; `live`: its output streams as task-output events. */
+export async function runCommand(ctx: TaskContext, command: string, become: boolean, live = false): Promise<TaskOutput> {
   const session = await ctx.session();
-  const res = await session.exec(command, { become, timeoutMs: ctx.timeoutMs, signal: ctx.signal });
+  const stream = live ? { onStdout: (c: Buffer) => ctx.output('stdout', c), onStderr: (c: Buffer) => ctx.output('stderr', c) } : {};
+  const res = await session.exec(command, { become, timeoutMs: ctx.timeoutMs, signal: ctx.signal, ...stream });
   const value = { stdout: res.stdout.trim(), stderr: res.stderr.trim(), rc: res.exitCode, master: ctx.master?.name };
   const printed = { stdout: res.stdout, stderr: res.stderr };
   if (res.timedOut) {

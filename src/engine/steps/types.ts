@@ -26,6 +26,8 @@ export interface TaskContext {
   /** The master's session (throws TransportError when it cannot connect). */
   session(): Promise<Session>;
   progress(p: TransferProgress): void;
+  /** What the remote command prints, as it prints it (a shell step's live output). */
+  output(stream: 'stdout' | 'stderr', chunk: Buffer): void;
   health(rows: MasterHealth[], healthy: boolean, streak: number, needed: number, reason: string): void;
   warn(message: string): void;
   sleep(ms: number): Promise<void>;
