@@ -18,6 +18,9 @@ import { statusCommand } from './commands/status.js';
 import { deleteCommand, listCommand, showCommand, verifyCommand } from './commands/catalog.js';
 import { diffCommand, inspectCommand } from './commands/inspect.js';
 import { rehearseCommand } from './commands/rehearse.js';
+import { pruneCommand } from './commands/prune.js';
+import { scheduleCommand } from './commands/schedule.js';
+import { copyCommand } from './commands/copy.js';
 
 // The commands that append to the journal beside the catalog.
 const JOURNALED = new Set(['backup', 'restore', 'rehearse', 'run', 'status']);
@@ -76,6 +79,8 @@ async function main(argv: string[]): Promise<number> {
       .command(toYargs(listCommand) as never)
       .command(toYargs(showCommand) as never)
       .command(toYargs(deleteCommand) as never)
+      .command(toYargs(copyCommand) as never)
+      .command(toYargs(pruneCommand) as never)
       .command(toYargs(verifyCommand) as never)
       .command(toYargs(inspectCommand) as never)
       .command(toYargs(diffCommand) as never)
@@ -83,6 +88,7 @@ async function main(argv: string[]): Promise<number> {
       .command(toYargs(runCommand) as never)
       .command(toYargs(planCommand) as never)
       .command(toYargs(checkCommand) as never)
+      .command(scheduleCommand as never)
       .command(sandboxCommand as never)
       .demandCommand(1, 'give a command: see zkops --help')
       .strict()
