@@ -2,10 +2,10 @@
 // procedure: a copy of a bundled playbook that renames a step or a registered value fails at
 // once with exit 2 and file:line, instead of a backup or restore that misreports. Also the
 // lock/unlock step kinds that replaced the copied shell, and errors that are wrapped, not changed.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ExitCode, findCause, HealthTimeout, OperationFailed, SafetyRefusal, UsageError } from '../../src/errors.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { runInfo } from '../../src/playbook/context.js';
@@ -49,6 +49,7 @@ describe('the bundled playbooks provide what their procedures read back', () => 
 
 describe('a renamed copy of a bundled playbook is refused (exit 2), saying what is missing and where', () => {
   const dir = mkdtempSync(join(tmpdir(), 'zkops-contract-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const inventory = join(dir, 'masters.yaml');
   writeFileSync(inventory, 'cluster: c\nssh:\n  user: u\nmasters:\n  - host: 10.0.0.1\n');
 
