@@ -1,0 +1,249 @@
+// A stand-in for the DC/OS Enterprise backup service behind one master's Admin Router, for the
+// sandbox and the tests. It models the DOCUMENTED API (../shared/DCOS-BACKUP-API.md), not
+// Marathon: nothing is backed up or restored, a backup is its metadata written under the
+// directory that stands for the master's /var/lib/dcos/backup, and the state machine
+// (STATUS_BACKING_UP → STATUS_READY or STATUS_ERROR; a restore STATUS_RESTORING → READY) runs on
+// a timer. Modelled: the paths under /system/v1/backup/v1/, the one lock and its 500, the 400s,
+// 401/403 with an HTML body and `WWW-Authenticate: acsjwt`, `{}` for an empty list, the DELETE
+// body, restore ids in `restores[]`, both response shapes (`wrapped`: the vendor test's;
+// `bare`: the swagger's), and a login at /acs/api/v1/auth/login (uid+password, or a service
+// account's RS256 login token). Guesses are marked (guess). Node's own modules only.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createVerify, randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+type Status = 'STATUS_UNKNOWN' | 'STATUS_BACKING_UP' | 'STATUS_RESTORING' | 'STATUS_READY' | 'STATUS_ERROR';
+interface Component { status: Status; error?: string }
+interface Restore { id: string; status: Status; component_status: { marathon: Component } }
+interface Backup { id: string; dcos_version: string; timestamp: string; status: Status; component_status: { marathon: Component }; restores: Restore[] }
+
+export interface Account {
+  uid: string;
+  /** Has dcos:adminrouter:ops:system-backup full (else its calls are 403). */
+  permitted: boolean;
+  password?: string;
+  /** A service account's public key (PEM): its login is an RS256 JWT of {uid, exp}. */
+  publicKey?: string;
+}
+
+export interface BackupServiceOptions {
+  /** Stands for the master's /var/lib/dcos/backup: one directory per backup, its metadata.json. */
+  dir: string;
+  /** How long a backup or a restore stays in progress. */
+  durationMs: number;
+  /** Tokens accepted from the start (uid and permission each). */
+  tokens?: Record<string, { uid: string; permitted: boolean }>;
+  accounts?: Account[];
+  /** `wrapped` (default): {"backup_info": …} and `{}`; `bare`: the swagger's object and array. */
+  shape?: 'wrapped' | 'bare';
+  dcosVersion?: string;
+}
+
+const BASE = '/system/v1/backup/v1';
+const LABEL = /^[A-Za-z0-9_][A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+const html = (code: number, text: string) =>
+  `<html>\r\n<head><title>${code} ${text}</title></head>\r\n<body>\r\n<center><h1>${code} ${text}</h1></center>\r\n<hr><center>openresty</center>\r\n</body>\r\n</html>\r\n`;
+/** RFC 3339 with nanoseconds, as the service writes it. */
+const timestamp = () => new Date().toISOString().replace('Z', '000000Z');
+
+/** The backup service and the login of one master, on one loopback address. */
+export class BackupServiceStandIn {
+  private server: Server | undefined;
+  private readonly backups = new Map<string, Backup>();
+  private readonly tokens = new Map<string, { uid: string; permitted: boolean }>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  /** What holds the lock (a backup or restore id). */
+  private lock: string | undefined;
+  private nextFailure: string | undefined;
+
+  constructor(private readonly opts: BackupServiceOptions) {
+    for (const [token, who] of Object.entries(opts.tokens ?? {})) this.tokens.set(token, who);
+    mkdirSync(opts.dir, { recursive: true });
+    for (const name of readdirSync(opts.dir)) {
+      try {
+        const b = JSON.parse(readFileSync(join(opts.dir, name, 'metadata.json'), 'utf8')) as Backup;
+        this.backups.set(b.id, b);
+      } catch {
+        // not one of ours
+      }
+    }
+  }
+
+  /** Listen on host:port (0: an ephemeral port); the base URL to call. */
+  async start(host: string, port = 0): Promise<URL> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+    const addr = server.address() as { port: number };
+    return new URL(`http://${host}:${addr.port}`);
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve())));
+  }
+
+  /** The next backup ends in STATUS_ERROR with this reason in component_status.marathon.error (guess: the field). */
+  failNextBackup(reason: string): void {
+    this.nextFailure = reason;
+  }
+
+  /** Issue a token as the login does (for tests that skip the login). */
+  issueToken(uid: string, permitted: boolean): string {
+    const token = randomBytes(24).toString('base64url');
+    this.tokens.set(token, { uid, permitted });
+    return token;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const send = (code: number, body: unknown) => res.writeHead(code, { 'content-type': 'application/json' }).end(typeof body === 'string' ? body : JSON.stringify(body));
+    try {
+      const text = await readText(req);
+      if (url.pathname === '/acs/api/v1/auth/login' && req.method === 'POST') return void this.login(parseBody(text), send);
+      if (!url.pathname.startsWith(`${BASE}/`)) return void send(404, { errors: [`no such path ${url.pathname}`] });
+      // Admin Router's check comes before the service sees anything.
+      const who = this.tokens.get(tokenOf(req) ?? '');
+      if (!who) return void res.writeHead(401, { 'content-type': 'text/html', 'www-authenticate': 'acsjwt' }).end(html(401, 'Authorization Required'));
+      if (!who.permitted) return void res.writeHead(403, { 'content-type': 'text/html' }).end(html(403, 'Forbidden'));
+      const route = `${req.method} ${url.pathname.slice(BASE.length)}`;
+      const body = route === 'GET /list' ? {} : parseBody(text);
+      if (route === 'POST /create') return void this.create(body, send);
+      if (route === 'GET /list') return void this.list(url.searchParams.get('prefix') ?? '', send);
+      if (route === 'POST /restore') return void this.restore(body, send);
+      if (route === 'DELETE /delete') return void this.delete(body, send);
+      send(404, { errors: [`no such endpoint ${route}`] }); // (guess: the status and body)
+    } catch (err) {
+      send(400, { errors: [`invalid request: ${(err as Error).message}`] }); // (guess: the wording)
+    }
+  }
+
+  private wrap(x: unknown): unknown {
+    return this.opts.shape === 'bare' ? x : { backup_info: x };
+  }
+
+  private create(body: Record<string, unknown>, send: (code: number, body: unknown) => void): void {
+    const label = body.label;
+    if (typeof label !== 'string' || label.length < 3 || label.length > 25 || !LABEL.test(label)) {
+      return send(400, { errors: [`invalid label ${JSON.stringify(label)}: must be 3-25 characters of [A-Za-z0-9_.-], not starting with "." or "-" in its first two`] }); // (guess: the wording)
+    }
+    if (this.lock) return send(500, { errors: [`Could not backup ${label}: backup label=${label} failed: backup/restore is currently busy: lock is already held`] });
+    const b: Backup = {
+      id: `${label}-${randomUUID()}`,
+      dcos_version: this.opts.dcosVersion ?? '1.13.0',
+      timestamp: timestamp(),
+      status: 'STATUS_BACKING_UP',
+      component_status: { marathon: { status: 'STATUS_UNKNOWN' } },
+      restores: [],
+    };
+    const failure = this.nextFailure;
+    this.nextFailure = undefined;
+    this.backups.set(b.id, b);
+    this.lock = b.id;
+    this.save(b);
+    this.later(() => {
+      b.status = failure === undefined ? 'STATUS_READY' : 'STATUS_ERROR';
+      b.component_status.marathon = failure === undefined ? { status: 'STATUS_READY' } : { status: 'STATUS_ERROR', error: failure };
+      this.lock = undefined;
+      this.save(b);
+    });
+    send(200, this.wrap(b));
+  }
+
+  private list(prefix: string, send: (code: number, body: unknown) => void): void {
+    const found = [...this.backups.values()].filter((b) => b.id.startsWith(prefix)).sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+    if (this.opts.shape === 'bare') return send(200, found);
+    send(200, found.length === 0 ? '{}' : { backup_info: found });
+  }
+
+  private restore(body: Record<string, unknown>, send: (code: number, body: unknown) => void): void {
+    const b = this.backups.get(String(body.id));
+    if (!b) return send(400, { errors: [`backup ${String(body.id)} not found`] }); // (guess: 400, not 404)
+    if (this.lock) return send(500, { errors: [`Could not restore ${b.id}: restore id=${b.id} failed: backup/restore is currently busy: lock is already held`] }); // (guess: the wording for a restore)
+    if (b.status !== 'STATUS_READY') return send(400, { errors: [`backup ${b.id} is ${b.status}, not STATUS_READY`] }); // (guess)
+    const r: Restore = { id: randomUUID(), status: 'STATUS_RESTORING', component_status: { marathon: { status: 'STATUS_UNKNOWN' } } }; // (guess: the id's form)
+    b.restores.push(r);
+    this.lock = r.id;
+    this.save(b);
+    this.later(() => {
+      r.status = 'STATUS_READY';
+      r.component_status.marathon = { status: 'STATUS_READY' };
+      this.lock = undefined;
+      this.save(b);
+    });
+    send(200, this.wrap(r));
+  }
+
+  private delete(body: Record<string, unknown>, send: (code: number, body: unknown) => void): void {
+    const id = String(body.id);
+    const isRestore = [...this.backups.values()].some((b) => b.restores.some((r) => r.id === id));
+    if (isRestore) return send(400, { errors: [`${id} is a restore id, not a backup id`] });
+    const b = this.backups.get(id);
+    if (!b) return send(400, { errors: [`backup ${id} not found`] }); // (guess: 400, not 404)
+    if (this.lock === id) return send(400, { errors: [`backup ${id} is in progress`] }); // (guess)
+    this.backups.delete(id);
+    rmSync(join(this.opts.dir, id), { recursive: true, force: true });
+    send(200, '{}'); // (guess: the documented answer has no body shape)
+  }
+
+  private login(body: Record<string, unknown>, send: (code: number, body: unknown) => void): void {
+    const uid = String(body.uid ?? '');
+    const account = (this.opts.accounts ?? []).find((a) => a.uid === uid);
+    const ok =
+      account !== undefined &&
+      ((typeof body.password === 'string' && account.password !== undefined && body.password === account.password) ||
+        (typeof body.token === 'string' && account.publicKey !== undefined && verifyLoginToken(body.token, uid, account.publicKey)));
+    // (guess: IAM's error body)
+    if (!ok || !account) return send(401, { title: 'Unauthorized', description: 'Invalid credentials', code: 'ERR_INVALID_CREDENTIALS' });
+    send(200, { token: this.issueToken(uid, account.permitted) });
+  }
+
+  private later(fn: () => void): void {
+    const t = setTimeout(() => (this.timers.delete(t), fn()), this.opts.durationMs);
+    this.timers.add(t);
+  }
+
+  private save(b: Backup): void {
+    mkdirSync(join(this.opts.dir, b.id), { recursive: true });
+    writeFileSync(join(this.opts.dir, b.id, 'metadata.json'), `${JSON.stringify(b, null, 2)}\n`);
+  }
+}
+
+/** `Authorization: token=X`, `Bearer X`, or the `dcos-acs-auth-cookie` cookie. */
+function tokenOf(req: IncomingMessage): string | undefined {
+  const auth = req.headers.authorization ?? '';
+  const m = /^(?:token=|Bearer\s+)(\S+)$/.exec(auth);
+  if (m) return m[1];
+  return /(?:^|;\s*)dcos-acs-auth-cookie=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+}
+
+/** A service account's login token: RS256 over header.payload, payload {uid, exp} not expired. */
+function verifyLoginToken(token: string, uid: string, publicKey: string): boolean {
+  const [header, payload, signature] = token.split('.');
+  if (!header || !payload || !signature) return false;
+  try {
+    if (!createVerify('RSA-SHA256').update(`${header}.${payload}`).verify(publicKey, Buffer.from(signature, 'base64url'))) return false;
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { uid?: unknown; exp?: unknown };
+    return claims.uid === uid && typeof claims.exp === 'number' && claims.exp * 1000 > Date.now();
+  } catch {
+    return false;
+  }
+}
+
+async function readText(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseBody(text: string): Record<string, unknown> {
+  if (!text) return {};
+  const x = JSON.parse(text) as unknown;
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new Error('the body is not a JSON object');
+  return x as Record<string, unknown>;
+}
