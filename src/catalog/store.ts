@@ -55,8 +55,29 @@ export interface BackupMeta {
   tree?: TreeSummaryRecord | null;
   /** Copies made by `zkops copy` (or `backup --copy-to`): where (a directory or user@host:/path), when, the sha256 that arrived there. */
   copies?: { dest: string; at: string; sha256: string }[] | null;
+  /** `backup --with-service`: the DC/OS backup service's half (Marathon's state), taken first, on one master's disk. */
+  service?: ServiceHalfRecord | null;
   zkopsVersion: string;
   runId: string | null;
+}
+
+/** The statuses of the DC/OS backup service (`dcos backup`). */
+export const SERVICE_STATUSES = ['STATUS_UNKNOWN', 'STATUS_BACKING_UP', 'STATUS_RESTORING', 'STATUS_READY', 'STATUS_ERROR'] as const;
+
+/** The service half of a full-cluster backup, as last seen by zkops. */
+export interface ServiceHalfRecord {
+  /** The service's backup id (`<label>-<uuid>`). */
+  id: string;
+  /** The master whose disk holds it (backups live on one master). */
+  master: string;
+  /** That master's Admin Router, as addressed. */
+  origin: string;
+  status: (typeof SERVICE_STATUSES)[number];
+  /** Why it is not READY (the service's reason), or null. */
+  error: string | null;
+  timestamp: string | null;
+  /** Restores of it started by `zkops restore --with-service`, as last seen. */
+  restores?: { id: string; status: (typeof SERVICE_STATUSES)[number]; at: string }[];
 }
 
 export interface HotFacts {
@@ -151,6 +172,18 @@ const metaSchema = z.looseObject({
     .optional(),
   copies: z
     .array(z.looseObject({ dest: z.string(), at: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'not a sha256 (64 hex digits)') }))
+    .nullable()
+    .optional(),
+  service: z
+    .looseObject({
+      id: z.string(),
+      master: z.string(),
+      origin: z.string(),
+      status: z.enum(SERVICE_STATUSES),
+      error: nullableString,
+      timestamp: nullableString,
+      restores: z.array(z.looseObject({ id: z.string(), status: z.enum(SERVICE_STATUSES), at: z.string() })).optional(),
+    })
     .nullable()
     .optional(),
   zkopsVersion: z.string(),

@@ -21,6 +21,7 @@ import { rehearseCommand } from './commands/rehearse.js';
 import { pruneCommand } from './commands/prune.js';
 import { scheduleCommand } from './commands/schedule.js';
 import { copyCommand } from './commands/copy.js';
+import { serviceBackupCommand } from './commands/service-backup.js';
 
 // The commands that append to the journal beside the catalog.
 const JOURNALED = new Set(['backup', 'restore', 'rehearse', 'run', 'status']);
@@ -89,6 +90,7 @@ async function main(argv: string[]): Promise<number> {
       .command(toYargs(planCommand) as never)
       .command(toYargs(checkCommand) as never)
       .command(scheduleCommand as never)
+      .command(serviceBackupCommand as never)
       .command(sandboxCommand as never)
       .demandCommand(1, 'give a command: see zkops --help')
       .strict()

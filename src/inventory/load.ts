@@ -57,6 +57,31 @@ const masterSchema = z
     identityFile: nonEmpty.optional(),
     jump: nonEmpty.optional(),
     become: z.enum(['sudo', 'none']).optional(),
+    apiUrl: z.string().regex(/^https?:\/\//, 'apiUrl must start with https:// (or http://)').optional(),
+  })
+  .strict();
+
+/** `dcos.api.auth:` where the backup service's token comes from. */
+const serviceAuthSchema = z
+  .object({
+    tokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'tokenEnv is the name of an environment variable').optional(),
+    dcosCli: z.union([z.boolean(), nonEmpty]).optional(),
+    uid: nonEmpty.optional(),
+    passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'passwordEnv is the name of an environment variable').optional(),
+    serviceAccountKey: nonEmpty.optional(),
+  })
+  .strict();
+
+/** `dcos.api:` the DC/OS Enterprise backup service behind each master's Admin Router. */
+const serviceApiSchema = z
+  .object({
+    url: z.string().regex(/^https?:\/\//, 'url must start with https:// (or http://)').optional(),
+    via: z.enum(['ssh', 'direct']).optional(),
+    caFile: nonEmpty.optional(),
+    master: nonEmpty.optional(),
+    pollInterval: durationText('0 would poll the backup service without a pause').optional(),
+    timeout: durationText('0 would give up before the first poll').optional(),
+    auth: serviceAuthSchema.optional(),
   })
   .strict();
 
@@ -107,6 +132,7 @@ const inventorySchema = z
         lease: durationText('a lease of 0 would roll back at once')
           .refine((v) => (parseDuration(v) ?? 0) >= 5000, 'a lease is at least 5s (it is renewed every quarter of it, over SSH)')
           .optional(),
+        api: serviceApiSchema.optional(),
       })
       .strict()
       .optional(),
@@ -132,6 +158,13 @@ export const DEFAULTS = {
   remoteTmpDir: '/var/tmp',
   /** A restore's lease: long enough for a network blip, short against the 10-minute health timeout. */
   leaseMs: 120_000,
+  /** Admin Router on a master's own address, as `dcos backup` reaches it. */
+  apiUrl: 'https://{host}',
+  /** The vendor's tests poll every 5 s. */
+  apiPollIntervalMs: 5000,
+  /** The vendor's tests allow 120 s; a large Marathon takes longer, as a ZooKeeper health wait may. */
+  apiTimeoutMs: 600_000,
+  tokenEnv: 'DCOS_ACS_TOKEN',
 } as const;
 
 /** Paths in the inventory are relative to the inventory file, as operators expect. */
@@ -180,6 +213,13 @@ function masterProblems(src: YamlSource, raw: RawInventory, sshConfig: SshConfig
       problems.push(problemAt(src, ['masters', i, 'host'], `duplicate master: host ${m.host} is also masters[${prevEp}]`));
     } else endpoints.set(ep, i);
   });
+  const api = raw.dcos?.api;
+  if (api?.master !== undefined && !raw.masters.some((m) => (m.name ?? m.host) === api.master || m.host === api.master)) {
+    problems.push(problemAt(src, ['dcos', 'api', 'master'], `no master "${api.master}" in masters: (give a name or host from the list)`));
+  }
+  if (api?.auth?.passwordEnv !== undefined && api.auth.uid === undefined) problems.push(problemAt(src, ['dcos', 'api', 'auth', 'passwordEnv'], 'passwordEnv needs uid: (the account to log in as)'));
+  if (api?.auth?.serviceAccountKey !== undefined && api.auth.uid === undefined) problems.push(problemAt(src, ['dcos', 'api', 'auth', 'serviceAccountKey'], "serviceAccountKey needs uid: (the service account's id)"));
+  if (api?.auth?.serviceAccountKey !== undefined && api.auth.passwordEnv !== undefined) problems.push(problemAt(src, ['dcos', 'api', 'auth', 'passwordEnv'], 'give passwordEnv or serviceAccountKey, not both'));
   for (const key of ['jump'] as const) {
     const j = raw.ssh?.[key];
     if (j !== undefined && !parseJump(j, 'x')) problems.push(problemAt(src, ['ssh', key], `not a jump host: write it like user@host:22`));
@@ -219,7 +259,7 @@ export function parseInventory(file: string, text: string, sshConfigGiven?: SSHC
     cluster: raw.cluster,
     masters: raw.masters.map((m, index) => resolveMaster(raw.ssh ?? {}, m, index, base, sshConfig, warn)),
     exhibitor: exhibitorSettings(ex, base),
-    dcos: dcosSettings(raw.dcos ?? {}),
+    dcos: dcosSettings(raw.dcos ?? {}, base),
     ...(raw.retention ? { retention: raw.retention } : {}),
   };
 }
@@ -253,6 +293,7 @@ function resolveMaster(ssh: NonNullable<RawInventory['ssh']>, m: RawInventory['m
     keepaliveMs: msOr(ssh.keepalive, DEFAULTS.keepaliveMs),
     become: m.become ?? ssh.become ?? (conn.user === 'root' ? 'none' : 'sudo'),
   };
+  if (m.apiUrl !== undefined) master.apiUrl = m.apiUrl;
   if (identity !== undefined) master.identityFile = localPath(identity, base);
   else if (conn.identityFiles) {
     master.identityFile = conn.identityFiles[0] as string;
@@ -280,8 +321,25 @@ function exhibitorSettings(ex: NonNullable<RawInventory['exhibitor']>, base: str
   return out;
 }
 
-function dcosSettings(dcos: NonNullable<RawInventory['dcos']>): Inventory['dcos'] {
+function dcosSettings(dcos: NonNullable<RawInventory['dcos']>, base: string): Inventory['dcos'] {
+  const api = dcos.api ?? {};
+  const auth = api.auth ?? {};
   return {
+    api: {
+      url: api.url ?? DEFAULTS.apiUrl,
+      via: api.via ?? 'ssh',
+      ...(api.caFile !== undefined ? { caFile: localPath(api.caFile, base) } : {}),
+      ...(api.master !== undefined ? { master: api.master } : {}),
+      pollIntervalMs: msOr(api.pollInterval, DEFAULTS.apiPollIntervalMs),
+      timeoutMs: msOr(api.timeout, DEFAULTS.apiTimeoutMs),
+      auth: {
+        tokenEnv: auth.tokenEnv ?? DEFAULTS.tokenEnv,
+        dcosCli: auth.dcosCli ?? true,
+        ...(auth.uid !== undefined ? { uid: auth.uid } : {}),
+        ...(auth.passwordEnv !== undefined ? { passwordEnv: auth.passwordEnv } : {}),
+        ...(auth.serviceAccountKey !== undefined ? { serviceAccountKey: localPath(auth.serviceAccountKey, base) } : {}),
+      },
+    },
     exhibitorUnit: dcos.exhibitorUnit ?? DEFAULTS.exhibitorUnit,
     dcosShell: dcos.dcosShell ?? DEFAULTS.dcosShell,
     zkDir: (dcos.zkDir ?? DEFAULTS.zkDir).replace(/\/+$/, ''),

@@ -66,6 +66,38 @@ export interface DcosSettings {
   remoteTmpDir: string;
   /** How long a master waits for zkops's word in a leased job (a restore) before it rolls back by itself. */
   leaseMs: number;
+  /** The DC/OS Enterprise backup service (`dcos.api:`): Marathon's state, `zkops service-backup`. */
+  api: ServiceApiSettings;
+}
+
+/**
+ * Where a token for the backup service comes from, tried in this order (as the DC/OS CLI):
+ * the environment variable `tokenEnv`, the dcos CLI's own config of the cluster, a login.
+ */
+export interface ServiceAuthSettings {
+  /** Default DCOS_ACS_TOKEN. */
+  tokenEnv: string;
+  /** Read the dcos CLI's config (~/.dcos, or $DCOS_DIR): false to never; a name picks that cluster; true: the one whose dcos_url is a master's, else the attached one. */
+  dcosCli: boolean | string;
+  /** The login's uid (with a password, or with serviceAccountKey: the signed login). */
+  uid?: string;
+  /** The password's environment variable; without it, a prompt on the terminal. */
+  passwordEnv?: string;
+  /** A service account's private key (PEM): the signed login, no password. */
+  serviceAccountKey?: string;
+}
+
+export interface ServiceApiSettings {
+  /** Admin Router's base URL, a template with {host} (masters[].apiUrl overrides it per master). */
+  url: string;
+  via: 'ssh' | 'direct';
+  caFile?: string;
+  /** The master whose service takes the backups (they live on its disk); default the first. */
+  master?: string;
+  pollIntervalMs: number;
+  /** How long a create or restore may stay in progress. */
+  timeoutMs: number;
+  auth: ServiceAuthSettings;
 }
 
 /** A master: its connection settings plus where it sits in the inventory file. */
@@ -74,6 +106,8 @@ export interface Master extends MasterConn {
   index: number;
   /** The host as written in the inventory (before ~/.ssh/config HostName). */
   inventoryHost: string;
+  /** This master's Admin Router for the backup service (`masters[].apiUrl`), over the `dcos.api.url` template. */
+  apiUrl?: string;
 }
 
 /**

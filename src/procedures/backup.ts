@@ -7,13 +7,14 @@ import { rm } from 'node:fs/promises';
 import { Catalog, type BackupMeta, type BackupMethod } from '../catalog/store.js';
 import { assertLabel, defaultLabel, newBackupId } from '../catalog/labels.js';
 import type { TreeSummaryRecord } from '../catalog/inspect.js';
-import { SafetyRefusal, type ZkopsError } from '../errors.js';
+import { OperationFailed, SafetyRefusal, type ZkopsError } from '../errors.js';
 import { describeFailure, type RunReport } from '../engine/report.js';
 import type { Contract } from '../playbook/load.js';
 import type { Plan } from '../playbook/plan.js';
 import { bundledPlaybook, ZKOPS_VERSION } from '../version.js';
 import type { Deps } from './deps.js';
 import { loadForRun, planOf, runPlan, type Loaded } from './run.js';
+import { createServiceBackup, type OpenService, type ServiceHalf } from './service-backup.js';
 
 export const BACKUP_PLAYBOOK = bundledPlaybook('backup.yaml');
 
@@ -65,10 +66,35 @@ export async function prepareBackup(o: BackupOptions, deps: Pick<Deps, 'now'>): 
   return { loaded, plan: planOf(loaded, new Date(deps.now())), id, catalog, method: o.method ?? 'hot' };
 }
 
-/** Run the backup and record its outcome in the catalog. */
-export async function runBackup(prepared: PreparedBackup, deps: Deps): Promise<BackupReport> {
+/** `backup --with-service`: the service, opened, and who hears its states. */
+export interface WithService {
+  open: OpenService;
+  onState?: (status: ServiceHalf['status']) => void;
+  /** Told when the service half is over, before the ZooKeeper half starts. */
+  onDone?: (half: ServiceHalf) => void;
+  signal?: AbortSignal;
+}
+
+/** The service half's words for a message: which half exists. */
+export function serviceHalfText(h: ServiceHalf): string {
+  return `the service half (Marathon) ${h.id} on ${h.master} is ${h.status}${h.error && h.status !== 'STATUS_READY' ? ` (${h.error})` : ''}`;
+}
+
+/**
+ * Run the backup and record its outcome in the catalog. With the service, its half first (same
+ * label): a refusal there (its lock, the token) leaves nothing; a service backup that does not
+ * reach READY is recorded and the ZooKeeper half not taken; after a READY service half the entry
+ * is kept whatever happens to the ZooKeeper half, and its error says which half exists.
+ */
+export async function runBackup(prepared: PreparedBackup, deps: Deps, withService?: WithService): Promise<BackupReport> {
   const { loaded, id, catalog, plan, method } = prepared;
   const label = id.slice(0, id.length - 37);
+  let service: ServiceHalf | undefined;
+  if (withService) {
+    // a refusal (the busy lock's 500, 401/403) throws: nothing was created, nothing is recorded
+    service = (await createServiceBackup(withService.open, loaded.inventory, label, { ...(withService.onState ? { onState: withService.onState } : {}), ...(withService.signal ? { signal: withService.signal } : {}) })).half;
+    withService.onDone?.(service);
+  }
   let meta: BackupMeta = {
     id,
     label,
@@ -92,10 +118,22 @@ export async function runBackup(prepared: PreparedBackup, deps: Deps): Promise<B
     method,
     zkopsVersion: ZKOPS_VERSION,
     runId: loaded.runId,
+    ...(service ? { service } : {}),
   };
+  if (service && service.status !== 'STATUS_READY') {
+    meta = { ...meta, status: 'STATUS_ERROR', error: `${serviceHalfText(service)}; the ZooKeeper half was not taken`, finished: new Date(deps.now()).toISOString() };
+    await catalog.write(meta);
+    return { meta, run: notRun(loaded.runId), error: new OperationFailed(meta.error as string, { hint: `zkops service-backup show ${service.id} --master ${service.master}` }) };
+  }
   await catalog.write(meta);
   const run = await runPlan(plan, loaded.inventory, deps, { command: `backup ${id}` });
 
+  if (run.error instanceof SafetyRefusal && service) {
+    // the service half exists: the entry stays, and says so
+    meta = { ...meta, status: 'STATUS_ERROR', error: `the ZooKeeper half was refused: ${run.error.message}; ${serviceHalfText(service)}`, finished: new Date(deps.now()).toISOString() };
+    await catalog.write(meta);
+    return { meta, run, error: run.error.with({ message: meta.error as string }) };
+  }
   if (run.error instanceof SafetyRefusal) {
     // A refusal changed nothing on the cluster; it leaves nothing in the catalog either.
     await catalog.delete(id);
@@ -113,10 +151,17 @@ export async function runBackup(prepared: PreparedBackup, deps: Deps): Promise<B
     if (hint) meta.error += `; ${hint}`;
     await rm(catalog.archivePath(id), { force: true });
     if (meta.remoteArchive) meta.error += `; the archive was kept on the master: ${meta.remoteArchive}`;
+    if (service) meta.error = `the ZooKeeper half failed: ${meta.error}; ${serviceHalfText(service)}`;
   }
   meta.finished = new Date(deps.now()).toISOString();
   await catalog.write(meta);
   return { meta, run, error: run.error };
+}
+
+/** The report of a playbook that was never started (the service half did not reach READY). */
+function notRun(runId: string): RunReport {
+  const now = new Date().toISOString();
+  return { runId, playbook: BACKUP_PLAYBOOK, cluster: '', ok: false, exitCode: 1, error: undefined, alwaysErrors: [], steps: {}, registered: {}, start: now, end: now };
 }
 
 /** What the run's registered values say about the backup. */

@@ -70,7 +70,7 @@ export const LIST_ENTRY_KEYS = [
   'runId',
 ] as const;
 /** ...and there when the zkops that wrote the entry knew them. */
-export const LIST_ENTRY_OPTIONAL_KEYS = ['jobLauncher', 'method', 'hot', 'rehearsed', 'tree', 'copies'] as const;
+export const LIST_ENTRY_OPTIONAL_KEYS = ['jobLauncher', 'method', 'hot', 'rehearsed', 'tree', 'copies', 'service'] as const;
 /** Keys of a CORRUPT entry of `list --json`. */
 export const LIST_CORRUPT_KEYS = ['id', 'label', 'status', 'reason', 'file'] as const;
 export const ENVELOPE_KEYS = ['ok', 'exitCode', 'error'] as const;

@@ -49,6 +49,7 @@ describe('parseInventory: defaults', () => {
       zkDir: '/var/lib/dcos/exhibitor/zookeeper',
       remoteTmpDir: '/var/tmp',
       leaseMs: 120_000,
+      api: { url: 'https://{host}', via: 'ssh', pollIntervalMs: 5000, timeoutMs: 600_000, auth: { tokenEnv: 'DCOS_ACS_TOKEN', dcosCli: true } },
     });
     expect(DEFAULTS.statusUrl).toBe(inv.exhibitor.statusUrl);
   });

@@ -1,7 +1,11 @@
 // zkops backup -i INV [--label L] [--dir D] [--master M] [--method M] [--force] [--dry-run] [--copy-to DEST] [--prune] [--metrics-file PATH]
+//             [--with-service [--service-master M]]
 // After a READY backup, in this order: the copy to DEST (off site first), then the prune.
 
-import { prepareBackup, runBackup } from '../../procedures/backup.js';
+import { prepareBackup, runBackup, type WithService } from '../../procedures/backup.js';
+import { openService, serviceTarget } from '../../procedures/service-backup.js';
+import { promptHidden } from '../../transport/auth.js';
+import { liveLine } from './service-backup.js';
 import { BACKUP_METHODS, type BackupMethod } from '../../catalog/store.js';
 import { defaultLabel } from '../../catalog/labels.js';
 import { labelGroup } from '../../catalog/retention.js';
@@ -28,6 +32,8 @@ interface BackupArgs {
   prune: boolean;
   'metrics-file'?: string;
   'copy-to'?: string;
+  'with-service': boolean;
+  'service-master'?: string;
 }
 
 /** A prune that failed after a READY backup: its own exit code, the backup named first. */
@@ -54,6 +60,8 @@ export const backupCommand: ZkCommand<BackupArgs> = {
           'hot: nothing is stopped, its files are copied while it serves and replayed on the bastion; copy: ZooKeeper is stopped only to copy its directory, the archive is made while it serves; dcos-zk: the DC/OS script, ZooKeeper stopped until the archive is made',
       },
       prune: { type: 'boolean', default: false, describe: "after a READY backup, apply the inventory's retention: policy to this cluster's backups of this label (zkops prune)" },
+      'with-service': { type: 'boolean', default: false, describe: "a full-cluster backup: first Marathon's state with the DC/OS backup service (same label; dcos.api: in the inventory), then ZooKeeper" },
+      'service-master': { type: 'string', describe: 'with --with-service: the master whose backup service takes it (default dcos.api.master, else the first)' },
       ...COPY_TO_OPTION,
       ...METRICS_FILE_OPTION,
     }) as never,
@@ -79,8 +87,26 @@ export const backupCommand: ZkCommand<BackupArgs> = {
       const o = { inventory: requireInventory(argv), dir: argv.dir, label: argv.label, master: argv.master, force: argv.force, playbook: argv.playbook, method: argv.method };
       const deps = realDeps(argv, { dir: argv.dir });
       const prepared = await prepareBackup(o, deps);
-      if (argv['dry-run']) return planOutcome(argv, prepared.plan);
-      const { meta, run, error } = await runBackup(prepared, deps);
+      if (argv['dry-run']) {
+        if (argv['with-service']) say(`with --with-service: first a service backup labelled ${prepared.id.slice(0, -37)} on ${serviceTarget(prepared.loaded.inventory, argv['service-master']).master.name}, followed until READY; then this plan`);
+        return planOutcome(argv, prepared.plan);
+      }
+      let service: WithService | undefined;
+      let live: ReturnType<typeof liveLine> | undefined;
+      if (argv['with-service']) {
+        const open = await openService(prepared.loaded.inventory, { ...deps, askSecret: promptHidden }, argv['service-master']);
+        live = liveLine(`service half (Marathon) on ${open.target.master.name}`);
+        const shown = live;
+        service = { open, onState: shown.onState, onDone: (h) => (shown.done(), argv.json ? undefined : say(`service half (Marathon): ${h.id} on ${h.master} ${h.status}${h.status === 'STATUS_READY' ? '; now the ZooKeeper half' : ''}`)) };
+      }
+      let report: Awaited<ReturnType<typeof runBackup>>;
+      try {
+        report = await runBackup(prepared, deps, service);
+      } finally {
+        live?.done();
+        await service?.open.close();
+      }
+      const { meta, run, error } = report;
       if (!argv.json) {
         if (meta?.status === 'STATUS_READY') {
           process.stdout.write(`${meta.id}\n`);
@@ -89,6 +115,7 @@ export const backupCommand: ZkCommand<BackupArgs> = {
             say(`hot copy: ${meta.sourceMaster} was at ${meta.hot.notedZxid} when the copy began; the archive replays to ${meta.hot.reachedZxid}`);
             if (meta.hot.trimmed) say(`the copy tore the last record of ${meta.hot.trimmed.file}: cut off at byte ${meta.hot.trimmed.offset} (${meta.hot.trimmed.reason})`);
           }
+          if (meta.service) say(`full-cluster backup: the service half ${meta.service.id} (on ${meta.service.master}) and the ZooKeeper half are both READY`);
         } else if (meta) say(`backup ${meta.id} failed: STATUS_ERROR (see zkops show ${meta.id})`);
       }
       // off site before the prune: a copy that fails is exit 1, the backup stays READY

@@ -88,8 +88,14 @@ export const showCommand: ZkCommand<CatalogArgs> = {
       return { json: meta, raw: true, error };
     }
     if (argv.json) return { json: meta, raw: true };
-    const { files, tree, rehearsed, hot, copies, ...rest } = meta;
+    const { files, tree, rehearsed, hot, copies, service, ...rest } = meta;
     for (const [k, v] of Object.entries(rest)) field(k, v);
+    if (service) {
+      // a full-cluster backup: each half's own state (status above is READY only when both are)
+      field('zookeeper', `${service.status === 'STATUS_READY' || meta.status === 'STATUS_BACKING_UP' ? meta.status : 'not taken'} (the ZooKeeper half, in this catalog)`);
+      field('service', `${service.status} ${service.id} on ${service.master} (${service.origin}; the Marathon half, on that master's disk)${service.error && service.status !== 'STATUS_READY' ? `: ${service.error}` : ''}`);
+      for (const r of service.restores ?? []) field('service restore', `${r.status} ${r.id} at ${r.at}`);
+    }
     field('copies', copiesText(copies));
     if (hot) {
       field('hot', `the master was at ${hot.notedZxid} when the copy began; the archive replays to ${hot.reachedZxid}`);

@@ -1,0 +1,219 @@
+// `zkops service-backup`: the DC/OS Enterprise backup service (Marathon's state, what `dcos
+// backup` drives) on one chosen master, through an SSH tunnel to its Admin Router (via: ssh) or
+// straight to it (via: direct, caFile). A token comes as the DC/OS CLI finds one: the
+// environment, the dcos CLI's own config of the cluster, or a login (a password, or a service
+// account's signed login). The token is handed to the client only: no report, message or
+// journal line carries it.
+
+import { readFile } from 'node:fs/promises';
+import type { Inventory, Master } from '../inventory/types.js';
+import type { ServiceHalfRecord } from '../catalog/store.js';
+import { SessionPool } from '../transport/session-pool.js';
+import { certificateError } from '../exhibitor/fetch.js';
+import { dcosCliClusters, dcosDir, pickDcosCliCluster } from '../exhibitor/dcos-cli-config.js';
+import { BACKUP_PERMISSION, failureReason, ServiceAuthError, type BackupMetadata, type BackupStatus, type RestoreInfo } from '../exhibitor/service-backup.js';
+import { login, ServiceBackupClient, type LoginCredentials } from '../exhibitor/service-backup-client.js';
+import { findCause, OperationFailed, SafetyRefusal, UsageError, ZkopsError } from '../errors.js';
+import type { Deps } from './deps.js';
+
+/** The master whose service is addressed, and its Admin Router. */
+export interface ServiceTarget {
+  master: Master;
+  origin: URL;
+}
+
+/** What the service half of a backup is, as the catalog records it. */
+export type ServiceHalf = ServiceHalfRecord;
+
+export type ServiceDeps = Pick<Deps, 'transport' | 'warn' | 'canAsk'> & {
+  /** Ask for a secret on the terminal (the login's password). */
+  askSecret?: (question: string) => Promise<string>;
+  env?: NodeJS.ProcessEnv;
+};
+
+/** The master to address: --master, else dcos.api.master, else the first. */
+export function serviceTarget(inventory: Inventory, wanted?: string): ServiceTarget {
+  const name = wanted ?? inventory.dcos.api.master;
+  const master = name === undefined ? inventory.masters[0] : inventory.masters.find((m) => m.name === name || m.host === name || m.inventoryHost === name);
+  if (!master) throw new UsageError(`no master "${name}" in ${inventory.file}`, { hint: `one of: ${inventory.masters.map((m) => m.name).join(', ')}` });
+  const url = master.apiUrl ?? inventory.dcos.api.url.replaceAll('{host}', master.host.includes(':') ? `[${master.host}]` : master.host);
+  return { master, origin: new URL(url) };
+}
+
+/** A client of one master's backup service with its token; close() ends the SSH tunnel's session. */
+export interface OpenService {
+  client: ServiceBackupClient;
+  target: ServiceTarget;
+  /** Where the token came from, for messages (never the token). */
+  tokenSource: string;
+  close(): Promise<void>;
+}
+
+/** Where the token comes from, in the DC/OS CLI's order; the login needs the connection. */
+async function tokenFor(inventory: Inventory, target: ServiceTarget, conn: Parameters<typeof login>[0], deps: ServiceDeps): Promise<{ token: string; source: string }> {
+  const env = deps.env ?? process.env;
+  const auth = inventory.dcos.api.auth;
+  const fromEnv = env[auth.tokenEnv];
+  if (fromEnv) return { token: fromEnv, source: `$${auth.tokenEnv}` };
+  if (auth.dcosCli !== false) {
+    const dir = dcosDir(env);
+    const pick = typeof auth.dcosCli === 'string' ? auth.dcosCli : env.DCOS_CLUSTER || undefined;
+    const c = pickDcosCliCluster(dcosCliClusters(dir), [target.origin.hostname, ...inventory.masters.map((m) => m.host)], pick);
+    if (c?.token) return { token: c.token, source: `the dcos CLI's config of cluster ${c.name ?? c.id} (${c.file})` };
+  }
+  if (auth.uid === undefined) {
+    throw new SafetyRefusal(`no token for the backup service at ${target.origin.origin}`, {
+      hint: `set ${auth.tokenEnv}, log in with \`dcos auth login\`, or give dcos.api.auth.uid (with passwordEnv or serviceAccountKey) in ${inventory.file}`,
+    });
+  }
+  let creds: LoginCredentials;
+  let how: string;
+  if (auth.serviceAccountKey !== undefined) {
+    let key: Buffer;
+    try {
+      key = await readFile(auth.serviceAccountKey);
+    } catch (err) {
+      throw new UsageError(`cannot read dcos.api.auth.serviceAccountKey ${auth.serviceAccountKey}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    creds = { uid: auth.uid, privateKey: key };
+    how = `the signed login of service account ${auth.uid}`;
+  } else {
+    let password = auth.passwordEnv === undefined ? undefined : env[auth.passwordEnv];
+    if (!password) {
+      if (!deps.canAsk || !deps.askSecret) {
+        throw new SafetyRefusal(`no password to log in to ${target.origin.origin} as ${auth.uid}`, {
+          hint: auth.passwordEnv === undefined ? `run on a terminal to be asked, or set dcos.api.auth.passwordEnv` : `set ${auth.passwordEnv}`,
+        });
+      }
+      password = await deps.askSecret(`Password for ${auth.uid} at ${target.origin.origin}: `);
+    }
+    creds = { uid: auth.uid, password };
+    how = `the login of ${auth.uid}`;
+  }
+  return { token: await login(conn, creds), source: how };
+}
+
+/** Say what a refusal means with where the token came from; a certificate failure in words. */
+function explained(err: unknown, origin: URL, caFile: string | undefined, source: string | undefined): unknown {
+  const auth = findCause(err, ServiceAuthError);
+  if (auth && source) {
+    const why = auth.status === 401 ? `the token from ${source} was refused (HTTP 401: none, invalid or expired)` : `the token from ${source} lacks the permission ${BACKUP_PERMISSION} (HTTP 403)`;
+    return auth.with({ message: `the backup service at ${origin.origin} refused the request: ${why}` });
+  }
+  const cert = certificateError(err, origin, caFile);
+  if (cert) {
+    return new SafetyRefusal(`the TLS certificate of ${origin.origin} does not verify ${caFile ? `against dcos.api.caFile ${caFile}` : 'against the system CAs (no dcos.api.caFile)'}: ${cert.message.replace(/^.*?: /, '')}`, {
+      hint: "give the cluster's CA as dcos.api.caFile (https://<master>/ca/dcos-ca.crt)",
+      cause: err,
+    });
+  }
+  return err;
+}
+
+/** Open the service of the chosen master: the tunnel (via: ssh), the CA, the token. */
+export async function openService(inventory: Inventory, deps: ServiceDeps, wanted?: string): Promise<OpenService> {
+  const api = inventory.dcos.api;
+  const target = serviceTarget(inventory, wanted);
+  const pool = new SessionPool(deps.transport, deps.warn);
+  const secure = target.origin.protocol === 'https:';
+  const port = Number(target.origin.port || (secure ? 443 : 80));
+  let ca: Buffer | undefined;
+  if (api.caFile !== undefined) {
+    try {
+      ca = await readFile(api.caFile);
+    } catch (err) {
+      throw new UsageError(`cannot read dcos.api.caFile ${api.caFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+  const conn = {
+    origin: target.origin,
+    ca,
+    tunnel: api.via === 'ssh' ? async () => (await pool.session(target.master)).forward(target.origin.hostname.replace(/^\[|\]$/g, ''), port) : undefined,
+  };
+  let source: string | undefined;
+  try {
+    const { token, source: s } = await tokenFor(inventory, target, conn, deps);
+    source = s;
+    const client = guarded(new ServiceBackupClient({ ...conn, token }), (err) => explained(err, target.origin, api.caFile, source));
+    return { client, target, tokenSource: source, close: () => pool.closeAll() };
+  } catch (err) {
+    await pool.closeAll();
+    throw explained(err, target.origin, api.caFile, source);
+  }
+}
+
+/** The client with every failure rewritten by `explain` (which token, which CA). */
+function guarded(client: ServiceBackupClient, explain: (err: unknown) => unknown): ServiceBackupClient {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      return async (...args: unknown[]) => {
+        try {
+          return await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } catch (err) {
+          throw explain(err);
+        }
+      };
+    },
+  });
+}
+
+export interface FollowSettings {
+  onState?: (status: BackupStatus) => void;
+  signal?: AbortSignal;
+}
+
+/** Create a backup and follow it until READY or ERROR: the half as the catalog records it, and the service's metadata as last seen. A refusal (lock, auth) throws: nothing was created. */
+export async function createServiceBackup(open: OpenService, inventory: Inventory, label: string, follow: FollowSettings = {}): Promise<{ half: ServiceHalf; metadata: BackupMetadata }> {
+  const first = await open.client.create(label, follow.signal);
+  follow.onState?.(first.status);
+  try {
+    const done = await open.client.followBackup(first.id, { intervalMs: inventory.dcos.api.pollIntervalMs, timeoutMs: inventory.dcos.api.timeoutMs, ...follow });
+    return { half: halfOf(done, open), metadata: done };
+  } catch (err) {
+    const half = halfOf(first, open);
+    if (follow.signal?.aborted) return { half: { ...half, error: 'zkops was interrupted while the service backup ran; see `zkops service-backup show`' }, metadata: first };
+    const last = (err as ZkopsError).details as BackupMetadata | undefined;
+    const seen = last && typeof last === 'object' && 'id' in last ? last : first;
+    return { half: { ...half, status: seen.status, error: err instanceof Error ? err.message : String(err) }, metadata: seen };
+  }
+}
+
+function halfOf(b: BackupMetadata, open: OpenService): ServiceHalf {
+  return {
+    id: b.id,
+    master: open.target.master.name,
+    origin: open.target.origin.origin,
+    status: b.status,
+    error: b.status === 'STATUS_ERROR' ? failureReason(b) : null,
+    timestamp: b.timestamp || null,
+  };
+}
+
+export interface ServiceRestoreResult {
+  restoreId: string;
+  /** The restore as last seen (STATUS_READY when followed to the end). */
+  restore: RestoreInfo | undefined;
+}
+
+/** Start restoring a backup and, with wait, follow its restores[] entry until READY (ERROR throws OperationFailed with the reason). */
+export async function restoreServiceBackup(open: OpenService, inventory: Inventory, id: string, wait: boolean, follow: FollowSettings = {}): Promise<ServiceRestoreResult> {
+  const started = await open.client.restore(id, follow.signal);
+  if (!wait) return { restoreId: started.id, restore: undefined };
+  follow.onState?.('STATUS_RESTORING');
+  const r = await open.client.followRestore(id, started.id, { intervalMs: inventory.dcos.api.pollIntervalMs, timeoutMs: inventory.dcos.api.timeoutMs, ...follow });
+  return { restoreId: started.id, restore: r };
+}
+
+/** Before a ZooKeeper restore with the service half: the service answers, the token works, the backup is READY there. */
+export async function checkServiceHalf(open: OpenService, half: ServiceHalf): Promise<BackupMetadata> {
+  const b = await open.client.show(half.id).catch((err: unknown) => {
+    if (err instanceof OperationFailed && /^no service backup/.test(err.message)) {
+      throw new SafetyRefusal(`the service half ${half.id} is not on ${open.target.origin.origin} (${open.target.master.name})`, { hint: `it was taken on ${half.master} (${half.origin}): pass --service-master ${half.master}, or restore without --with-service` });
+    }
+    throw err;
+  });
+  if (b.status !== 'STATUS_READY') throw new SafetyRefusal(`the service half ${half.id} is ${b.status} on ${open.target.master.name}, not STATUS_READY`, { hint: 'restore without --with-service, or take a new full backup' });
+  return b;
+}
