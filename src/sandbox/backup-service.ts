@@ -6,12 +6,31 @@
 // a timer. Modelled: the paths under /system/v1/backup/v1/, the one lock and its 500, the 400s,
 // 401/403 with an HTML body and `WWW-Authenticate: acsjwt`, `{}` for an empty list, the DELETE
 // body, restore ids in `restores[]`, both response shapes (`wrapped`: the vendor test's;
-// `bare`: the swagger's), and a login at /acs/api/v1/auth/login (uid+password, or a service
-// account's RS256 login token). Guesses are marked (guess). Node's own modules only.
+// `bare`: the swagger's), a login at /acs/api/v1/auth/login (uid+password, or a service
+// account's RS256 login token) giving an HS256 JWT of {uid, exp} (5 days) that every stand-in
+// sharing the secret accepts, as every master's Admin Router accepts IAM's tokens; https when
+// given a key and certificate. In the sandbox one runs per master (backup-service-main.ts).
+// Node's own modules only.
+//
+// Guesses (each also marked (guess) where it is made):
+//   - the field a failure's reason is in: component_status.marathon.error (guess)
+//   - the wording and status of the 400s: a bad label, a bad body, an unknown id (400, not 404),
+//     a restore of a backup that is not READY, a delete of one in progress (guess)
+//   - the busy 500's wording for a restore (guess; the backup's is the vendor test's)
+//   - 404 {"errors": [...]} for an unknown endpoint (guess)
+//   - a restore's id: a bare uuid4 (guess)
+//   - delete's answer: `{}` (guess: the documented answer has no body shape)
+//   - IAM's 401 body for refused credentials (guess)
+//   - a validly signed token whose uid has no account: 401 (guess)
+//   - the lock is this master's alone; DC/OS keeps it in ZooKeeper, cluster-wide (guess: a
+//     simplification; the documentation infers it from release notes)
+//   - the HS256 secret: DC/OS's IAM signs with its own key (RS256 in later releases); any
+//     signature every master verifies does here (guess)
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createVerify, randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, createVerify, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
 
 type Status = 'STATUS_UNKNOWN' | 'STATUS_BACKING_UP' | 'STATUS_RESTORING' | 'STATUS_READY' | 'STATUS_ERROR';
@@ -33,9 +52,14 @@ export interface BackupServiceOptions {
   dir: string;
   /** How long a backup or a restore stays in progress. */
   durationMs: number;
-  /** Tokens accepted from the start (uid and permission each). */
+  /** Opaque tokens accepted from the start (uid and permission each), beside the JWTs. */
   tokens?: Record<string, { uid: string; permitted: boolean }>;
+  /** Who may log in, and whether each may back up: a JWT's uid is judged by this list. */
   accounts?: Account[];
+  /** Signs and verifies the JWTs (HS256); stand-ins sharing it accept each other's. Default: random, this stand-in's alone. */
+  secret?: string;
+  /** Serve https with this key and certificate (PEM); absent: http. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
   /** `wrapped` (default): {"backup_info": …} and `{}`; `bare`: the swagger's object and array. */
   shape?: 'wrapped' | 'bare';
   dcosVersion?: string;
@@ -48,20 +72,54 @@ const html = (code: number, text: string) =>
 /** RFC 3339 with nanoseconds, as the service writes it. */
 const timestamp = () => new Date().toISOString().replace('Z', '000000Z');
 
+/** How long a login token lives: DC/OS's IAM gives 5 days. */
+export const TOKEN_LIFETIME_S = 5 * 24 * 3600;
+
+/** In the backup directory: the reason the next backup fails with; read and removed at create,
+ * so another process (`zkops sandbox fault`) can set it. Hidden, as no backup's id starts with ".". */
+export const BACKUP_FAULT_FILE = '.zkops-sandbox-fault';
+
+/** An HS256 JWT of these claims, as IAM's login answers it. */
+export function signToken(secret: string, claims: { uid: string; exp: number }): string {
+  const b64 = (x: object) => Buffer.from(JSON.stringify(x)).toString('base64url');
+  const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
+  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
+}
+
+/** The uid of an HS256 JWT signed with `secret` and not expired; undefined otherwise. */
+export function verifyToken(token: string, secret: string, nowMs = Date.now()): string | undefined {
+  const [header, payload, signature] = token.split('.');
+  if (!header || !payload || signature === undefined) return undefined;
+  try {
+    if ((JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { alg?: unknown }).alg !== 'HS256') return undefined;
+    const expected = createHmac('sha256', secret).update(`${header}.${payload}`).digest();
+    const given = Buffer.from(signature, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { uid?: unknown; exp?: unknown };
+    return typeof claims.uid === 'string' && typeof claims.exp === 'number' && claims.exp * 1000 > nowMs ? claims.uid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The backup service and the login of one master, on one loopback address. */
 export class BackupServiceStandIn {
   private server: Server | undefined;
   private readonly backups = new Map<string, Backup>();
   private readonly tokens = new Map<string, { uid: string; permitted: boolean }>();
+  /** Permissions given by issueToken, over the accounts' (this stand-in's alone). */
+  private readonly grants = new Map<string, boolean>();
+  private readonly secret: string;
   private readonly timers = new Set<NodeJS.Timeout>();
   /** What holds the lock (a backup or restore id). */
   private lock: string | undefined;
-  private nextFailure: string | undefined;
 
   constructor(private readonly opts: BackupServiceOptions) {
     for (const [token, who] of Object.entries(opts.tokens ?? {})) this.tokens.set(token, who);
+    this.secret = opts.secret ?? randomBytes(32).toString('base64url');
     mkdirSync(opts.dir, { recursive: true });
     for (const name of readdirSync(opts.dir)) {
+      if (name.startsWith('.')) continue;
       try {
         const b = JSON.parse(readFileSync(join(opts.dir, name, 'metadata.json'), 'utf8')) as Backup;
         this.backups.set(b.id, b);
@@ -71,13 +129,15 @@ export class BackupServiceStandIn {
     }
   }
 
-  /** Listen on host:port (0: an ephemeral port); the base URL to call. */
+  /** Listen on host:port (0: an ephemeral port); the base URL to call (https with `tls`). */
   async start(host: string, port = 0): Promise<URL> {
-    const server = createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    const tls = this.opts.tls;
+    const server: Server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert }, handler) : createServer(handler);
     this.server = server;
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
     const addr = server.address() as { port: number };
-    return new URL(`http://${host}:${addr.port}`);
+    return new URL(`${tls ? 'https' : 'http'}://${host}:${addr.port}`);
   }
 
   async stop(): Promise<void> {
@@ -88,16 +148,41 @@ export class BackupServiceStandIn {
     if (server) await new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve())));
   }
 
-  /** The next backup ends in STATUS_ERROR with this reason in component_status.marathon.error (guess: the field). */
+  /** The next backup ends in STATUS_ERROR with this reason in component_status.marathon.error
+   * (guess: the field); the same file `zkops sandbox fault … service-backup-error` writes. */
   failNextBackup(reason: string): void {
-    this.nextFailure = reason;
+    writeFileSync(join(this.opts.dir, BACKUP_FAULT_FILE), reason);
   }
 
-  /** Issue a token as the login does (for tests that skip the login). */
+  /** A token as the login gives it (for tests that skip the login); `permitted` holds for this
+   * uid on this stand-in over its account (another stand-in judges the uid by its own accounts). */
   issueToken(uid: string, permitted: boolean): string {
-    const token = randomBytes(24).toString('base64url');
-    this.tokens.set(token, { uid, permitted });
-    return token;
+    this.grants.set(uid, permitted);
+    return signToken(this.secret, { uid, exp: Math.floor(Date.now() / 1000) + TOKEN_LIFETIME_S });
+  }
+
+  /** Who a request's token is and whether it may back up; undefined: no valid token (401). */
+  private whoIs(token: string | undefined): { uid: string; permitted: boolean } | undefined {
+    if (!token) return undefined;
+    const opaque = this.tokens.get(token);
+    if (opaque) return opaque;
+    const uid = verifyToken(token, this.secret);
+    if (uid === undefined) return undefined;
+    const permitted = this.grants.get(uid) ?? (this.opts.accounts ?? []).find((a) => a.uid === uid)?.permitted;
+    // (guess: a signed token of a uid without an account is refused as no token)
+    return permitted === undefined ? undefined : { uid, permitted };
+  }
+
+  /** The reason in the fault file, removed as it is read (undefined: none set). */
+  private takeFault(): string | undefined {
+    const file = join(this.opts.dir, BACKUP_FAULT_FILE);
+    try {
+      const reason = readFileSync(file, 'utf8').trim();
+      rmSync(file, { force: true });
+      return reason;
+    } catch {
+      return undefined;
+    }
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -108,7 +193,7 @@ export class BackupServiceStandIn {
       if (url.pathname === '/acs/api/v1/auth/login' && req.method === 'POST') return void this.login(parseBody(text), send);
       if (!url.pathname.startsWith(`${BASE}/`)) return void send(404, { errors: [`no such path ${url.pathname}`] });
       // Admin Router's check comes before the service sees anything.
-      const who = this.tokens.get(tokenOf(req) ?? '');
+      const who = this.whoIs(tokenOf(req));
       if (!who) return void res.writeHead(401, { 'content-type': 'text/html', 'www-authenticate': 'acsjwt' }).end(html(401, 'Authorization Required'));
       if (!who.permitted) return void res.writeHead(403, { 'content-type': 'text/html' }).end(html(403, 'Forbidden'));
       const route = `${req.method} ${url.pathname.slice(BASE.length)}`;
@@ -141,8 +226,7 @@ export class BackupServiceStandIn {
       component_status: { marathon: { status: 'STATUS_UNKNOWN' } },
       restores: [],
     };
-    const failure = this.nextFailure;
-    this.nextFailure = undefined;
+    const failure = this.takeFault();
     this.backups.set(b.id, b);
     this.lock = b.id;
     this.save(b);
@@ -200,7 +284,7 @@ export class BackupServiceStandIn {
         (typeof body.token === 'string' && account.publicKey !== undefined && verifyLoginToken(body.token, uid, account.publicKey)));
     // (guess: IAM's error body)
     if (!ok || !account) return send(401, { title: 'Unauthorized', description: 'Invalid credentials', code: 'ERR_INVALID_CREDENTIALS' });
-    send(200, { token: this.issueToken(uid, account.permitted) });
+    send(200, { token: signToken(this.secret, { uid, exp: Math.floor(Date.now() / 1000) + TOKEN_LIFETIME_S }) });
   }
 
   private later(fn: () => void): void {

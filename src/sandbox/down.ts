@@ -1,10 +1,13 @@
 // `zkops sandbox down`: stop every process of the sandbox by pid (never by name: another
 // sandbox, or this machine's own sshd and ZooKeeper, may run beside it); the namespaces and their
 // mounts go with their last process. With systemd as init, the master's cgroups are removed too.
+// Each master's backup service stand-in runs outside its namespace: it is stopped by its
+// recorded pid, while that pid still runs the stand-in.
 
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { OperationFailed } from '../errors.js';
+import { backupServiceAlive } from './iam.js';
 import { anchorAlive, initAlive } from './master.js';
 import { alive, killAndWait, mntNs, processesIn, readPid } from './processes.js';
 import { readState, runDir, stateFile, type SandboxMaster } from './state.js';
@@ -40,6 +43,10 @@ export async function down(dir: string): Promise<DownResult> {
 /** Stop one master's processes and its anchor; how many were stopped. */
 async function stopMaster(m: SandboxMaster): Promise<number> {
   let stopped = 0;
+  if (backupServiceAlive(m)) {
+    await killAndWait([m.backupServicePid as number]);
+    stopped++;
+  }
   // systemd as init: SIGKILL to pid 1 of the master's pid namespace ends every process in it
   if (initAlive(m)) {
     stopped += processesIn(m.anchorPid).length - 1;

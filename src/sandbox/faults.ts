@@ -1,21 +1,27 @@
 // `zkops sandbox fault`: what can go wrong on a DC/OS master during a backup or restore, on
 // demand: sshd gone, connections cut, ZooKeeper killed behind systemctl's back or outliving
 // its stop (DCOS-57231), dcos-zk failing, slow or in its 2019 version, a small /var/tmp, and the
-// newest transaction log of a running ZooKeeper torn or corrupted (what a hot backup may copy).
+// newest transaction log of a running ZooKeeper torn or corrupted (what a hot backup may copy),
+// and the backup service's next backup ending in STATUS_ERROR.
 // Most faults leave a marker file in the master's run/ that scripts.ts consumes; the two log
-// faults leave one that says what they wrote, for `clear`; a master with systemd as init has its
-// own way for three of them.
+// faults leave one that says what they wrote, for `clear`; service-backup-error leaves one in
+// the master's backup directory that its stand-in consumes; a master with systemd as init has
+// its own way for three of them.
 
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { OperationFailed, UsageError } from '../errors.js';
 import { parseZkFileName, TxnLogReader, type LogResult, type ZkFileName } from '../zk-files/index.js';
+import { BACKUP_FAULT_FILE } from './backup-service.js';
 import { anchorAlive, inMaster, requireRunning, sshdAlive, sshdListener } from './master.js';
 import { alive, comm, killAndWait, mntNs, processesIn, readPid } from './processes.js';
 import { FAULT_FILES, NS, SMALL_ZK_FILL, SMALL_ZK_MOUNT } from './scripts.js';
 import { startSshd } from './sshd.js';
-import { runDir, writeState, type SandboxMaster, type SandboxState } from './state.js';
+import { runDir, serviceBackupDir, writeState, type SandboxMaster, type SandboxState } from './state.js';
 import { waitFor } from './wait.js';
+
+/** The reason `service-backup-error` gives when none is: shown by zkops as "marathon: <reason>". */
+export const DEFAULT_SERVICE_BACKUP_ERROR = 'leader abdication failed (sandbox fault)';
 
 /** Every fault and what it does: the CLI's choices and their help. */
 export const FAULT_KINDS = {
@@ -35,7 +41,8 @@ export const FAULT_KINDS = {
     "in its newest transaction log, while ZooKeeper runs, write the first half of a copy of the last record (checksum, length, half the body, no end byte 'B') into the zero padding after it: a copy of the log cut inside a record. Use it only while nothing writes to ZooKeeper (a new session is a write too): ZooKeeper appends its next record over those bytes. ZooKeeper itself reads a record without its 'B' as the end of the log, so a restart is not harmed",
   'flip-log':
     'flip one byte (xor 0xff) in the body of record ARG (counting from 1; default the middle one) of its newest transaction log, never the last record (the log needs 3 or more): a bad record with valid ones after it. The running ZooKeeper never re-reads a log it wrote; started again before `clear`, it would fail on the record (CRC check failed)',
-  clear: 'undo small-tmp, small-zk, tear-log and flip-log (the bytes of these two only where ZooKeeper has not written since) and forget pending faults',
+  'service-backup-error': `the next backup created on the master's backup service stand-in ends in STATUS_ERROR with ARG as component_status.marathon.error (default "${DEFAULT_SERVICE_BACKUP_ERROR}")`,
+  clear: 'undo small-tmp, small-zk, tear-log and flip-log (the bytes of these two only where ZooKeeper has not written since) and forget pending faults (service-backup-error too)',
 } as const;
 export type FaultKind = keyof typeof FAULT_KINDS;
 
@@ -176,9 +183,17 @@ const FAULTS: { [K in FaultKind]: (t: FaultTarget) => Promise<string> | string }
       return { offset: pos, after: flipped, said: `flipped byte ${pos} of ${log.path} from ${hex(was)} to ${hex(was ^ 0xff)}: the middle of the body of record ${n} of ${count}, which starts at byte ${rec}` };
     });
   },
+  'service-backup-error': ({ m, arg }) => {
+    const reason = arg ?? DEFAULT_SERVICE_BACKUP_ERROR;
+    if (reason.trim() === '') throw new UsageError('service-backup-error takes a reason to fail with, not an empty one');
+    mkdirSync(serviceBackupDir(m), { recursive: true });
+    writeFileSync(join(serviceBackupDir(m), BACKUP_FAULT_FILE), reason);
+    return `${m.name}: the next backup on its backup service ends in STATUS_ERROR: ${reason}`;
+  },
   clear: async ({ m, run }) => {
     const logs = (Object.keys(LOG_FAULT_FILES) as LogFault[]).map((k) => undoLogPatch(m, run, k)).filter((x) => x !== undefined);
     for (const f of Object.values(FAULT_FILES)) rmSync(join(run, f), { force: true });
+    rmSync(join(serviceBackupDir(m), BACKUP_FAULT_FILE), { force: true });
     let n = 0;
     while (n < 10 && /^zkops-small-tmp \/var\/tmp /m.test(readFileSync(`/proc/${m.anchorPid}/mounts`, 'utf8'))) {
       await inMaster(m, ['umount', '/var/tmp']);

@@ -1,5 +1,6 @@
 // The files `up` writes for zkops beside state.json: inventory.yaml (the masters, the client
-// key, strict host keys) and known_hosts (each master's host key). The inventory is also read
+// key, strict host keys, the backup service behind each master's Admin Router and the service
+// account that logs in to it) and known_hosts (each master's host key). The inventory is also read
 // back here with the inventory's own parser, so the sandbox judges its health against the very
 // inventory zkops will use.
 
@@ -8,8 +9,9 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { parseInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
+import { iamFiles, SERVICE_ACCOUNT_UID } from './iam.js';
 import { NS } from './scripts.js';
-import { ENDPOINT_PORT, sandboxHome, type SandboxState } from './state.js';
+import { ADMIN_ROUTER_PORT, ENDPOINT_PORT, sandboxHome, type SandboxState } from './state.js';
 
 /** Healthy answers in a row that zkops waits for (exhibitor.stablePolls), and `up` too. */
 const STABLE_POLLS = 3;
@@ -47,6 +49,15 @@ export function inventoryYaml(state: SandboxState): string {
       dcosShell: '/opt/mesosphere/bin/dcos-shell',
       zkDir: NS.zkDir,
       remoteTmpDir: '/var/tmp',
+      // the backup service (DCOS-BACKUP-API.md) as Admin Router serves it on each master; the
+      // CA and the key are absolute paths: <dir>/iam, written by `up`
+      api: {
+        url: `https://{host}:${ADMIN_ROUTER_PORT}`,
+        via: 'ssh',
+        caFile: iamFiles(state.dir).ca,
+        pollInterval: '500ms',
+        auth: { uid: SERVICE_ACCOUNT_UID, serviceAccountKey: iamFiles(state.dir).serviceAccountKey },
+      },
     },
     masters: state.masters.map((m) => ({ host: m.address, name: m.name })),
   };

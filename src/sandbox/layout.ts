@@ -3,7 +3,8 @@
 // (see namespace.ts), with the scripts of scripts.ts, ZooKeeper's config, the status endpoint
 // and the master's SSH host key:
 //   master-<i>/opt             → /opt/mesosphere (bin/dcos-shell, bin/dcos-zk, etc/, zkops-sandbox/)
-//   master-<i>/dcos            → /var/lib/dcos (exhibitor/zookeeper/{snapshot,transactions})
+//   master-<i>/dcos            → /var/lib/dcos (exhibitor/zookeeper/{snapshot,transactions};
+//                                backup/: the backup service stand-in's, which iam.ts starts)
 //   master-<i>/{root,tmp,vartmp,sbin} → /root, /tmp, /var/tmp, /usr/local/sbin (systemctl)
 
 import { execFileSync } from 'node:child_process';
@@ -34,6 +35,11 @@ function zkClasspath(): string {
 /** The compiled endpoint program beside this module. */
 function endpointProgram(): string {
   return join(dirname(fileURLToPath(import.meta.url)), 'endpoint.js');
+}
+
+/** The compiled backup service daemon beside this module (run from here, on this machine). */
+export function backupServiceProgram(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), 'backup-service-main.js');
 }
 
 function writeExecutable(file: string, text: string): void {

@@ -66,6 +66,15 @@ export function comm(pid: number): string {
   }
 }
 
+/** The process's command line, its arguments joined by spaces; '' when it is gone. */
+export function cmdlineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+  } catch {
+    return '';
+  }
+}
+
 /** The parent's pid, 0 when the process is gone. */
 export function ppidOf(pid: number): number {
   try {

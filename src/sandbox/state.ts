@@ -13,6 +13,11 @@ export const DEFAULT_DIR = 'zkops-sandbox';
 /** Where each master's Exhibitor-compatible status endpoint listens (endpoint.ts, which imports
  * nothing, says 8181 itself), as Exhibitor does on DC/OS. */
 export const ENDPOINT_PORT = 8181;
+/** Where each master's Admin Router stand-in serves the backup service and the login (https);
+ * 8443, not DC/OS's 443, so that it cannot meet a web server of this machine on 0.0.0.0:443. */
+export const ADMIN_ROUTER_PORT = 8443;
+/** How long a backup or a restore of the stand-in takes when `up` is not told. */
+export const DEFAULT_SERVICE_BACKUP_DURATION_MS = 1500;
 
 export interface SandboxMaster {
   index: number;
@@ -28,6 +33,8 @@ export interface SandboxMaster {
   initPid?: number;
   /** `--init systemd`: the cgroup directories that are the root of the master's cgroup namespace. */
   cgroups?: string[];
+  /** The backup service's stand-in on <address>:ADMIN_ROUTER_PORT (a process of this machine, outside the namespace). */
+  backupServicePid?: number;
 }
 
 /** What runs a master's services: shell scripts behind a fake systemctl, or systemd as init. */
@@ -44,6 +51,8 @@ export interface SandboxState {
   init?: SandboxInit;
   /** zoo.cfg's snapCount on every master (`up --snap-count`); absent: ZooKeeper's own (100000). */
   snapCount?: number;
+  /** How long a backup or restore of every master's backup service stand-in takes (`up --service-backup-duration`). */
+  serviceBackupDurationMs?: number;
 }
 
 /** <dir>/state.json: what `down` stops and every other command reads. */
@@ -99,4 +108,9 @@ export function runDir(m: Pick<SandboxMaster, 'home'>): string {
 /** A log file of the master's log/ as this machine sees it. */
 export function logFile(m: Pick<SandboxMaster, 'home'>, name: string): string {
   return join(sandboxHome(m), 'log', name);
+}
+
+/** The master's /var/lib/dcos/backup as this machine sees it: where its backup service keeps its backups. */
+export function serviceBackupDir(m: Pick<SandboxMaster, 'home'>): string {
+  return join(m.home, 'dcos', 'backup');
 }

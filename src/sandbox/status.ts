@@ -1,13 +1,15 @@
 // `zkops sandbox status`: per master whether its sshd accepts connections, its dcos-exhibitor
-// unit is active, what its ZooKeeper member says (`srvr`: mode and zxid) and whether its status
-// endpoint answers; then the health verdict zkops itself would reach.
+// unit is active, what its ZooKeeper member says (`srvr`: mode and zxid), whether its status
+// endpoint answers and its backup service stand-in listens; then the health verdict zkops
+// itself would reach.
 
 import { connect } from 'node:net';
 import { ZK_CLIENT_PORT } from '../exhibitor/srvr.js';
 import { parseSrvr, type HealthVerdict } from '../exhibitor/status.js';
 import { sandboxHealth } from './health.js';
+import { backupServiceAlive } from './iam.js';
 import { isRunning, sshdAlive, unitActive } from './master.js';
-import { ENDPOINT_PORT, readState, type SandboxMaster, type SandboxState } from './state.js';
+import { ADMIN_ROUTER_PORT, ENDPOINT_PORT, readState, type SandboxMaster, type SandboxState } from './state.js';
 import { portOpen } from './wait.js';
 
 /** One master's row of `zkops sandbox status`. */
@@ -19,6 +21,8 @@ export interface MasterStatus {
   zookeeper: string;
   zxid?: string;
   endpoint: 'answering' | 'refused';
+  /** The backup service stand-in on <address>:ADMIN_ROUTER_PORT (https). */
+  backupService: { port: number; pid: number | null; listening: boolean };
 }
 
 /** Every master's status and the health verdict; undefined when no sandbox runs in `dir`. */
@@ -39,6 +43,7 @@ async function masterStatus(m: SandboxMaster, sshPort: number): Promise<MasterSt
     unit: (await unitActive(m)) ? 'active' : 'inactive',
     zookeeper: srvr === undefined ? 'down' : (parsed?.mode ?? 'not serving'),
     endpoint: (await portOpen(m.address, ENDPOINT_PORT)) ? 'answering' : 'refused',
+    backupService: { port: ADMIN_ROUTER_PORT, pid: backupServiceAlive(m) ? (m.backupServicePid as number) : null, listening: await portOpen(m.address, ADMIN_ROUTER_PORT) },
   };
   if (parsed?.zxid !== undefined) out.zxid = `0x${parsed.zxid.toString(16)}`;
   return out;

@@ -31,10 +31,14 @@ export interface TestSandbox {
   down(): Promise<CliResult>;
 }
 
-export async function startSandbox(opts: { masters: number; baseIp: string; name: string; init?: 'systemd'; snapCount?: number }): Promise<TestSandbox> {
+export async function startSandbox(opts: { masters: number; baseIp: string; name: string; init?: 'systemd'; snapCount?: number; serviceBackupDurationMs?: number }): Promise<TestSandbox> {
   const work = mkdtempSync(join(tmpdir(), `zkops-${opts.name}-`));
   const dir = join(work, 'sandbox');
-  const init = [...(opts.init ? ['--init', opts.init] : []), ...(opts.snapCount ? ['--snap-count', String(opts.snapCount)] : [])];
+  const init = [
+    ...(opts.init ? ['--init', opts.init] : []),
+    ...(opts.snapCount ? ['--snap-count', String(opts.snapCount)] : []),
+    ...(opts.serviceBackupDurationMs !== undefined ? ['--service-backup-duration', `${opts.serviceBackupDurationMs}ms`] : []),
+  ];
   const up = await zkops(['sandbox', 'up', '--masters', String(opts.masters), '--base-ip', opts.baseIp, '--dir', dir, ...init, '--json'], { timeoutMs: 600_000 });
   if (up.code !== 0) {
     rmSync(work, { recursive: true, force: true });
@@ -78,12 +82,12 @@ export async function stopSandbox(sb: TestSandbox | undefined): Promise<void> {
   rmSync(sb.work, { recursive: true, force: true });
 }
 
-/** The state.json pids of a sandbox dir (read before down). */
+/** The state.json pids of a sandbox dir (read before down): anchors, sshds, backup service stand-ins, and ZooKeeper's and the endpoint's pid files. */
 export function sandboxPids(dir: string): number[] {
-  const s = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { masters: { anchorPid: number; sshdPid: number; home: string }[] };
+  const s = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { masters: { anchorPid: number; sshdPid: number; backupServicePid?: number; home: string }[] };
   const pids: number[] = [];
   for (const m of s.masters) {
-    pids.push(m.anchorPid, m.sshdPid);
+    pids.push(m.anchorPid, m.sshdPid, m.backupServicePid ?? 0);
     for (const f of ['zk.pid', 'endpoint.pid']) {
       try {
         pids.push(Number(readFileSync(join(m.home, 'opt', 'zkops-sandbox', 'run', f), 'utf8').trim()));

@@ -1,15 +1,18 @@
 // The service-backup client against the sandbox's stand-in of the DC/OS backup service, on
-// 127.0.53.1 (an ephemeral port): the documented state machine, lock, auth and login.
+// 127.0.53.1 (ephemeral ports): the documented state machine, lock, auth and login; tokens
+// (HS256 JWTs) that every stand-in sharing the secret accepts, until they expire; https with the
+// sandbox's CA (iam.ts, the openssl CLI).
 
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode, OperationFailed, UsageError } from '../../src/errors.js';
 import { login, requestOnce, ServiceBackupClient } from '../../src/exhibitor/service-backup-client.js';
 import { ServiceAuthError, ServiceBusyError } from '../../src/exhibitor/service-backup.js';
-import { BackupServiceStandIn } from '../../src/sandbox/backup-service.js';
+import { BackupServiceStandIn, signToken, type BackupServiceOptions } from '../../src/sandbox/backup-service.js';
+import { makeCa, makeServerCert } from '../../src/sandbox/iam.js';
 
 const HOST = '127.0.53.1';
 const DURATION = 300;
@@ -22,11 +25,13 @@ let service: BackupServiceStandIn;
 let origin: URL;
 let token: string;
 
-async function startService(shape: 'wrapped' | 'bare'): Promise<{ service: BackupServiceStandIn; origin: URL }> {
+async function startService(shape: 'wrapped' | 'bare', more: Partial<BackupServiceOptions> & { name?: string } = {}): Promise<{ service: BackupServiceStandIn; origin: URL }> {
+  const { name = shape, ...options } = more;
   const s = new BackupServiceStandIn({
-    dir: join(dir, shape),
+    dir: join(dir, name),
     durationMs: DURATION,
     shape,
+    ...options,
     accounts: [
       { uid: 'operator', password: 'op-password-1', permitted: true },
       { uid: 'viewer', password: 'viewer-password-1', permitted: false },
@@ -148,5 +153,68 @@ describe('service backup against the stand-in', () => {
     expect((await c.followBackup(b.id, follow)).status).toBe('STATUS_READY');
     const r = await c.restore(b.id);
     expect((await c.followRestore(b.id, r.id, follow)).status).toBe('STATUS_READY');
+  });
+});
+
+describe('tokens valid across masters, as IAM JWTs', () => {
+  const secret = 'sandbox-wide-secret-for-the-test';
+
+  it("a token from one stand-in's login is accepted by another with the same secret, refused by one with another", async () => {
+    const a = await startService('wrapped', { name: 'master-a', secret });
+    const b = await startService('wrapped', { name: 'master-b', secret });
+    const other = await startService('wrapped', { name: 'master-c', secret: 'another-secret' });
+    const t = await login({ origin: a.origin }, { uid: 'zkops-sa', privateKey: keys.privateKey });
+    expect(t.split('.')).toHaveLength(3);
+    const claims = JSON.parse(Buffer.from(t.split('.')[1] as string, 'base64url').toString()) as { uid: string; exp: number };
+    expect(claims.uid).toBe('zkops-sa');
+    // DC/OS's IAM tokens live 5 days
+    expect(Math.abs(claims.exp - (Date.now() / 1000 + 5 * 24 * 3600))).toBeLessThan(60);
+    expect(await client(t, b.origin).list()).toEqual([]);
+    const err = await client(t, other.origin).list().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ServiceAuthError);
+    expect((err as ServiceAuthError).status).toBe(401);
+    // the permission comes from the accounts: the viewer's token is 403 on the other stand-in too
+    const viewer = await login({ origin: a.origin }, { uid: 'viewer', password: 'viewer-password-1' });
+    expect(((await client(viewer, b.origin).list().catch((e: unknown) => e)) as ServiceAuthError).status).toBe(403);
+  });
+
+  it('an expired token, or one signed with another algorithm, is 401', async () => {
+    const s = await startService('wrapped', { name: 'expiry', secret });
+    const expired = signToken(secret, { uid: 'operator', exp: Math.floor(Date.now() / 1000) - 1 });
+    const fresh = signToken(secret, { uid: 'operator', exp: Math.floor(Date.now() / 1000) + 60 });
+    const [, payload, signature] = fresh.split('.');
+    const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${payload}.${signature}`;
+    for (const t of [expired, none, `${fresh}x`]) {
+      const answer = await requestOnce({ origin: s.origin }, 'GET', '/system/v1/backup/v1/list', { authorization: `token=${t}` });
+      expect(answer.status).toBe(401);
+    }
+    expect(await client(fresh, s.origin).list()).toEqual([]);
+  });
+});
+
+describe('https with the sandbox CA', () => {
+  it('verifies with the CA; without it the TLS handshake fails', async () => {
+    const tls = join(dir, 'tls');
+    mkdirSync(tls);
+    const ca = { cert: join(tls, 'ca.crt'), key: join(tls, 'ca.key') };
+    const server = { cert: join(tls, 'server.crt'), key: join(tls, 'server.key') };
+    makeCa(ca.cert, ca.key);
+    makeServerCert(ca, HOST, server);
+    const s = await startService('wrapped', { name: 'https', tls: { key: readFileSync(server.key), cert: readFileSync(server.cert) } });
+    expect(s.origin.protocol).toBe('https:');
+    const caPem = readFileSync(ca.cert);
+    const t = await login({ origin: s.origin, ca: caPem }, { uid: 'operator', password: 'op-password-1' });
+    const c = new ServiceBackupClient({ origin: s.origin, token: t, ca: caPem });
+    expect(await c.list()).toEqual([]);
+    const b = await c.create('over-https');
+    expect((await c.followBackup(b.id, follow)).status).toBe('STATUS_READY');
+
+    const err = await new ServiceBackupClient({ origin: s.origin, token: t }).list().catch((e: unknown) => e);
+    expect((err as NodeJS.ErrnoException).code).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+    // another CA's certificate is refused too
+    const otherCa = { cert: join(tls, 'other.crt'), key: join(tls, 'other.key') };
+    makeCa(otherCa.cert, otherCa.key);
+    const other = await new ServiceBackupClient({ origin: s.origin, token: t, ca: readFileSync(otherCa.cert) }).list().catch((e: unknown) => e);
+    expect((other as NodeJS.ErrnoException).code).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
   });
 });

@@ -1,12 +1,13 @@
 // zkops sandbox up|down|status|seed|digest|wipe|fault: the practice cluster of SPEC section 6.
 
 import type { Argv, CommandModule } from 'yargs';
-import { OperationFailed } from '../../errors.js';
-import { DEFAULT_BASE_IP, DEFAULT_DIR, down, fault, FAULT_KINDS, memoryOf, requireRunning, seedSandbox, status, up, zkHosts } from '../../sandbox/sandbox.js';
+import { OperationFailed, UsageError } from '../../errors.js';
+import { DEFAULT_BASE_IP, DEFAULT_DIR, down, fault, FAULT_KINDS, memoryOf, requireRunning, seedSandbox, status, up, zkHosts, type MasterStatus } from '../../sandbox/sandbox.js';
 import { digest, scribble, wipe, withZk } from '../../sandbox/znodes.js';
 import { say, type GlobalOptions } from '../options.js';
 import { formatTable } from '../../ui/table.js';
 import { toYargs, type Outcome } from '../command.js';
+import { durationProblem, parseDuration } from '../../util/duration.js';
 
 interface SandboxArgs extends GlobalOptions {
   dir: string;
@@ -21,7 +22,7 @@ function sub<T extends SandboxArgs>(command: string, describe: string, builder: 
 
 const upCmd = sub(
   'up',
-  'start N masters (sshd, ZooKeeper, status endpoint) on loopback and write DIR/inventory.yaml',
+  'start N masters (sshd, ZooKeeper, status endpoint, backup service on :8443) on loopback and write DIR/inventory.yaml',
   (y) =>
     y.options({
       masters: { type: 'number', default: 3, describe: 'how many masters: 1, 3, 5 or 7' },
@@ -34,8 +35,10 @@ const upCmd = sub(
         describe: 'what runs each master: plain (shell scripts behind a fake systemctl) or systemd (real systemd as pid 1 of the master, so zkops jobs take the systemd-run path)',
       },
       'snap-count': { type: 'number', describe: "ZooKeeper's snapCount on every master (default ZooKeeper's 100000): with a small one (20-100) each member rolls to a new log and takes a snapshot every snapCount/2 to snapCount transactions" },
+      'service-backup-duration': { type: 'string', describe: "how long a backup or a restore of each master's backup service stand-in (https on :8443, DC/OS's documented API) stays in progress: 500ms, 2s (default 1500ms)" },
     }),
   async (a) => {
+    const serviceBackupDurationMs = serviceDuration(a['service-backup-duration']);
     const r = await up({
       masters: a.masters,
       dir: a.dir,
@@ -44,10 +47,11 @@ const upCmd = sub(
       heap: a.heap,
       init: a.init,
       ...(a['snap-count'] === undefined ? {} : { snapCount: a['snap-count'] }),
+      ...(serviceBackupDurationMs === undefined ? {} : { serviceBackupDurationMs }),
       log: a.json ? undefined : say,
     });
     if (a.json) {
-      return { json: { dir: r.state.dir, init: r.state.init ?? 'plain', heapMb: r.state.zkHeapMb ?? null, snapCount: r.state.snapCount ?? null, inventory: r.inventory, alreadyRunning: r.alreadyRunning, healthyAfterMs: r.healthyAfterMs, rssBytes: r.rssBytes, masters: r.state.masters.map((m) => ({ name: m.name, address: m.address })) }, raw: true };
+      return { json: { dir: r.state.dir, init: r.state.init ?? 'plain', heapMb: r.state.zkHeapMb ?? null, snapCount: r.state.snapCount ?? null, serviceBackupDurationMs: r.state.serviceBackupDurationMs ?? null, inventory: r.inventory, alreadyRunning: r.alreadyRunning, healthyAfterMs: r.healthyAfterMs, rssBytes: r.rssBytes, masters: r.state.masters.map((m) => ({ name: m.name, address: m.address })) }, raw: true };
     }
     if (r.alreadyRunning) {
       say(`inventory: ${r.inventory}`);
@@ -58,6 +62,20 @@ const upCmd = sub(
     say(`try: zkops status -i ${r.inventory}`);
   },
 );
+
+/** The status table's cell of a master's backup service stand-in. */
+function backupServiceCell(s: MasterStatus['backupService']): string {
+  const pid = s.pid === null ? 'no recorded process' : `pid ${s.pid}`;
+  return `${s.listening ? `:${s.port}` : 'refused'} (${pid})`;
+}
+
+/** `--service-backup-duration` as milliseconds (undefined when not given). */
+function serviceDuration(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const problem = durationProblem(text);
+  if (problem !== undefined) throw new UsageError(`--service-backup-duration ${problem}`);
+  return parseDuration(text);
+}
 
 const downCmd = sub(
   'down',
@@ -72,14 +90,14 @@ const downCmd = sub(
 
 const statusCmd = sub(
   'status',
-  "each master's sshd, unit, ZooKeeper mode and status endpoint",
+  "each master's sshd, unit, ZooKeeper mode, status endpoint and backup service",
   (y) => y,
   async (a) => {
     const s = await status(a.dir);
     if (!s) return { json: { running: false }, raw: true, error: new OperationFailed(`no sandbox is running in ${a.dir}`, { hint: 'zkops sandbox up' }) };
     const rss = memoryOf(s.state);
     if (a.json) return { json: { running: true, dir: s.state.dir, healthy: s.health?.healthy ?? false, rssBytes: rss, masters: s.masters }, raw: true };
-    process.stdout.write(`${formatTable(s.masters.map((m) => ({ master: m.name, address: m.address, sshd: m.sshd, unit: m.unit, zookeeper: m.zookeeper, zxid: m.zxid ?? '', endpoint: m.endpoint })))}\n`);
+    process.stdout.write(`${formatTable(s.masters.map((m) => ({ master: m.name, address: m.address, sshd: m.sshd, unit: m.unit, zookeeper: m.zookeeper, zxid: m.zxid ?? '', endpoint: m.endpoint, 'backup service': backupServiceCell(m.backupService) })))}\n`);
     say(s.health?.healthy ? `healthy: all serving, one leader; memory ${mb(rss)} RSS` : `not healthy: ${s.health?.reason ?? 'no status endpoint answers'}; memory ${mb(rss)} RSS`);
   },
 );
@@ -134,7 +152,7 @@ const faultCmd = sub(
     y
       .positional('master', { type: 'string', demandOption: true, describe: 'master-N, its address or N' })
       .positional('kind', { type: 'string', demandOption: true, choices: Object.keys(FAULT_KINDS), describe: Object.entries(FAULT_KINDS).map(([k, v]) => `${k}: ${v}`).join('; ') })
-      .positional('arg', { type: 'string', describe: 'seconds, size or record number, per kind' }) as never,
+      .positional('arg', { type: 'string', describe: 'seconds, size, record number or reason, per kind' }) as never,
   async (a: SandboxArgs & { master: string; kind: string; arg?: string }) => {
     const msg = await fault(a.dir, a.master, a.kind, a.arg);
     if (a.json) return { json: { done: msg }, raw: true };
