@@ -27,7 +27,7 @@ describe('the documented --json shapes', () => {
       'id', 'label', 'cluster', 'status', 'error', 'remoteArchive', 'sourceMaster', 'created', 'finished', 'size', 'sha256', 'zxidRange', 'files',
       'leaderZxid', 'masterZxid', 'zookeeperVersion', 'dcosVersion', 'stopWindowMs', 'zkopsVersion', 'runId',
     ]);
-    expect([...LIST_ENTRY_OPTIONAL_KEYS]).toEqual(['jobLauncher', 'method', 'hot', 'rehearsed', 'tree', 'copies']);
+    expect([...LIST_ENTRY_OPTIONAL_KEYS]).toEqual(['jobLauncher', 'method', 'hot', 'rehearsed', 'tree', 'copies', 'service']);
     expect([...LIST_CORRUPT_KEYS]).toEqual(['id', 'label', 'status', 'reason', 'file']);
   });
   it('status --json and status --wait --json: the envelope, then these keys', () => {
