@@ -121,7 +121,9 @@ export class StatusFetcher {
         ...(signal ? { signal } : {}),
       };
       if (tunnel) {
-        options.createConnection = () => (secure ? tls.connect({ ...tlsOpts, socket: tunnel }) : (tunnel as never));
+        // host: the name the certificate is checked against; without it node checks "localhost"
+        // (the socket is the tunnel, it has no peer name), and an https URL with an IP failed
+        options.createConnection = () => (secure ? tls.connect({ ...tlsOpts, socket: tunnel, host: url.hostname }) : (tunnel as never));
       } else if (secure) {
         Object.assign(options, tlsOpts);
       }

@@ -94,7 +94,7 @@ export async function requestOnce(
       ...(tunnel ? {} : { agent: false }),
       ...(signal ? { signal } : {}),
     };
-    if (tunnel) options.createConnection = () => (secure ? tls.connect({ ...tlsOpts, socket: tunnel }) : (tunnel as never));
+    if (tunnel) options.createConnection = () => (secure ? tls.connect({ ...tlsOpts, socket: tunnel, host: url.hostname }) : (tunnel as never));
     else if (secure) Object.assign(options, tlsOpts);
     const req = (secure ? https : http).request(options, (res) => {
       const chunks: Buffer[] = [];

@@ -39,7 +39,7 @@ function makeCa(dir: string, name: string): { ca: string; cert: string; key: str
   return { ca: f('ca.crt'), cert: f('server.crt'), key: f('server.key') };
 }
 
-/** Exhibitor over https: a TLS proxy on address:8443 in front of the master's :8181. */
+/** Exhibitor over https: a TLS proxy on address:8444 in front of the master's :8181 (8443 is the sandbox's backup service). */
 function httpsExhibitor(address: string, cert: string, key: string): Promise<https.Server> {
   const server = https.createServer({ cert: readFileSync(cert), key: readFileSync(key) }, (req, res) => {
     const up = http.request({ host: address, port: 8181, path: req.url, method: req.method, headers: req.headers }, (answer) => {
@@ -51,7 +51,7 @@ function httpsExhibitor(address: string, cert: string, key: string): Promise<htt
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(8443, address, () => resolve(server));
+    server.listen(8444, address, () => resolve(server));
   });
 }
 
@@ -141,13 +141,13 @@ describe('zkops status', () => {
     await waitClusterHealthy(sb);
   });
 
-  it('via: direct over https with the CA made here; a wrong CA is refused with a certificate error', async () => {
+  it('via: direct and via: ssh over https with the CA made here; a wrong CA is refused with a certificate error', async () => {
     const good = makeCa(sb.work, 'good');
     const other = makeCa(sb.work, 'other');
     for (const a of ADDRESSES) proxies.push(await httpsExhibitor(a, good.cert, good.key));
     const direct = (name: string, ca: string) =>
       inventoryCopy(sb, name, (doc) => {
-        Object.assign(doc.exhibitor as object, { via: 'direct', statusUrl: 'https://{host}:8443/exhibitor/v1/cluster/status', caFile: ca });
+        Object.assign(doc.exhibitor as object, { via: 'direct', statusUrl: 'https://{host}:8444/exhibitor/v1/cluster/status', caFile: ca });
       });
 
     const ok = await status('-i', direct('inventory-https', good.ca), '--json');
@@ -160,7 +160,7 @@ describe('zkops status', () => {
     const wrong = await status('-i', wrongCa);
     expect(wrong.code).toBe(3);
     expect(wrong.stdout).toBe('');
-    expect(wrong.stderr).toContain(`refused Exhibitor's TLS certificate on every master: the TLS certificate of https://127.0.33.1:8443/ does not verify against caFile ${other.ca}`);
+    expect(wrong.stderr).toContain(`refused Exhibitor's TLS certificate on every master: the TLS certificate of https://127.0.33.1:8444/ does not verify against caFile ${other.ca}`);
     expect(wrong.stderr).toMatch(/\((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
     expect(wrong.stderr).toContain('hint: set exhibitor.caFile');
     // --wait does not poll a certificate that cannot verify until its timeout
@@ -168,9 +168,16 @@ describe('zkops status', () => {
     expect(waited.code).toBe(3);
     expect(json<{ healthy: boolean; error: { message: string } }>(waited).error.message).toContain('does not verify against caFile');
 
+    // through the SSH tunnel the certificate is checked against the URL's host (the IP), as from here
+    const tunnelled = await status('-i', inventoryCopy(sb, 'inventory-https-ssh', (d) => {
+      Object.assign(d.exhibitor as object, { via: 'ssh', statusUrl: 'https://{host}:8444/exhibitor/v1/cluster/status', caFile: good.ca });
+    }), '--json');
+    expect(tunnelled.code, tunnelled.stderr).toBe(0);
+    expect(json<StatusDoc>(tunnelled).healthy).toBe(true);
+
     // without caFile the system CAs do not know this CA either
     const none = await status('-i', inventoryCopy(sb, 'inventory-no-ca', (d) => {
-      Object.assign(d.exhibitor as object, { via: 'direct', statusUrl: 'https://{host}:8443/exhibitor/v1/cluster/status' });
+      Object.assign(d.exhibitor as object, { via: 'direct', statusUrl: 'https://{host}:8444/exhibitor/v1/cluster/status' });
     }));
     expect(none.code).toBe(3);
     expect(none.stderr).toMatch(/certificate .* does not verify against the system CAs/);

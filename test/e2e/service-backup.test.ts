@@ -1,0 +1,244 @@
+// The DC/OS backup service from zkops, against the sandbox's stand-in on every master (https on
+// :8443 behind the CA the sandbox made, reached through the SSH tunnel as `status` reaches
+// Exhibitor): `service-backup create/list/show/delete/restore`, the lock's 500, labels refused
+// before any request, the token's three refusals without the token ever printed, a backup that
+// ends in STATUS_ERROR, and the full-cluster `backup --with-service` / `restore --with-service`
+// with the ZooKeeper half failing after the service half succeeded. Addresses: 127.0.55.x.
+
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { login } from '../../src/exhibitor/service-backup-client.js';
+import { json, zkops, type CliResult } from '../helpers/cli.js';
+import { inventoryCopy, startSandbox, stopSandbox, waitClusterHealthy, type TestSandbox } from '../helpers/sandbox.js';
+
+let sb: TestSandbox;
+let catalog: string;
+/** No token from the environment or from a dcos CLI config of the machine running the tests. */
+let cleanEnv: NodeJS.ProcessEnv;
+
+interface ServiceMeta {
+  id: string;
+  status: string;
+  component_status: { marathon: { status: string; error?: string } };
+  restores?: { id: string; status: string }[];
+}
+
+const svc = (args: string[], env: NodeJS.ProcessEnv = {}, inventory = sb.inventory): Promise<CliResult> =>
+  zkops(['service-backup', ...args, '-i', inventory], { env: { ...cleanEnv, ...env }, timeoutMs: 120_000 });
+
+/** The metadata the master's stand-in wrote on its disk (/var/lib/dcos/backup on the master). */
+async function onDisk(master: number): Promise<string[]> {
+  const r = await sb.ssh(master, 'ls /var/lib/dcos/backup');
+  return r.stdout.split('\n').filter((x) => x !== '');
+}
+
+beforeAll(async () => {
+  sb = await startSandbox({ masters: 3, baseIp: '127.0.55.1', name: 'svcbackup', serviceBackupDurationMs: 1200 });
+  catalog = join(sb.work, 'catalog');
+  const dcosDir = mkdtempSync(join(sb.work, 'dcos-'));
+  cleanEnv = { DCOS_ACS_TOKEN: '', DCOS_DIR: dcosDir, DCOS_CLUSTER: '' };
+}, 600_000);
+
+afterAll(async () => {
+  await stopSandbox(sb);
+});
+
+describe('zkops service-backup', () => {
+  it('labels of 2 and 26 characters, "..x" and "-ab" are refused with exit 2 before any request', async () => {
+    // an inventory whose service cannot be reached: any request would be a connection failure, exit 1
+    const unreachable = inventoryCopy(sb, 'svc-unreachable', (doc) => {
+      (doc.dcos as { api: Record<string, unknown> }).api.url = 'https://127.0.55.250:1';
+      (doc.dcos as { api: Record<string, unknown> }).api.via = 'direct';
+    });
+    for (const label of ['ab', 'a'.repeat(26), '..x', '-ab']) {
+      // --label=X: "-ab" alone would be read as options
+      const r = await svc(['create', `--label=${label}`], {}, unreachable);
+      expect(r.code, `${label}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(/invalid .*label/);
+      expect(r.stderr).not.toMatch(/127\.0\.55\.250|ECONNREFUSED/);
+    }
+    // 3 and 25 characters are labels: they get as far as the network
+    const r = await svc(['create', '--label', 'a'.repeat(25)], {}, unreachable);
+    expect(r.code).not.toBe(2);
+  });
+
+  it('create follows to READY; list, show; a second create while one runs is exit 3 with the lock message; delete', async () => {
+    const created = await svc(['create', '--label', 'pre-upgrade']);
+    expect(created.code, created.stderr).toBe(0);
+    const id = created.stdout.trim();
+    expect(id).toMatch(/^pre-upgrade-[0-9a-f-]{36}$/);
+    expect(created.stderr).toMatch(/STATUS_BACKING_UP/);
+    expect(created.stderr).toMatch(new RegExp(`service backup ${id} on master-1: STATUS_READY`));
+    // the archive's metadata is on master-1's disk, where the real service keeps it
+    expect(await onDisk(1)).toContain(id);
+
+    const list = await svc(['list', 'pre-up']);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(/ID\s+VERSION\s+STATUS\s+TIMESTAMP/i);
+    expect(list.stdout).toMatch(new RegExp(`${id}\\s+\\S+\\s+STATUS_READY`));
+    const listJson = json<ServiceMeta[]>(await svc(['list', '--json']));
+    expect(listJson.map((b) => b.id)).toContain(id);
+
+    const show = json<ServiceMeta>(await svc(['show', id, '--json']));
+    expect(show).toMatchObject({ id, status: 'STATUS_READY', component_status: { marathon: { status: 'STATUS_READY' } } });
+
+    // the lock: one backup running, a second one refused
+    const first = await svc(['create', '--label', 'locker', '--no-wait']);
+    expect(first.code, first.stderr).toBe(0);
+    const second = await svc(['create', '--label', 'second']);
+    expect(second.code, second.stderr).toBe(3);
+    expect(second.stderr).toMatch(/another backup or restore is running/);
+    expect(second.stderr).toMatch(/lock is already held/);
+    await waitReady(first.stdout.trim());
+
+    const del = await svc(['delete', id]);
+    expect(del.code, del.stderr).toBe(0);
+    expect(json<ServiceMeta[]>(await svc(['list', '--json'])).map((b) => b.id)).not.toContain(id);
+    expect(await onDisk(1)).not.toContain(id);
+    const again = await svc(['delete', id]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/HTTP 400/);
+  }, 180_000);
+
+  it('restore follows the restore until restores[] says READY', async () => {
+    const created = await svc(['create', '--label', 'to-restore']);
+    expect(created.code, created.stderr).toBe(0);
+    const id = created.stdout.trim();
+    const restored = await svc(['restore', id]);
+    expect(restored.code, restored.stderr).toBe(0);
+    const restoreId = restored.stdout.trim();
+    expect(restoreId).not.toBe(id);
+    expect(restored.stderr).toMatch(/STATUS_RESTORING/);
+    const show = json<ServiceMeta>(await svc(['show', id, '--json']));
+    expect(show.restores).toEqual([expect.objectContaining({ id: restoreId, status: 'STATUS_READY' })]);
+  }, 120_000);
+
+  it('a service backup that ends in STATUS_ERROR is exit 1 with the service\'s reason', async () => {
+    const f = await sb.sandbox('fault', 'master-1', 'service-backup-error', 'marathon could not write its state');
+    expect(f.code, f.stderr).toBe(0);
+    const r = await svc(['create', '--label', 'doomed']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/STATUS_ERROR/);
+    expect(r.stderr).toMatch(/marathon could not write its state/);
+  }, 120_000);
+
+  it('no token, a bad token, a token without the permission: exit 3, and the token is never printed', async () => {
+    const noAuth = inventoryCopy(sb, 'svc-noauth', (doc) => {
+      delete (doc.dcos as { api: Record<string, unknown> }).api.auth;
+    });
+    const none = await svc(['list'], {}, noAuth);
+    expect(none.code, none.stderr).toBe(3);
+    expect(none.stderr).toMatch(/no token for the backup service/);
+    expect(none.stderr).toMatch(/DCOS_ACS_TOKEN/);
+
+    const bad = 'not-a-token-c2VjcmV0LXN0dWZm';
+    const badRun = await svc(['list', '--json'], { DCOS_ACS_TOKEN: bad }, noAuth);
+    expect(badRun.code).toBe(3);
+    expect(badRun.stderr).toMatch(/\$DCOS_ACS_TOKEN was refused \(HTTP 401/);
+    expect(badRun.stderr + badRun.stdout).not.toContain(bad);
+
+    // a real token of an account without dcos:adminrouter:ops:system-backup
+    const origin = new URL(`https://${sb.masters[0]?.address}:8443`);
+    const ca = await import('node:fs').then((fs) => fs.readFileSync(join(sb.dir, 'iam', 'dcos-ca.crt')));
+    const viewer = await login({ origin, ca }, { uid: 'viewer', password: 'viewer' });
+    const denied = await svc(['list', '--json'], { DCOS_ACS_TOKEN: viewer }, noAuth);
+    expect(denied.code).toBe(3);
+    expect(denied.stderr).toMatch(/lacks the permission dcos:adminrouter:ops:system-backup/);
+    expect(denied.stderr + denied.stdout).not.toContain(viewer);
+
+    // the same login by password from the inventory: refused the same way, the password never shown
+    const byPassword = inventoryCopy(sb, 'svc-viewer', (doc) => {
+      (doc.dcos as { api: Record<string, unknown> }).api.auth = { uid: 'viewer', passwordEnv: 'SVC_PW' };
+    });
+    const pw = await svc(['list'], { SVC_PW: 'viewer' }, byPassword);
+    expect(pw.code).toBe(3);
+    expect(pw.stderr).toMatch(/the login of viewer lacks the permission/);
+    const wrong = await svc(['list'], { SVC_PW: 'wrong-password-xyz' }, byPassword);
+    expect(wrong.code).toBe(3);
+    expect(wrong.stderr).toMatch(/refused viewer's credentials/);
+    expect(wrong.stderr).not.toContain('wrong-password-xyz');
+
+    // a token the dcos CLI keeps for this cluster is used as the CLI would
+    const admin = await login({ origin, ca }, { uid: 'bootstrapuser', password: 'deleteme' });
+    const cli = join(cleanEnv.DCOS_DIR as string, 'clusters', '5a1e-sandbox');
+    mkdirSync(cli, { recursive: true });
+    writeFileSync(join(cli, 'dcos.toml'), `[core]\ndcos_url = "https://${sb.masters[0]?.address}"\ndcos_acs_token = "${admin}"\n[cluster]\nname = "sandbox"\n`);
+    const fromCli = await svc(['list'], {}, noAuth);
+    expect(fromCli.code, fromCli.stderr).toBe(0);
+    expect(fromCli.stdout).toMatch(/STATUS_READY/);
+    expect(fromCli.stderr + fromCli.stdout).not.toContain(admin);
+  }, 120_000);
+});
+
+/** Follow a backup started with --no-wait until it is READY. */
+async function waitReady(id: string): Promise<void> {
+  for (let i = 0; i < 60; i++) {
+    const r = await svc(['show', id, '--json']);
+    if (r.code === 0 && json<ServiceMeta>(r).status === 'STATUS_READY') return;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  throw new Error(`${id} never READY`);
+}
+
+describe('the full-cluster backup', () => {
+  interface Meta {
+    id: string;
+    status: string;
+    error: string | null;
+    service?: { id: string; master: string; status: string; restores?: { id: string; status: string }[] };
+  }
+  const show = async (id: string): Promise<Meta> => json<Meta>(await zkops(['show', id, '--dir', catalog, '--json']));
+
+  it('backup --with-service takes both halves under one label; restore --with-service restores ZooKeeper, then the service half', async () => {
+    const b = await zkops(['backup', '-i', sb.inventory, '--dir', catalog, '--label', 'full-1', '--with-service'], { env: cleanEnv, timeoutMs: 300_000 });
+    expect(b.code, b.stderr).toBe(0);
+    const id = b.stdout.trim();
+    const meta = await show(id);
+    expect(meta.status).toBe('STATUS_READY');
+    expect(meta.service).toMatchObject({ master: 'master-1', status: 'STATUS_READY' });
+    expect(meta.service?.id).toMatch(/^full-1-[0-9a-f-]{36}$/);
+    // the service half was taken first
+    expect(b.stderr.indexOf('service half (Marathon)')).toBeLessThan(b.stderr.indexOf(`backup ${id} READY`));
+    const human = await zkops(['show', id, '--dir', catalog]);
+    expect(human.stdout).toMatch(/zookeeper\s+STATUS_READY/);
+    expect(human.stdout).toMatch(new RegExp(`service\\s+STATUS_READY ${meta.service?.id} on master-1`));
+
+    const r = await zkops(['restore', id, '-i', sb.inventory, '--dir', catalog, '--yes', '--with-service'], { env: cleanEnv, timeoutMs: 300_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const zkDone = r.stderr.indexOf('the ZooKeeper half is restored and the cluster healthy');
+    const bothDone = r.stderr.indexOf('both halves are done');
+    expect(zkDone).toBeGreaterThan(-1);
+    expect(bothDone).toBeGreaterThan(zkDone);
+    const after = await show(id);
+    expect(after.service?.restores).toEqual([expect.objectContaining({ status: 'STATUS_READY' })]);
+    const onService = json<ServiceMeta>(await svc(['show', meta.service?.id as string, '--json']));
+    expect(onService.restores?.map((x) => x.status)).toEqual(['STATUS_READY']);
+  }, 600_000);
+
+  it('the ZooKeeper half failing after the service half succeeded: the catalog says the service half exists and the ZooKeeper half does not', async () => {
+    await waitClusterHealthy(sb);
+    for (const m of sb.masters) expect((await sb.sandbox('fault', m.name, 'dcos-zk-fail')).code).toBe(0);
+    try {
+      const b = await zkops(['backup', '-i', sb.inventory, '--dir', catalog, '--label', 'full-2', '--with-service', '--method', 'dcos-zk', '--json'], { env: cleanEnv, timeoutMs: 300_000 });
+      expect(b.code, b.stderr).toBe(1);
+      const out = json<{ backup: Meta }>(b).backup;
+      const meta = await show(out.id);
+      expect(meta.status).toBe('STATUS_ERROR');
+      expect(meta.service).toMatchObject({ status: 'STATUS_READY', master: 'master-1' });
+      expect(meta.error).toMatch(/^the ZooKeeper half failed: /);
+      expect(meta.error).toContain(`the service half (Marathon) ${meta.service?.id} on master-1 is STATUS_READY`);
+      // the catalog holds no archive for it; the service still has its half
+      expect(readdirSync(catalog).filter((f) => f.startsWith(out.id) && f.endsWith('.tar.gz'))).toEqual([]);
+      expect(json<ServiceMeta>(await svc(['show', meta.service?.id as string, '--json'])).status).toBe('STATUS_READY');
+      const human = await zkops(['show', out.id, '--dir', catalog]);
+      expect(human.stdout).toMatch(/zookeeper\s+STATUS_ERROR/);
+      expect(human.stdout).toMatch(/service\s+STATUS_READY/);
+      // and restore --with-service of it is refused before anything stops
+      const r = await zkops(['restore', out.id, '-i', sb.inventory, '--dir', catalog, '--yes', '--with-service'], { env: cleanEnv, timeoutMs: 120_000 });
+      expect(r.code).not.toBe(0);
+    } finally {
+      for (const m of sb.masters) await sb.sandbox('fault', m.name, 'clear');
+    }
+  }, 600_000);
+});
