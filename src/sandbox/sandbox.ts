@@ -5,7 +5,8 @@
 // Exhibitor-compatible status endpoint. zkops talks to it exactly as to a production cluster.
 // With `init: 'systemd'` each master instead boots a real systemd as pid 1 of its own pid,
 // mount, UTS and cgroup namespaces, which runs sshd and dcos-exhibitor as real units (see
-// systemd.ts); everything else is shared.
+// systemd.ts); everything else is shared. Beside each master, on the host, a stand-in of the
+// DC/OS backup service (https on <address>:8443, storing in the master's /var/lib/dcos/backup).
 //
 // This module is the sandbox's front: what the CLI, the demo, the tests and the benches import.
 // The work is done in the modules beside it:
@@ -20,12 +21,15 @@
 //   up.ts, down.ts, status.ts, faults.ts, seed.ts   the commands
 //   znodes.ts         the tree of znodes (seed, digest, wipe) through node-zookeeper-client
 //   sizes.ts          --heap and --size as written (512m, 4k), jute.maxbuffer's limit
+//   backup-service.ts, backup-service-main.ts   the backup service's stand-in (the documented API) and its daemon
+//   iam.ts            the sandbox CA, per-master certificates, the accounts and the token secret
 //
 // Host layout under <dir>:
 //   state.json                 pids and addresses (what `down` stops, by pid)
 //   inventory.yaml, known_hosts, client_key[.pub]
+//   iam/                       dcos-ca.crt, accounts.json, jwt-secret, zkops-backup.pem (the service account's key)
 //   master-<i>/opt             → /opt/mesosphere (bin/dcos-shell, bin/dcos-zk, etc/, zkops-sandbox/)
-//   master-<i>/dcos            → /var/lib/dcos (exhibitor/zookeeper/{snapshot,transactions})
+//   master-<i>/dcos            → /var/lib/dcos (exhibitor/zookeeper/{snapshot,transactions}, backup/)
 //   master-<i>/{root,tmp,vartmp,sbin} → /root, /tmp, /var/tmp, /usr/local/sbin (systemctl)
 
 export { down, type DownResult } from './down.js';

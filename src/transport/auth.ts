@@ -56,11 +56,12 @@ let terminal: Promise<unknown> = Promise.resolve();
 /** Read a passphrase from the terminal without echo; Ctrl-C interrupts the run as a signal would. */
 export async function promptHidden(question: string): Promise<string> {
   const stdin = process.stdin;
-  process.stderr.write(question);
   const wasRaw = stdin.isRaw;
   let interrupted = false;
+  // echo off before the question: an answer typed (or pasted) as soon as it shows is not echoed
   stdin.setRawMode(true);
   stdin.resume();
+  process.stderr.write(question);
   try {
     return await new Promise<string>((resolve, reject) => {
       let text = '';

@@ -5,11 +5,12 @@
 // ends in STATUS_ERROR, and the full-cluster `backup --with-service` / `restore --with-service`
 // with the ZooKeeper half failing after the service half succeeded. Addresses: 127.0.55.x.
 
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { login } from '../../src/exhibitor/service-backup-client.js';
-import { json, zkops, type CliResult } from '../helpers/cli.js';
+import { CLI, json, zkops, type CliResult } from '../helpers/cli.js';
 import { inventoryCopy, startSandbox, stopSandbox, waitClusterHealthy, type TestSandbox } from '../helpers/sandbox.js';
 
 let sb: TestSandbox;
@@ -171,6 +172,34 @@ describe('zkops service-backup', () => {
   }, 120_000);
 });
 
+describe('a login by password on a terminal', () => {
+  it('asks once, without echo, and the password is never shown', async () => {
+    const inv = inventoryCopy(sb, 'svc-prompt', (doc) => {
+      (doc.dcos as { api: Record<string, unknown> }).api.auth = { uid: 'bootstrapuser' };
+    });
+    const command = `stty cols 150 rows 50; exec ${[process.execPath, CLI, 'service-backup', 'list', '-i', inv].map((a) => `'${a}'`).join(' ')}`;
+    const env: NodeJS.ProcessEnv = { ...process.env, ...cleanEnv, DCOS_DIR: mkdtempSync(join(sb.work, 'dcos-empty-')), TERM: 'xterm', NO_COLOR: '1' };
+    delete env.CI;
+    const child = spawn('script', ['-qfec', command, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let asked = 0;
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const n = out.split('Password for bootstrapuser at https://127.0.55.1:8443: ').length - 1;
+      while (asked < n) {
+        child.stdin.write('deleteme\r');
+        asked++;
+      }
+    });
+    const timer = setTimeout(() => child.kill('SIGTERM'), 60_000);
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => (clearTimeout(timer), resolve(c))));
+    expect(code, out).toBe(0);
+    expect(asked).toBe(1);
+    expect(out).toMatch(/STATUS_READY|no service backups/);
+    expect(out).not.toContain('deleteme');
+  }, 120_000);
+});
+
 /** Follow a backup started with --no-wait until it is READY. */
 async function waitReady(id: string): Promise<void> {
   for (let i = 0; i < 60; i++) {
@@ -215,6 +244,17 @@ describe('the full-cluster backup', () => {
     const onService = json<ServiceMeta>(await svc(['show', meta.service?.id as string, '--json']));
     expect(onService.restores?.map((x) => x.status)).toEqual(['STATUS_READY']);
   }, 600_000);
+
+  it("the service's lock held by another backup: exit 3, another backup or restore is running, nothing in the catalog", async () => {
+    const other = await svc(['create', '--label', 'someone-else', '--no-wait']);
+    expect(other.code, other.stderr).toBe(0);
+    const before = readdirSync(catalog).filter((f) => f.startsWith('full-busy'));
+    const b = await zkops(['backup', '-i', sb.inventory, '--dir', catalog, '--label', 'full-busy', '--with-service'], { env: cleanEnv, timeoutMs: 120_000 });
+    expect(b.code, b.stderr).toBe(3);
+    expect(b.stderr).toMatch(/another backup or restore is running/);
+    expect(readdirSync(catalog).filter((f) => f.startsWith('full-busy'))).toEqual(before);
+    await waitReady(other.stdout.trim());
+  }, 120_000);
 
   it('the ZooKeeper half failing after the service half succeeded: the catalog says the service half exists and the ZooKeeper half does not', async () => {
     await waitClusterHealthy(sb);
