@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parse } from 'smol-toml';
 
 export interface DcosCliCluster {
-  /** The cluster's directory name (its id), or "" for the legacy single file. */
+  /** The cluster's directory name (its id), or "legacy" for the single file of CLI before 0.5. */
   id: string;
   name: string | undefined;
   url: string | undefined;
@@ -54,7 +54,7 @@ export function dcosCliClusters(dir: string): DcosCliCluster[] {
   }
   const legacy = join(dir, 'dcos.toml');
   if (existsSync(legacy)) {
-    const c = readCluster(legacy, '', out.length === 0);
+    const c = readCluster(legacy, 'legacy', out.length === 0);
     if (c) out.push(c);
   }
   return out;
@@ -62,7 +62,9 @@ export function dcosCliClusters(dir: string): DcosCliCluster[] {
 
 /**
  * The cluster whose token to use: the one named `pick` (its name or id; $DCOS_CLUSTER as the CLI
- * reads it), else the one whose dcos_url names one of `hosts`, else the attached one.
+ * reads it), else the one whose dcos_url names one of `hosts`. Never the attached one by itself:
+ * the dcos CLI sends a token only to its own dcos_url, and the attached cluster may be another
+ * one (a dcos_url behind a load balancer is named with auth.dcosCli).
  */
 export function pickDcosCliCluster(clusters: DcosCliCluster[], hosts: string[], pick: string | undefined): DcosCliCluster | undefined {
   const withToken = clusters.filter((c) => c.token !== undefined);
@@ -75,5 +77,5 @@ export function pickDcosCliCluster(clusters: DcosCliCluster[], hosts: string[], 
     }
   };
   const wanted = new Set(hosts.map((h) => h.toLowerCase()));
-  return withToken.find((c) => wanted.has(hostOf(c.url) ?? '')) ?? withToken.find((c) => c.attached);
+  return withToken.find((c) => wanted.has(hostOf(c.url) ?? ''));
 }

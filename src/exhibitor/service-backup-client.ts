@@ -163,39 +163,48 @@ export class ServiceBackupClient {
   /** Poll a backup until STATUS_READY; STATUS_ERROR is an OperationFailed with the service's reason. */
   async followBackup(id: string, follow: FollowOptions = {}): Promise<BackupMetadata> {
     return this.follow(`backup ${id}`, follow, async () => {
-      const b = await this.show(id, follow.signal);
-      return { state: b, result: b };
+      const b = (await this.list(id, follow.signal)).find((x) => x.id === id);
+      return b && { state: b, result: b };
     });
   }
 
   /** Poll a backup's restores[] entry until STATUS_READY or STATUS_ERROR. */
   async followRestore(backupId: string, restoreId: string, follow: FollowOptions = {}): Promise<RestoreInfo> {
     return this.follow(`restore ${restoreId} of ${backupId}`, follow, async () => {
-      const b = await this.show(backupId, follow.signal);
-      const r = b.restores.find((x) => x.id === restoreId);
-      if (!r) throw new ServiceResponseError(`restore ${restoreId} is not in the restores of ${backupId}`);
-      return { state: r, result: r };
+      const r = (await this.list(backupId, follow.signal)).find((x) => x.id === backupId)?.restores.find((x) => x.id === restoreId);
+      return r && { state: r, result: r };
     });
   }
 
+  /**
+   * Poll until READY or ERROR. What is polled may not be listed yet (whether the service lists a
+   * new backup or restore at once is not documented): absent counts as still to come, until the deadline.
+   */
   private async follow<T>(
     what: string,
     follow: FollowOptions,
-    poll: () => Promise<{ state: { status: BackupStatus; component_status: RestoreInfo['component_status']; raw?: Record<string, unknown> }; result: T }>,
+    poll: () => Promise<{ state: { status: BackupStatus; component_status: RestoreInfo['component_status']; raw?: Record<string, unknown> }; result: T } | undefined>,
   ): Promise<T> {
     const intervalMs = follow.intervalMs ?? 5000;
     const timeoutMs = follow.timeoutMs ?? 120_000;
     const deadline = this.now() + timeoutMs;
     let last: BackupStatus | undefined;
     for (;;) {
-      const { state, result } = await poll();
-      if (state.status !== last) follow.onState?.(state.status);
-      last = state.status;
-      if (state.status === 'STATUS_READY') return result;
-      if (state.status === 'STATUS_ERROR') {
-        throw new OperationFailed(`${what} ended in STATUS_ERROR: ${failureReason(state)}`, { where: this.opts.origin.origin, details: state });
+      const seen = await poll();
+      if (seen) {
+        const { state, result } = seen;
+        if (state.status !== last) follow.onState?.(state.status);
+        last = state.status;
+        if (state.status === 'STATUS_READY') return result;
+        if (state.status === 'STATUS_ERROR') {
+          throw new OperationFailed(`${what} ended in STATUS_ERROR: ${failureReason(state)}`, { where: this.opts.origin.origin, details: state });
+        }
       }
-      if (this.now() >= deadline) throw new OperationFailed(`${what} still ${state.status} after ${Math.round(timeoutMs / 1000)}s`, { where: this.opts.origin.origin });
+      if (this.now() >= deadline) {
+        const where = this.opts.origin.origin;
+        if (!seen) throw new OperationFailed(`${what} is not in the service's list after ${Math.round(timeoutMs / 1000)}s`, { where });
+        throw new OperationFailed(`${what} still ${seen.state.status} after ${Math.round(timeoutMs / 1000)}s`, { where, details: seen.state });
+      }
       await this.sleep(intervalMs, follow.signal);
     }
   }
@@ -219,7 +228,7 @@ export async function login(
   const body = 'password' in creds ? { uid: creds.uid, password: creds.password } : { uid: creds.uid, token: signedLoginToken(creds.uid, creds.privateKey) };
   const answer = await requestOnce(opts, 'POST', LOGIN_PATH, {}, body, signal);
   if (answer.status === 401 || answer.status === 403) {
-    throw new ServiceAuthError(401, opts.origin.origin, `the login at ${opts.origin.origin} refused ${creds.uid}'s credentials (HTTP ${answer.status})`);
+    throw new ServiceAuthError(answer.status, opts.origin.origin, `the login at ${opts.origin.origin} refused ${creds.uid}'s credentials (HTTP ${answer.status})`);
   }
   if (answer.status < 200 || answer.status >= 300) throw errorForAnswer(answer.status, answer.body, `login as ${creds.uid}`, opts.origin.origin);
   let token: unknown;

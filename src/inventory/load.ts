@@ -27,6 +27,13 @@ const remoteDir = (key: string, minParts: number, tooShort: string) =>
     if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${key} ${problem}` });
   });
 
+/** Admin Router's base URL (a template with {host}). */
+const baseUrl = (key: string) =>
+  z.string().superRefine((v, ctx) => {
+    const problem = baseUrlProblem(v);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${key} ${problem}` });
+  });
+
 const sshSchema = z
   .object({
     user: nonEmpty.optional(),
@@ -57,9 +64,22 @@ const masterSchema = z
     identityFile: nonEmpty.optional(),
     jump: nonEmpty.optional(),
     become: z.enum(['sudo', 'none']).optional(),
-    apiUrl: z.string().regex(/^https?:\/\//, 'apiUrl must start with https:// (or http://)').optional(),
+    apiUrl: baseUrl('apiUrl').optional(),
   })
   .strict();
+
+/** Why an Admin Router base URL (a template with {host}) is not one: scheme, host and port only. */
+function baseUrlProblem(v: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(v.replaceAll('{host}', 'master.invalid'));
+  } catch {
+    return 'is not a URL: write it like https://{host} or https://{host}:443';
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') return 'must start with https:// (or http://)';
+  if (u.pathname !== '/' || u.search !== '' || u.hash !== '' || u.username !== '') return `is Admin Router's base only, without a path or query (zkops adds /system/v1/backup/v1): ${u.origin.replace('master.invalid', '{host}')}`;
+  return undefined;
+}
 
 /** `dcos.api.auth:` where the backup service's token comes from. */
 const serviceAuthSchema = z
@@ -75,7 +95,7 @@ const serviceAuthSchema = z
 /** `dcos.api:` the DC/OS Enterprise backup service behind each master's Admin Router. */
 const serviceApiSchema = z
   .object({
-    url: z.string().regex(/^https?:\/\//, 'url must start with https:// (or http://)').optional(),
+    url: baseUrl('url').optional(),
     via: z.enum(['ssh', 'direct']).optional(),
     caFile: nonEmpty.optional(),
     master: nonEmpty.optional(),

@@ -70,6 +70,8 @@ export async function prepareBackup(o: BackupOptions, deps: Pick<Deps, 'now'>): 
 export interface WithService {
   open: OpenService;
   onState?: (status: ServiceHalf['status']) => void;
+  /** Told the service backup's id as soon as the service answered the create. */
+  onCreated?: (id: string) => void;
   /** Told when the service half is over, before the ZooKeeper half starts. */
   onDone?: (half: ServiceHalf) => void;
   signal?: AbortSignal;
@@ -89,12 +91,6 @@ export function serviceHalfText(h: ServiceHalf): string {
 export async function runBackup(prepared: PreparedBackup, deps: Deps, withService?: WithService): Promise<BackupReport> {
   const { loaded, id, catalog, plan, method } = prepared;
   const label = id.slice(0, id.length - 37);
-  let service: ServiceHalf | undefined;
-  if (withService) {
-    // a refusal (the busy lock's 500, 401/403) throws: nothing was created, nothing is recorded
-    service = (await createServiceBackup(withService.open, loaded.inventory, label, { ...(withService.onState ? { onState: withService.onState } : {}), ...(withService.signal ? { signal: withService.signal } : {}) })).half;
-    withService.onDone?.(service);
-  }
   let meta: BackupMeta = {
     id,
     label,
@@ -118,14 +114,40 @@ export async function runBackup(prepared: PreparedBackup, deps: Deps, withServic
     method,
     zkopsVersion: ZKOPS_VERSION,
     runId: loaded.runId,
-    ...(service ? { service } : {}),
   };
-  if (service && service.status !== 'STATUS_READY') {
-    meta = { ...meta, status: 'STATUS_ERROR', error: `${serviceHalfText(service)}; the ZooKeeper half was not taken`, finished: new Date(deps.now()).toISOString() };
-    await catalog.write(meta);
-    return { meta, run: notRun(loaded.runId), error: new OperationFailed(meta.error as string, { hint: `zkops service-backup show ${service.id} --master ${service.master}` }) };
-  }
   await catalog.write(meta);
+  let service: ServiceHalf | undefined;
+  if (withService) {
+    let created: Awaited<ReturnType<typeof createServiceBackup>>;
+    let recorded: Promise<void> = Promise.resolve();
+    try {
+      created = await createServiceBackup(withService.open, loaded.inventory, label, {
+        // recorded as soon as it exists: whatever happens next, the catalog knows of it
+        onCreated: (first) => {
+          withService.onCreated?.(first.id);
+          recorded = catalog.write({ ...meta, service: { id: first.id, master: withService.open.target.master.name, origin: withService.open.target.origin.origin, status: first.status, error: null, timestamp: first.timestamp || null } });
+        },
+        ...(withService.onState ? { onState: withService.onState } : {}),
+        ...(withService.signal ? { signal: withService.signal } : {}),
+      });
+    } catch (err) {
+      // refused before anything was created (the lock's 500, 401/403): nothing to record
+      await catalog.delete(id);
+      throw err;
+    }
+    await recorded;
+    service = created.half;
+    meta = { ...meta, service };
+    withService.onDone?.(service);
+    if (service.status !== 'STATUS_READY') {
+      meta = { ...meta, status: 'STATUS_ERROR', error: `${serviceHalfText(service)}; the ZooKeeper half was not taken`, finished: new Date(deps.now()).toISOString() };
+      await catalog.write(meta);
+      const hint = `zkops service-backup show ${service.id} --master ${service.master}`;
+      const error = created.error ? created.error.with({ message: meta.error as string, hint }) : new OperationFailed(meta.error as string, { hint });
+      return { meta, run: notRun(loaded.runId), error };
+    }
+    await catalog.write(meta);
+  }
   const run = await runPlan(plan, loaded.inventory, deps, { command: `backup ${id}` });
 
   if (run.error instanceof SafetyRefusal && service) {
@@ -155,7 +177,9 @@ export async function runBackup(prepared: PreparedBackup, deps: Deps, withServic
   }
   meta.finished = new Date(deps.now()).toISOString();
   await catalog.write(meta);
-  return { meta, run, error: run.error };
+  // with the service, the message says which half exists, as the catalog does
+  const error = service && run.error && meta.error ? run.error.with({ message: meta.error }) : run.error;
+  return { meta, run, error };
 }
 
 /** The report of a playbook that was never started (the service half did not reach READY). */

@@ -13,7 +13,7 @@ import { certificateError } from '../exhibitor/fetch.js';
 import { dcosCliClusters, dcosDir, pickDcosCliCluster } from '../exhibitor/dcos-cli-config.js';
 import { BACKUP_PERMISSION, failureReason, ServiceAuthError, type BackupMetadata, type BackupStatus, type RestoreInfo } from '../exhibitor/service-backup.js';
 import { login, ServiceBackupClient, type LoginCredentials } from '../exhibitor/service-backup-client.js';
-import { findCause, OperationFailed, SafetyRefusal, UsageError, ZkopsError } from '../errors.js';
+import { findCause, Interrupted, OperationFailed, SafetyRefusal, UsageError, ZkopsError } from '../errors.js';
 import type { Deps } from './deps.js';
 
 /** The master whose service is addressed, and its Admin Router. */
@@ -63,7 +63,7 @@ async function tokenFor(inventory: Inventory, target: ServiceTarget, conn: Param
   }
   if (auth.uid === undefined) {
     throw new SafetyRefusal(`no token for the backup service at ${target.origin.origin}`, {
-      hint: `set ${auth.tokenEnv}, log in with \`dcos auth login\`, or give dcos.api.auth.uid (with passwordEnv or serviceAccountKey) in ${inventory.file}`,
+      hint: `set ${auth.tokenEnv}; or log in with \`dcos auth login\` (zkops reads the dcos CLI's cluster whose dcos_url is a master, or the one dcos.api.auth.dcosCli names); or give dcos.api.auth.uid (with passwordEnv or serviceAccountKey) in ${inventory.file}`,
     });
   }
   let creds: LoginCredentials;
@@ -98,7 +98,15 @@ function explained(err: unknown, origin: URL, caFile: string | undefined, source
   const auth = findCause(err, ServiceAuthError);
   if (auth && source) {
     const why = auth.status === 401 ? `the token from ${source} was refused (HTTP 401: none, invalid or expired)` : `the token from ${source} lacks the permission ${BACKUP_PERMISSION} (HTTP 403)`;
-    return auth.with({ message: `the backup service at ${origin.origin} refused the request: ${why}` });
+    const hint =
+      auth.status === 403
+        ? `grant ${BACKUP_PERMISSION} to the account`
+        : source.startsWith('$')
+          ? `put a valid token in ${source}, or unset it to use the dcos CLI's config or dcos.api.auth`
+          : source.startsWith("the dcos CLI's")
+            ? 'log in again with `dcos auth login`'
+            : 'the token the login just gave was refused: is the login on the same cluster as the service?';
+    return auth.with({ message: `the backup service at ${origin.origin} refused the request: ${why}`, hint });
   }
   const cert = certificateError(err, origin, caFile);
   if (cert) {
@@ -160,23 +168,46 @@ function guarded(client: ServiceBackupClient, explain: (err: unknown) => unknown
 }
 
 export interface FollowSettings {
+  /** The service answered the create: its id, before any following (printed at once: an interrupt must not lose it). */
+  onCreated?: (first: BackupMetadata) => void;
   onState?: (status: BackupStatus) => void;
   signal?: AbortSignal;
 }
 
-/** Create a backup and follow it until READY or ERROR: the half as the catalog records it, and the service's metadata as last seen. A refusal (lock, auth) throws: nothing was created. */
-export async function createServiceBackup(open: OpenService, inventory: Inventory, label: string, follow: FollowSettings = {}): Promise<{ half: ServiceHalf; metadata: BackupMetadata }> {
+export interface CreatedServiceBackup {
+  /** The half as the catalog records it (its status as last seen). */
+  half: ServiceHalf;
+  /** The service's metadata as last seen (`--json` passes it through). */
+  metadata: BackupMetadata;
+  /**
+   * Why it is not READY: STATUS_ERROR or a timeout (OperationFailed, exit 1), a token refused
+   * while following (ServiceAuthError, exit 3), the connection lost, an interrupt (exit 130).
+   */
+  error: ZkopsError | undefined;
+}
+
+/**
+ * Create a backup and follow it until READY or ERROR. A refusal of the create itself (the lock's
+ * 500, 401/403, a bad label) throws: nothing was created. Once created, whatever happens is
+ * returned with the half, so that the caller records that it exists.
+ */
+export async function createServiceBackup(open: OpenService, inventory: Inventory, label: string, follow: FollowSettings = {}): Promise<CreatedServiceBackup> {
   const first = await open.client.create(label, follow.signal);
+  follow.onCreated?.(first);
   follow.onState?.(first.status);
   try {
     const done = await open.client.followBackup(first.id, { intervalMs: inventory.dcos.api.pollIntervalMs, timeoutMs: inventory.dcos.api.timeoutMs, ...follow });
-    return { half: halfOf(done, open), metadata: done };
+    return { half: halfOf(done, open), metadata: done, error: undefined };
   } catch (err) {
     const half = halfOf(first, open);
-    if (follow.signal?.aborted) return { half: { ...half, error: 'zkops was interrupted while the service backup ran; see `zkops service-backup show`' }, metadata: first };
+    if (follow.signal?.aborted) {
+      const message = `interrupted while the service backup ${first.id} ran on ${half.master}: it goes on there (zkops service-backup show ${first.id} --master ${half.master})`;
+      return { half: { ...half, error: message }, metadata: first, error: new Interrupted(message) };
+    }
     const last = (err as ZkopsError).details as BackupMetadata | undefined;
     const seen = last && typeof last === 'object' && 'id' in last ? last : first;
-    return { half: { ...half, status: seen.status, error: err instanceof Error ? err.message : String(err) }, metadata: seen };
+    const error = err instanceof ZkopsError ? err : new OperationFailed(`following the service backup ${first.id} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    return { half: { ...half, status: seen.status, error: error.message }, metadata: seen, error };
   }
 }
 
@@ -193,6 +224,8 @@ function halfOf(b: BackupMetadata, open: OpenService): ServiceHalf {
 
 export interface ServiceRestoreResult {
   restoreId: string;
+  /** The service's answer to the restore, as it came. */
+  raw: Record<string, unknown>;
   /** The restore as last seen (STATUS_READY when followed to the end). */
   restore: RestoreInfo | undefined;
 }
@@ -200,10 +233,10 @@ export interface ServiceRestoreResult {
 /** Start restoring a backup and, with wait, follow its restores[] entry until READY (ERROR throws OperationFailed with the reason). */
 export async function restoreServiceBackup(open: OpenService, inventory: Inventory, id: string, wait: boolean, follow: FollowSettings = {}): Promise<ServiceRestoreResult> {
   const started = await open.client.restore(id, follow.signal);
-  if (!wait) return { restoreId: started.id, restore: undefined };
+  if (!wait) return { restoreId: started.id, raw: started.raw, restore: undefined };
   follow.onState?.('STATUS_RESTORING');
   const r = await open.client.followRestore(id, started.id, { intervalMs: inventory.dcos.api.pollIntervalMs, timeoutMs: inventory.dcos.api.timeoutMs, ...follow });
-  return { restoreId: started.id, restore: r };
+  return { restoreId: started.id, raw: started.raw, restore: r };
 }
 
 /** Before a ZooKeeper restore with the service half: the service answers, the token works, the backup is READY there. */
@@ -215,5 +248,22 @@ export async function checkServiceHalf(open: OpenService, half: ServiceHalf): Pr
     throw err;
   });
   if (b.status !== 'STATUS_READY') throw new SafetyRefusal(`the service half ${half.id} is ${b.status} on ${open.target.master.name}, not STATUS_READY`, { hint: 'restore without --with-service, or take a new full backup' });
+  // the lock would refuse the service half after ZooKeeper is restored: refuse both now
+  const busy = busyOperation(await open.client.list());
+  if (busy) {
+    throw new SafetyRefusal(`another backup or restore is running on the backup service (${busy}): nothing was stopped`, {
+      hint: 'wait for it to reach STATUS_READY or STATUS_ERROR (`zkops service-backup list`), then restore again',
+    });
+  }
   return b;
+}
+
+/** A backup or restore in progress in a list (what holds the service's one lock), or undefined. */
+export function busyOperation(list: BackupMetadata[]): string | undefined {
+  for (const b of list) {
+    if (b.status === 'STATUS_BACKING_UP') return `backup ${b.id} is STATUS_BACKING_UP`;
+    const r = b.restores.find((x) => x.status === 'STATUS_RESTORING');
+    if (r) return `restore ${r.id} of ${b.id} is STATUS_RESTORING`;
+  }
+  return undefined;
 }

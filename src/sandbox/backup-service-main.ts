@@ -6,6 +6,7 @@
 //   node backup-service-main.js --host A --port 8443 --dir D --duration-ms N --sandbox DIR --cert F --key F
 
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BackupServiceStandIn } from './backup-service.js';
 import { readIam } from './iam.js';
@@ -26,7 +27,9 @@ function options(): { host: string; port: number; dir: string; durationMs: numbe
 async function main(): Promise<void> {
   const o = options();
   const { accounts, secret } = readIam(o.sandbox);
-  const service = new BackupServiceStandIn({ dir: o.dir, durationMs: o.durationMs, accounts, secret, tls: { key: readFileSync(o.key), cert: readFileSync(o.cert) } });
+  // one lock for the whole sandbox, as the real service keeps one for the cluster
+  const lockFile = join(o.sandbox, 'iam', 'backup-lock');
+  const service = new BackupServiceStandIn({ dir: o.dir, durationMs: o.durationMs, accounts, secret, lockFile, tls: { key: readFileSync(o.key), cert: readFileSync(o.cert) } });
   const url = await service.start(o.host, o.port);
   process.stdout.write(`backup service stand-in listening on ${url.origin} (pid ${process.pid}), storing in ${o.dir}\n`);
   const stop = (): void => void service.stop().then(() => process.exit(0));

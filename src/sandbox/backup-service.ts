@@ -1,9 +1,10 @@
 // A stand-in for the DC/OS Enterprise backup service behind one master's Admin Router, for the
-// sandbox and the tests. It models the DOCUMENTED API (../shared/DCOS-BACKUP-API.md), not
+// sandbox and the tests. It models the DOCUMENTED API (the vendor's swagger and integration test,
+// as summarised in the project's DCOS-BACKUP-API.md), not
 // Marathon: nothing is backed up or restored, a backup is its metadata written under the
 // directory that stands for the master's /var/lib/dcos/backup, and the state machine
-// (STATUS_BACKING_UP → STATUS_READY or STATUS_ERROR; a restore STATUS_RESTORING → READY) runs on
-// a timer. Modelled: the paths under /system/v1/backup/v1/, the one lock and its 500, the 400s,
+// (STATUS_BACKING_UP → STATUS_READY or STATUS_ERROR; a restore STATUS_RESTORING → READY or
+// ERROR) runs on a timer. Modelled: the paths under /system/v1/backup/v1/, the one lock and its 500, the 400s,
 // 401/403 with an HTML body and `WWW-Authenticate: acsjwt`, `{}` for an empty list, the DELETE
 // body, restore ids in `restores[]`, both response shapes (`wrapped`: the vendor test's;
 // `bare`: the swagger's), a login at /acs/api/v1/auth/login (uid+password, or a service
@@ -22,8 +23,9 @@
 //   - delete's answer: `{}` (guess: the documented answer has no body shape)
 //   - IAM's 401 body for refused credentials (guess)
 //   - a validly signed token whose uid has no account: 401 (guess)
-//   - the lock is this master's alone; DC/OS keeps it in ZooKeeper, cluster-wide (guess: a
-//     simplification; the documentation infers it from release notes)
+//   - the lock is cluster-wide (DC/OS keeps it in ZooKeeper, inferred from release notes): the
+//     stand-ins of a sandbox share it through a file holding {id, until}, which expires 30 s
+//     after its operation would have ended, as an ephemeral znode goes with a dead session (guess)
 //   - the HS256 secret: DC/OS's IAM signs with its own key (RS256 in later releases); any
 //     signature every master verifies does here (guess)
 
@@ -63,6 +65,9 @@ export interface BackupServiceOptions {
   /** `wrapped` (default): {"backup_info": …} and `{}`; `bare`: the swagger's object and array. */
   shape?: 'wrapped' | 'bare';
   dcosVersion?: string;
+  /** The one lock of the cluster, shared by the stand-ins of a sandbox (the real one is in
+   * ZooKeeper, inferred): a file holding {id, until}; absent: this stand-in's own lock. */
+  lockFile?: string;
 }
 
 const BASE = '/system/v1/backup/v1';
@@ -78,6 +83,11 @@ export const TOKEN_LIFETIME_S = 5 * 24 * 3600;
 /** In the backup directory: the reason the next backup fails with; read and removed at create,
  * so another process (`zkops sandbox fault`) can set it. Hidden, as no backup's id starts with ".". */
 export const BACKUP_FAULT_FILE = '.zkops-sandbox-fault';
+/** The same for the next restore (its reason) and for how long the next backup or restore runs (ms). */
+export const RESTORE_FAULT_FILE = '.zkops-sandbox-restore-fault';
+export const SLOW_FAULT_FILE = '.zkops-sandbox-slow';
+/** A lock outlives its operation by this much at most (a stand-in killed while holding it). */
+const LOCK_GRACE_MS = 30_000;
 
 /** An HS256 JWT of these claims, as IAM's login answers it. */
 export function signToken(secret: string, claims: { uid: string; exp: number }): string {
@@ -173,9 +183,9 @@ export class BackupServiceStandIn {
     return permitted === undefined ? undefined : { uid, permitted };
   }
 
-  /** The reason in the fault file, removed as it is read (undefined: none set). */
-  private takeFault(): string | undefined {
-    const file = join(this.opts.dir, BACKUP_FAULT_FILE);
+  /** A fault file's text, removed as it is read (undefined: none set). */
+  private takeFault(name = BACKUP_FAULT_FILE): string | undefined {
+    const file = join(this.opts.dir, name);
     try {
       const reason = readFileSync(file, 'utf8').trim();
       rmSync(file, { force: true });
@@ -185,14 +195,54 @@ export class BackupServiceStandIn {
     }
   }
 
+  /** How long the next operation runs: the slow fault's, else the configured duration. */
+  private durationOfNext(): number {
+    const slow = Number(this.takeFault(SLOW_FAULT_FILE));
+    return Number.isFinite(slow) && slow > 0 ? slow : this.opts.durationMs;
+  }
+
+  /** The id holding the lock, or undefined (an expired lock file is no lock). */
+  private lockHolder(): string | undefined {
+    if (!this.opts.lockFile) return this.lock;
+    try {
+      const l = JSON.parse(readFileSync(this.opts.lockFile, 'utf8')) as { id?: unknown; until?: unknown };
+      return typeof l.id === 'string' && typeof l.until === 'number' && l.until > Date.now() ? l.id : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Take the lock for id for about ms; false when another operation holds it. */
+  private takeLock(id: string, ms: number): boolean {
+    if (!this.opts.lockFile) {
+      if (this.lock) return false;
+      this.lock = id;
+      return true;
+    }
+    if (this.lockHolder() !== undefined) return false;
+    rmSync(this.opts.lockFile, { force: true }); // expired, or none
+    try {
+      writeFileSync(this.opts.lockFile, JSON.stringify({ id, until: Date.now() + ms + LOCK_GRACE_MS }), { flag: 'wx' });
+      return true;
+    } catch {
+      return false; // another stand-in took it in between
+    }
+  }
+
+  private releaseLock(id: string): void {
+    if (!this.opts.lockFile) {
+      if (this.lock === id) this.lock = undefined;
+    } else if (this.lockHolder() === id) rmSync(this.opts.lockFile, { force: true });
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     const send = (code: number, body: unknown) => res.writeHead(code, { 'content-type': 'application/json' }).end(typeof body === 'string' ? body : JSON.stringify(body));
     try {
       const text = await readText(req);
       if (url.pathname === '/acs/api/v1/auth/login' && req.method === 'POST') return void this.login(parseBody(text), send);
-      if (!url.pathname.startsWith(`${BASE}/`)) return void send(404, { errors: [`no such path ${url.pathname}`] });
-      // Admin Router's check comes before the service sees anything.
+      if (!url.pathname.startsWith('/system/v1/backup/')) return void send(404, { errors: [`no such path ${url.pathname}`] });
+      // Admin Router's check comes before the service sees anything (its location is /system/v1/backup/).
       const who = this.whoIs(tokenOf(req));
       if (!who) return void res.writeHead(401, { 'content-type': 'text/html', 'www-authenticate': 'acsjwt' }).end(html(401, 'Authorization Required'));
       if (!who.permitted) return void res.writeHead(403, { 'content-type': 'text/html' }).end(html(403, 'Forbidden'));
@@ -217,7 +267,6 @@ export class BackupServiceStandIn {
     if (typeof label !== 'string' || label.length < 3 || label.length > 25 || !LABEL.test(label)) {
       return send(400, { errors: [`invalid label ${JSON.stringify(label)}: must be 3-25 characters of [A-Za-z0-9_.-], not starting with "." or "-" in its first two`] }); // (guess: the wording)
     }
-    if (this.lock) return send(500, { errors: [`Could not backup ${label}: backup label=${label} failed: backup/restore is currently busy: lock is already held`] });
     const b: Backup = {
       id: `${label}-${randomUUID()}`,
       dcos_version: this.opts.dcosVersion ?? '1.13.0',
@@ -226,14 +275,15 @@ export class BackupServiceStandIn {
       component_status: { marathon: { status: 'STATUS_UNKNOWN' } },
       restores: [],
     };
+    const ms = this.durationOfNext();
+    if (!this.takeLock(b.id, ms)) return send(500, { errors: [`Could not backup ${label}: backup label=${label} failed: backup/restore is currently busy: lock is already held`] });
     const failure = this.takeFault();
     this.backups.set(b.id, b);
-    this.lock = b.id;
     this.save(b);
-    this.later(() => {
+    this.later(ms, () => {
       b.status = failure === undefined ? 'STATUS_READY' : 'STATUS_ERROR';
       b.component_status.marathon = failure === undefined ? { status: 'STATUS_READY' } : { status: 'STATUS_ERROR', error: failure };
-      this.lock = undefined;
+      this.releaseLock(b.id);
       this.save(b);
     });
     send(200, this.wrap(b));
@@ -248,16 +298,17 @@ export class BackupServiceStandIn {
   private restore(body: Record<string, unknown>, send: (code: number, body: unknown) => void): void {
     const b = this.backups.get(String(body.id));
     if (!b) return send(400, { errors: [`backup ${String(body.id)} not found`] }); // (guess: 400, not 404)
-    if (this.lock) return send(500, { errors: [`Could not restore ${b.id}: restore id=${b.id} failed: backup/restore is currently busy: lock is already held`] }); // (guess: the wording for a restore)
     if (b.status !== 'STATUS_READY') return send(400, { errors: [`backup ${b.id} is ${b.status}, not STATUS_READY`] }); // (guess)
     const r: Restore = { id: randomUUID(), status: 'STATUS_RESTORING', component_status: { marathon: { status: 'STATUS_UNKNOWN' } } }; // (guess: the id's form)
+    const ms = this.durationOfNext();
+    if (!this.takeLock(r.id, ms)) return send(500, { errors: [`Could not restore ${b.id}: restore id=${b.id} failed: backup/restore is currently busy: lock is already held`] }); // (guess: the wording for a restore)
+    const failure = this.takeFault(RESTORE_FAULT_FILE);
     b.restores.push(r);
-    this.lock = r.id;
     this.save(b);
-    this.later(() => {
-      r.status = 'STATUS_READY';
-      r.component_status.marathon = { status: 'STATUS_READY' };
-      this.lock = undefined;
+    this.later(ms, () => {
+      r.status = failure === undefined ? 'STATUS_READY' : 'STATUS_ERROR';
+      r.component_status.marathon = failure === undefined ? { status: 'STATUS_READY' } : { status: 'STATUS_ERROR', error: failure };
+      this.releaseLock(r.id);
       this.save(b);
     });
     send(200, this.wrap(r));
@@ -269,7 +320,7 @@ export class BackupServiceStandIn {
     if (isRestore) return send(400, { errors: [`${id} is a restore id, not a backup id`] });
     const b = this.backups.get(id);
     if (!b) return send(400, { errors: [`backup ${id} not found`] }); // (guess: 400, not 404)
-    if (this.lock === id) return send(400, { errors: [`backup ${id} is in progress`] }); // (guess)
+    if (b.status === 'STATUS_BACKING_UP' || b.restores.some((r) => r.status === 'STATUS_RESTORING')) return send(400, { errors: [`backup ${id} is in progress`] }); // (guess)
     this.backups.delete(id);
     rmSync(join(this.opts.dir, id), { recursive: true, force: true });
     send(200, '{}'); // (guess: the documented answer has no body shape)
@@ -287,8 +338,8 @@ export class BackupServiceStandIn {
     send(200, { token: signToken(this.secret, { uid, exp: Math.floor(Date.now() / 1000) + TOKEN_LIFETIME_S }) });
   }
 
-  private later(fn: () => void): void {
-    const t = setTimeout(() => (this.timers.delete(t), fn()), this.opts.durationMs);
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => (this.timers.delete(t), fn()), ms);
     this.timers.add(t);
   }
 

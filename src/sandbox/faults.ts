@@ -12,7 +12,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { join } from 'node:path';
 import { OperationFailed, UsageError } from '../errors.js';
 import { parseZkFileName, TxnLogReader, type LogResult, type ZkFileName } from '../zk-files/index.js';
-import { BACKUP_FAULT_FILE } from './backup-service.js';
+import { BACKUP_FAULT_FILE, RESTORE_FAULT_FILE, SLOW_FAULT_FILE } from './backup-service.js';
 import { anchorAlive, inMaster, requireRunning, sshdAlive, sshdListener } from './master.js';
 import { alive, comm, killAndWait, mntNs, processesIn, readPid } from './processes.js';
 import { FAULT_FILES, NS, SMALL_ZK_FILL, SMALL_ZK_MOUNT } from './scripts.js';
@@ -42,7 +42,9 @@ export const FAULT_KINDS = {
   'flip-log':
     'flip one byte (xor 0xff) in the body of record ARG (counting from 1; default the middle one) of its newest transaction log, never the last record (the log needs 3 or more): a bad record with valid ones after it. The running ZooKeeper never re-reads a log it wrote; started again before `clear`, it would fail on the record (CRC check failed)',
   'service-backup-error': `the next backup created on the master's backup service stand-in ends in STATUS_ERROR with ARG as component_status.marathon.error (default "${DEFAULT_SERVICE_BACKUP_ERROR}")`,
-  clear: 'undo small-tmp, small-zk, tear-log and flip-log (the bytes of these two only where ZooKeeper has not written since) and forget pending faults (service-backup-error too)',
+  'service-backup-slow': "the next backup or restore on the master's backup service stand-in stays in progress for ARG seconds (default 20), holding the cluster's one lock",
+  'service-restore-error': `the next restore on the master's backup service stand-in ends in STATUS_ERROR with ARG as component_status.marathon.error (default "${DEFAULT_SERVICE_BACKUP_ERROR}")`,
+  clear: 'undo small-tmp, small-zk, tear-log and flip-log (the bytes of these two only where ZooKeeper has not written since) and forget pending faults (the service-* ones too)',
 } as const;
 export type FaultKind = keyof typeof FAULT_KINDS;
 
@@ -190,10 +192,24 @@ const FAULTS: { [K in FaultKind]: (t: FaultTarget) => Promise<string> | string }
     writeFileSync(join(serviceBackupDir(m), BACKUP_FAULT_FILE), reason);
     return `${m.name}: the next backup on its backup service ends in STATUS_ERROR: ${reason}`;
   },
+  'service-backup-slow': ({ m, arg }) => {
+    const seconds = arg === undefined ? 20 : Number(arg);
+    if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`service-backup-slow takes a number of seconds, not "${arg}"`);
+    mkdirSync(serviceBackupDir(m), { recursive: true });
+    writeFileSync(join(serviceBackupDir(m), SLOW_FAULT_FILE), String(Math.round(seconds * 1000)));
+    return `${m.name}: the next backup or restore on its backup service takes ${seconds}s`;
+  },
+  'service-restore-error': ({ m, arg }) => {
+    const reason = arg ?? DEFAULT_SERVICE_BACKUP_ERROR;
+    if (reason.trim() === '') throw new UsageError('service-restore-error takes a reason to fail with, not an empty one');
+    mkdirSync(serviceBackupDir(m), { recursive: true });
+    writeFileSync(join(serviceBackupDir(m), RESTORE_FAULT_FILE), reason);
+    return `${m.name}: the next restore on its backup service ends in STATUS_ERROR: ${reason}`;
+  },
   clear: async ({ m, run }) => {
     const logs = (Object.keys(LOG_FAULT_FILES) as LogFault[]).map((k) => undoLogPatch(m, run, k)).filter((x) => x !== undefined);
     for (const f of Object.values(FAULT_FILES)) rmSync(join(run, f), { force: true });
-    rmSync(join(serviceBackupDir(m), BACKUP_FAULT_FILE), { force: true });
+    for (const f of [BACKUP_FAULT_FILE, RESTORE_FAULT_FILE, SLOW_FAULT_FILE]) rmSync(join(serviceBackupDir(m), f), { force: true });
     let n = 0;
     while (n < 10 && /^zkops-small-tmp \/var\/tmp /m.test(readFileSync(`/proc/${m.anchorPid}/mounts`, 'utf8'))) {
       await inMaster(m, ['umount', '/var/tmp']);

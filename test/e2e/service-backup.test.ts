@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { login } from '../../src/exhibitor/service-backup-client.js';
 import { CLI, json, zkops, type CliResult } from '../helpers/cli.js';
-import { inventoryCopy, startSandbox, stopSandbox, waitClusterHealthy, type TestSandbox } from '../helpers/sandbox.js';
+import { exhibitorUnits, inventoryCopy, startSandbox, stopSandbox, waitClusterHealthy, type TestSandbox } from '../helpers/sandbox.js';
 
 let sb: TestSandbox;
 let catalog: string;
@@ -84,13 +84,17 @@ describe('zkops service-backup', () => {
     const show = json<ServiceMeta>(await svc(['show', id, '--json']));
     expect(show).toMatchObject({ id, status: 'STATUS_READY', component_status: { marathon: { status: 'STATUS_READY' } } });
 
-    // the lock: one backup running, a second one refused
+    // the lock: one backup running (held 8 s, longer than a CLI takes to start), a second one refused
+    expect((await sb.sandbox('fault', 'master-1', 'service-backup-slow', '8')).code).toBe(0);
     const first = await svc(['create', '--label', 'locker', '--no-wait']);
     expect(first.code, first.stderr).toBe(0);
     const second = await svc(['create', '--label', 'second']);
     expect(second.code, second.stderr).toBe(3);
     expect(second.stderr).toMatch(/another backup or restore is running/);
     expect(second.stderr).toMatch(/lock is already held/);
+    // the lock is the cluster's: another master's service refuses too
+    const elsewhere = await svc(['create', '--label', 'third', '--master', 'master-2']);
+    expect(elsewhere.code, elsewhere.stderr).toBe(3);
     await waitReady(first.stdout.trim());
 
     const del = await svc(['delete', id]);
@@ -134,10 +138,17 @@ describe('zkops service-backup', () => {
     expect(none.stderr).toMatch(/DCOS_ACS_TOKEN/);
 
     const bad = 'not-a-token-c2VjcmV0LXN0dWZm';
-    const badRun = await svc(['list', '--json'], { DCOS_ACS_TOKEN: bad }, noAuth);
+    const badRun = await svc(['list', '--json', '--verbose'], { DCOS_ACS_TOKEN: bad }, noAuth);
     expect(badRun.code).toBe(3);
     expect(badRun.stderr).toMatch(/\$DCOS_ACS_TOKEN was refused \(HTTP 401/);
     expect(badRun.stderr + badRun.stdout).not.toContain(bad);
+    // backup --with-service, which writes the journal: refused before anything, the token nowhere
+    const full = await zkops(['backup', '-i', noAuth, '--dir', catalog, '--label', 'bad-token', '--with-service', '--verbose'], { env: { ...cleanEnv, DCOS_ACS_TOKEN: bad }, timeoutMs: 120_000 });
+    expect(full.code, full.stderr).toBe(3);
+    expect(full.stderr + full.stdout).not.toContain(bad);
+    const journal = await import('node:fs').then((fs) => (fs.existsSync(join(catalog, 'journal.jsonl')) ? fs.readFileSync(join(catalog, 'journal.jsonl'), 'utf8') : ''));
+    expect(journal).not.toContain(bad);
+    expect(readdirSync(catalog).filter((f) => f.startsWith('bad-token'))).toEqual([]);
 
     // a real token of an account without dcos:adminrouter:ops:system-backup
     const origin = new URL(`https://${sb.masters[0]?.address}:8443`);
@@ -201,9 +212,9 @@ describe('a login by password on a terminal', () => {
 });
 
 /** Follow a backup started with --no-wait until it is READY. */
-async function waitReady(id: string): Promise<void> {
+async function waitReady(id: string, master = 'master-1'): Promise<void> {
   for (let i = 0; i < 60; i++) {
-    const r = await svc(['show', id, '--json']);
+    const r = await svc(['show', id, '--json', '--master', master]);
     if (r.code === 0 && json<ServiceMeta>(r).status === 'STATUS_READY') return;
     await new Promise((res) => setTimeout(res, 500));
   }
@@ -245,15 +256,61 @@ describe('the full-cluster backup', () => {
     expect(onService.restores?.map((x) => x.status)).toEqual(['STATUS_READY']);
   }, 600_000);
 
+  it('restore --with-service: ZooKeeper failing leaves the service half untouched; the service half failing after ZooKeeper says ZooKeeper is done', async () => {
+    const b = await zkops(['backup', '-i', sb.inventory, '--dir', catalog, '--label', 'full-r', '--with-service'], { env: cleanEnv, timeoutMs: 300_000 });
+    expect(b.code, b.stderr).toBe(0);
+    const id = b.stdout.trim();
+    const serviceId = (await show(id)).service?.id as string;
+    const restoresOnService = async () => json<ServiceMeta>(await svc(['show', serviceId, '--json'])).restores ?? [];
+
+    // the ZooKeeper half fails (dcos-zk restore exits 1 on every master): the service half is not touched
+    for (const m of sb.masters) expect((await sb.sandbox('fault', m.name, 'dcos-zk-fail')).code).toBe(0);
+    try {
+      const r = await zkops(['restore', id, '-i', sb.inventory, '--dir', catalog, '--yes', '--with-service', '--method', 'dcos-zk'], { env: cleanEnv, timeoutMs: 300_000 });
+      expect(r.code, r.stderr).not.toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`the ZooKeeper half did not complete: the service half ${serviceId} was NOT restored`));
+      expect(await restoresOnService()).toEqual([]);
+    } finally {
+      for (const m of sb.masters) await sb.sandbox('fault', m.name, 'clear');
+    }
+    await waitClusterHealthy(sb);
+
+    // the service half fails after ZooKeeper is restored: exit 1, and the message says which half is done
+    expect((await sb.sandbox('fault', 'master-1', 'service-restore-error', 'marathon refused the restore')).code).toBe(0);
+    const r = await zkops(['restore', id, '-i', sb.inventory, '--dir', catalog, '--yes', '--with-service'], { env: cleanEnv, timeoutMs: 300_000 });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`ZooKeeper is restored and healthy, but the service half ${serviceId} was not restored: .*marathon refused the restore`));
+    expect(r.stderr).toMatch(new RegExp(`zkops service-backup restore ${serviceId} --master master-1`));
+    expect((await show(id)).service?.restores?.map((x) => x.status)).toEqual(['STATUS_ERROR']);
+    expect((await restoresOnService()).map((x) => x.status)).toEqual(['STATUS_ERROR']);
+  }, 600_000);
+
   it("the service's lock held by another backup: exit 3, another backup or restore is running, nothing in the catalog", async () => {
-    const other = await svc(['create', '--label', 'someone-else', '--no-wait']);
+    expect((await sb.sandbox('fault', 'master-2', 'service-backup-slow', '8')).code).toBe(0);
+    const other = await svc(['create', '--label', 'someone-else', '--no-wait', '--master', 'master-2']);
     expect(other.code, other.stderr).toBe(0);
     const before = readdirSync(catalog).filter((f) => f.startsWith('full-busy'));
     const b = await zkops(['backup', '-i', sb.inventory, '--dir', catalog, '--label', 'full-busy', '--with-service'], { env: cleanEnv, timeoutMs: 120_000 });
     expect(b.code, b.stderr).toBe(3);
     expect(b.stderr).toMatch(/another backup or restore is running/);
     expect(readdirSync(catalog).filter((f) => f.startsWith('full-busy'))).toEqual(before);
-    await waitReady(other.stdout.trim());
+    await waitReady(other.stdout.trim(), 'master-2');
+  }, 120_000);
+
+  it('the service half ending in STATUS_ERROR: exit 1 with its reason, the ZooKeeper half not taken, the entry says so', async () => {
+    expect((await sb.sandbox('fault', 'master-1', 'service-backup-error', 'marathon was not reachable')).code).toBe(0);
+    const b = await zkops(['backup', '-i', sb.inventory, '--dir', catalog, '--label', 'full-err', '--with-service', '--json'], { env: cleanEnv, timeoutMs: 120_000 });
+    expect(b.code, b.stderr).toBe(1);
+    expect(b.stderr).toMatch(/marathon was not reachable/);
+    expect(b.stderr).toMatch(/the ZooKeeper half was not taken/);
+    const out = json<{ backup: Meta; runId: string }>(b).backup;
+    const meta = await show(out.id);
+    expect(meta).toMatchObject({ status: 'STATUS_ERROR', service: { status: 'STATUS_ERROR', master: 'master-1' } });
+    expect(meta.error).toMatch(/^the service half \(Marathon\) full-err-.* is STATUS_ERROR \(.*marathon was not reachable.*\); the ZooKeeper half was not taken$/);
+    expect(readdirSync(catalog).filter((f) => f.startsWith(out.id) && f.endsWith('.tar.gz'))).toEqual([]);
+    // no ZooKeeper run: the journal has no run for this backup
+    const journal = await import('node:fs').then((fs) => fs.readFileSync(join(catalog, 'journal.jsonl'), 'utf8'));
+    expect(journal).not.toContain(`backup ${out.id}`);
   }, 120_000);
 
   it('the ZooKeeper half failing after the service half succeeded: the catalog says the service half exists and the ZooKeeper half does not', async () => {
@@ -262,6 +319,8 @@ describe('the full-cluster backup', () => {
     try {
       const b = await zkops(['backup', '-i', sb.inventory, '--dir', catalog, '--label', 'full-2', '--with-service', '--method', 'dcos-zk', '--json'], { env: cleanEnv, timeoutMs: 300_000 });
       expect(b.code, b.stderr).toBe(1);
+      // the message says which half exists, as the catalog does
+      expect(b.stderr).toMatch(/the ZooKeeper half failed: [\s\S]*; the service half \(Marathon\) full-2-\S+ on master-1 is STATUS_READY/);
       const out = json<{ backup: Meta }>(b).backup;
       const meta = await show(out.id);
       expect(meta.status).toBe('STATUS_ERROR');
@@ -275,8 +334,11 @@ describe('the full-cluster backup', () => {
       expect(human.stdout).toMatch(/zookeeper\s+STATUS_ERROR/);
       expect(human.stdout).toMatch(/service\s+STATUS_READY/);
       // and restore --with-service of it is refused before anything stops
+      const units = await exhibitorUnits(sb);
       const r = await zkops(['restore', out.id, '-i', sb.inventory, '--dir', catalog, '--yes', '--with-service'], { env: cleanEnv, timeoutMs: 120_000 });
-      expect(r.code).not.toBe(0);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/its ZooKeeper half does not exist/);
+      expect(await exhibitorUnits(sb)).toEqual(units);
     } finally {
       for (const m of sb.masters) await sb.sandbox('fault', m.name, 'clear');
     }

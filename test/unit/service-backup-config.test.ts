@@ -36,6 +36,8 @@ describe('dcos.api in the inventory', () => {
   it('problems name the line and the key', () => {
     expect(problemsOf('  api:\n    urll: https://x\n')).toEqual([expect.stringMatching(/^4:dcos\.api.*urll/)]);
     expect(problemsOf('  api:\n    url: ftp://x\n')).toEqual([expect.stringMatching(/^4:dcos\.api\.url url must start with https:\/\//)]);
+    expect(problemsOf('  api:\n    url: https://{host}:99999\n')).toEqual([expect.stringMatching(/^4:dcos\.api\.url url is not a URL/)]);
+    expect(problemsOf('  api:\n    url: https://{host}/system/v1/backup\n')).toEqual([expect.stringMatching(/^4:dcos\.api\.url url is Admin Router's base only.*https:\/\/\{host\}$/)]);
     expect(problemsOf('  api:\n    master: m7\n')).toEqual([expect.stringMatching(/^4:dcos\.api\.master no master "m7"/)]);
     expect(problemsOf('  api:\n    auth:\n      passwordEnv: PW\n')).toEqual([expect.stringMatching(/^5:dcos\.api\.auth\.passwordEnv passwordEnv needs uid/)]);
     expect(problemsOf('  api:\n    auth:\n      uid: u\n      passwordEnv: PW\n      serviceAccountKey: k.pem\n')).toEqual([expect.stringMatching(/^6:dcos\.api\.auth\.passwordEnv give passwordEnv or serviceAccountKey/)]);
@@ -66,13 +68,14 @@ describe("the dcos CLI's config", () => {
     ]);
   });
 
-  it('picks by name or id, else by a master in dcos_url, else the attached one; never one without a token', () => {
+  it('picks by name or id, else the one whose dcos_url is a master; never another cluster (the attached one by itself) nor one without a token', () => {
     const all = dcosCliClusters(dir);
     expect(pickDcosCliCluster(all, [], 'prod')?.token).toBe('tok-prod');
     expect(pickDcosCliCluster(all, [], '77aa-stage')?.name).toBe('stage');
     expect(pickDcosCliCluster(all, ['10.0.0.11'], undefined)?.name).toBe('prod');
-    expect(pickDcosCliCluster(all, ['10.9.9.9'], undefined)?.name).toBe('stage');
-    expect(pickDcosCliCluster(all, ['10.0.0.99'], undefined)?.name).toBe('stage');
+    // stage is attached, but its dcos_url is none of these masters: its token is not sent to them
+    expect(pickDcosCliCluster(all, ['10.9.9.9'], undefined)).toBeUndefined();
+    expect(pickDcosCliCluster(all, ['10.0.0.99'], undefined)).toBeUndefined();
     expect(pickDcosCliCluster(all, [], 'nologin')).toBeUndefined();
   });
 
@@ -82,7 +85,8 @@ describe("the dcos CLI's config", () => {
     const legacy = mkdtempSync(join(tmpdir(), 'zkops-dcoscli-legacy-'));
     try {
       writeFileSync(join(legacy, 'dcos.toml'), '[core]\ndcos_url = "https://old.example"\ndcos_acs_token = "tok-old"\n');
-      expect(pickDcosCliCluster(dcosCliClusters(legacy), [], undefined)?.token).toBe('tok-old');
+      expect(pickDcosCliCluster(dcosCliClusters(legacy), ['old.example'], undefined)?.token).toBe('tok-old');
+      expect(pickDcosCliCluster(dcosCliClusters(legacy), [], 'legacy')?.token).toBe('tok-old');
     } finally {
       rmSync(legacy, { recursive: true, force: true });
     }

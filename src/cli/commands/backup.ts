@@ -93,17 +93,27 @@ export const backupCommand: ZkCommand<BackupArgs> = {
       }
       let service: WithService | undefined;
       let live: ReturnType<typeof liveLine> | undefined;
+      // a signal during the service half ends the wait (the backup goes on on the master, and is recorded)
+      let release: (() => void) | undefined;
       if (argv['with-service']) {
         const open = await openService(prepared.loaded.inventory, { ...deps, askSecret: promptHidden }, argv['service-master']);
         live = liveLine(`service half (Marathon) on ${open.target.master.name}`);
         const shown = live;
-        service = { open, onState: shown.onState, onDone: (h) => (shown.done(), argv.json ? undefined : say(`service half (Marathon): ${h.id} on ${h.master} ${h.status}${h.status === 'STATUS_READY' ? '; now the ZooKeeper half' : ''}`)) };
+        release = deps.interrupts.onSignal(() => undefined);
+        service = {
+          open,
+          signal: deps.interrupts.signal,
+          onState: shown.onState,
+          onCreated: (sid) => shown.note(`service half (Marathon): ${sid} started on ${open.target.master.name}`),
+          onDone: (h) => (shown.done(), say(`service half (Marathon): ${h.id} on ${h.master} ${h.status}${h.status === 'STATUS_READY' ? '; now the ZooKeeper half' : ''}`)),
+        };
       }
       let report: Awaited<ReturnType<typeof runBackup>>;
       try {
         report = await runBackup(prepared, deps, service);
       } finally {
         live?.done();
+        release?.();
         await service?.open.close();
       }
       const { meta, run, error } = report;

@@ -116,9 +116,15 @@ export const deleteCommand: ZkCommand<CatalogArgs> = {
   describe: "delete a backup's archive and metadata (a CORRUPT entry's too)",
   builder: (y) => y.positional('id', { type: 'string', demandOption: true }).options(dirOption) as never,
   run: async (argv) => {
-    await new Catalog(argv.dir).delete(argv.id as string);
-    if (!argv.json) say(`deleted ${argv.id}`);
-    return { json: { deleted: argv.id } };
+    const catalog = new Catalog(argv.dir);
+    // a full-cluster backup's service half is on a master's disk, not here: say that it stays
+    const service = await catalog.get(argv.id as string).then((m) => m.service ?? undefined, () => undefined);
+    await catalog.delete(argv.id as string);
+    if (!argv.json) {
+      say(`deleted ${argv.id}`);
+      if (service) say(`its service half ${service.id} stays on ${service.master}: zkops service-backup delete ${service.id} --master ${service.master} removes it`);
+    }
+    return { json: { deleted: argv.id, ...(service ? { serviceHalfKept: { id: service.id, master: service.master } } : {}) } };
   },
 };
 

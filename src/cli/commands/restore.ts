@@ -56,6 +56,7 @@ async function serviceHalfOf(target: string, dir: string): Promise<ServiceHalfRe
   if (isRemoteCatalog(dir) || target.includes('/')) throw new UsageError('--with-service restores a backup of the local catalog by its id (its metadata names the service half)');
   const meta = await new Catalog(dir).get(target);
   if (!meta.service) throw new UsageError(`backup ${target} has no service half: it was taken without --with-service`, { hint: 'restore it without --with-service' });
+  if (meta.status !== 'STATUS_READY') throw new UsageError(`backup ${target} is ${meta.status}: its ZooKeeper half does not exist${meta.error ? ` (${meta.error})` : ''}`, { hint: `its service half alone: zkops service-backup restore ${meta.service.id} --master ${meta.service.master}` });
   if (meta.service.status !== 'STATUS_READY') throw new UsageError(`the service half ${meta.service.id} of ${target} is ${meta.service.status}, not STATUS_READY`, { hint: 'restore without --with-service' });
   return meta.service;
 }
@@ -83,8 +84,13 @@ async function restoreHalf(open: OpenService, inventory: Inventory, half: Servic
     return { json: { id: half.id, restoreId: started.id, status: r.status, restored: true } };
   } catch (err) {
     live.done();
-    const last = (err as ZkopsError).details as { status?: ServiceHalfRecord['status'] } | undefined;
-    if (restoreId) await record(restoreId, last?.status ?? 'STATUS_ERROR').catch(() => undefined);
+    // what the service says of it now (a timeout or a lost connection does not mean it failed)
+    if (restoreId) {
+      const id = restoreId;
+      const now = await open.client.show(half.id).then((b) => b.restores.find((x) => x.id === id)?.status, () => undefined);
+      const last = (err as ZkopsError).details as { status?: ServiceHalfRecord['status'] } | undefined;
+      await record(id, now ?? last?.status ?? 'STATUS_UNKNOWN').catch(() => undefined);
+    }
     const message = `ZooKeeper is restored and healthy, but the service half ${half.id} was not restored: ${err instanceof Error ? err.message : String(err)}`;
     const error = err instanceof ZkopsError ? err.with({ message, hint: `retry that half alone: zkops service-backup restore ${half.id} --master ${open.target.master.name}` }) : new OperationFailed(message, { cause: err });
     return { json: { id: half.id, restoreId: restoreId ?? null, restored: false }, error };

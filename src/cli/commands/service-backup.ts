@@ -46,20 +46,27 @@ async function withService<T>(argv: GlobalOptions & ServiceArgs, fn: (open: Open
  * A live line while a backup or restore runs: rewritten every second on a terminal, one line
  * per new state otherwise (a log, a CI job).
  */
-export function liveLine(what: string): { onState(status: BackupStatus): void; done(): void } {
+export function liveLine(what: string): { onState(status: BackupStatus): void; note(line: string): void; done(): void } {
   const tty = process.stderr.isTTY === true;
   const started = Date.now();
   let state = 'starting';
   const draw = () => process.stderr.write(`\r\x1b[K${what}: ${state} (${Math.round((Date.now() - started) / 1000)}s)`);
-  const timer = tty ? setInterval(draw, 1000) : undefined;
+  let timer = tty ? setInterval(draw, 1000) : undefined;
   return {
     onState(status) {
       state = status;
       if (tty) draw();
       else say(`${what}: ${status} (${Math.round((Date.now() - started) / 1000)}s)`);
     },
+    /** A line of its own above the live one. */
+    note(line) {
+      if (tty) process.stderr.write('\r\x1b[K');
+      say(line);
+      if (tty && timer) draw();
+    },
     done() {
       if (timer) clearInterval(timer);
+      timer = undefined;
       if (tty) process.stderr.write('\r\x1b[K');
     },
   };
@@ -89,18 +96,29 @@ const createCmd = toYargs<ServiceArgs>({
         return { json: b.raw, raw: true };
       }
       const live = liveLine(`service backup ${label} on ${open.target.master.name}`);
+      // a signal ends the wait, not the backup: its id is printed as soon as it exists
+      const { interrupts } = realDeps(argv);
+      const release = interrupts.onSignal(() => undefined);
       let result: Awaited<ReturnType<typeof createServiceBackup>>;
       try {
-        result = await createServiceBackup(open, inventory, label, { onState: live.onState });
+        result = await createServiceBackup(open, inventory, label, {
+          onCreated: (b) => live.note(`service backup ${b.id} started on ${open.target.master.name}`),
+          onState: live.onState,
+          signal: interrupts.signal,
+        });
       } finally {
         live.done();
+        release();
       }
       const { half, metadata } = result;
       if (!argv.json) {
         process.stdout.write(`${half.id}\n`);
         say(`service backup ${half.id} on ${half.master}: ${half.status}${half.error ? `: ${half.error}` : ''}`);
       }
-      const error = half.status === 'STATUS_READY' ? undefined : new OperationFailed(`service backup ${half.id} ${half.status === 'STATUS_ERROR' ? 'ended in STATUS_ERROR' : `is ${half.status}`}: ${half.error ?? half.status}`, { where: half.origin, hint: `zkops service-backup show ${half.id}` });
+      const error =
+        half.status === 'STATUS_READY'
+          ? undefined
+          : (result.error ?? new OperationFailed(`service backup ${half.id} is ${half.status}`)).with({ hint: `zkops service-backup show ${half.id}${argv.master ? ` --master ${argv.master}` : ''}` });
       return { json: metadata.raw, raw: true, error };
     });
   },
@@ -176,7 +194,8 @@ const restoreCmd = toYargs<ServiceArgs>({
         process.stdout.write(`${r.restoreId}\n`);
         say(argv.wait ? `service restore ${r.restoreId} of ${id}: ${r.restore?.status}` : `service restore ${r.restoreId} of ${id} started; follow it with zkops service-backup show ${id}`);
       }
-      return { json: { id: r.restoreId, backup: id, ...(r.restore ? { status: r.restore.status, component_status: r.restore.component_status } : {}) }, raw: true };
+      // the service's answer as it came; with the wait, the restore as last listed
+      return { json: { ...r.raw, ...(r.restore ? { status: r.restore.status, component_status: r.restore.component_status } : {}) }, raw: true };
     });
   },
 });
