@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { login } from '../../src/exhibitor/service-backup-client.js';
-import { CLI, json, zkops, type CliResult } from '../helpers/cli.js';
+import { CLI, json, startZkops, zkops, type CliResult } from '../helpers/cli.js';
 import { exhibitorUnits, inventoryCopy, startSandbox, stopSandbox, waitClusterHealthy, type TestSandbox } from '../helpers/sandbox.js';
 
 let sb: TestSandbox;
@@ -295,6 +295,24 @@ describe('the full-cluster backup', () => {
     expect(b.stderr).toMatch(/another backup or restore is running/);
     expect(readdirSync(catalog).filter((f) => f.startsWith('full-busy'))).toEqual(before);
     await waitReady(other.stdout.trim(), 'master-2');
+  }, 120_000);
+
+  it('Ctrl-C while the service half runs: exit 130, its id printed and in the catalog, the ZooKeeper half not taken', async () => {
+    expect((await sb.sandbox('fault', 'master-1', 'service-backup-slow', '8')).code).toBe(0);
+    const run = startZkops(['backup', '-i', sb.inventory, '--dir', catalog, '--label', 'full-int', '--with-service'], { env: cleanEnv, timeoutMs: 120_000 });
+    await run.waitFor(/service half \(Marathon\): full-int-\S+ started on master-1/, 60_000);
+    const serviceId = /service half \(Marathon\): (full-int-\S+) started/.exec(run.stderr())?.[1] as string;
+    run.child.kill('SIGINT');
+    const r = await run.result;
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/interrupted while the service backup/);
+    const entry = readdirSync(catalog).find((f) => f.startsWith('full-int-') && f.endsWith('.json')) as string;
+    const meta = await show(entry.replace(/\.json$/, ''));
+    expect(meta.status).toBe('STATUS_ERROR');
+    expect(meta.service?.id).toBe(serviceId);
+    expect(meta.error).toMatch(/the ZooKeeper half was not taken$/);
+    // the service backup went on on the master
+    await waitReady(serviceId);
   }, 120_000);
 
   it('the service half ending in STATUS_ERROR: exit 1 with its reason, the ZooKeeper half not taken, the entry says so', async () => {
