@@ -81,6 +81,22 @@ function seconds(t: FaultTarget, d: number): string {
 }
 
 /** Every fault (typed over the kinds: one missing does not compile); SYSTEMD_FAULTS replaces three on a master with systemd as init. */
+/** A fault file in the master's backup directory, which its stand-in reads and removes. */
+function writeServiceFault(m: SandboxMaster, file: string, text: string): void {
+  mkdirSync(serviceBackupDir(m), { recursive: true });
+  writeFileSync(join(serviceBackupDir(m), file), text);
+}
+
+/** The fault that makes the next backup or restore of the master's stand-in end in STATUS_ERROR. */
+function serviceFailure(what: 'backup' | 'restore', file: string): (t: FaultTarget) => string {
+  return ({ m, arg }) => {
+    const reason = arg ?? DEFAULT_SERVICE_BACKUP_ERROR;
+    if (reason.trim() === '') throw new UsageError(`service-${what}-error takes a reason to fail with, not an empty one`);
+    writeServiceFault(m, file, reason);
+    return `${m.name}: the next ${what} on its backup service ends in STATUS_ERROR: ${reason}`;
+  };
+}
+
 const FAULTS: { [K in FaultKind]: (t: FaultTarget) => Promise<string> | string } = {
   'sshd-stop': async ({ m }) => {
     const sshds = processesIn(m.anchorPid).filter((p) => comm(p) === 'sshd');
@@ -185,27 +201,14 @@ const FAULTS: { [K in FaultKind]: (t: FaultTarget) => Promise<string> | string }
       return { offset: pos, after: flipped, said: `flipped byte ${pos} of ${log.path} from ${hex(was)} to ${hex(was ^ 0xff)}: the middle of the body of record ${n} of ${count}, which starts at byte ${rec}` };
     });
   },
-  'service-backup-error': ({ m, arg }) => {
-    const reason = arg ?? DEFAULT_SERVICE_BACKUP_ERROR;
-    if (reason.trim() === '') throw new UsageError('service-backup-error takes a reason to fail with, not an empty one');
-    mkdirSync(serviceBackupDir(m), { recursive: true });
-    writeFileSync(join(serviceBackupDir(m), BACKUP_FAULT_FILE), reason);
-    return `${m.name}: the next backup on its backup service ends in STATUS_ERROR: ${reason}`;
-  },
+  'service-backup-error': serviceFailure('backup', BACKUP_FAULT_FILE),
   'service-backup-slow': ({ m, arg }) => {
     const seconds = arg === undefined ? 20 : Number(arg);
     if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`service-backup-slow takes a number of seconds, not "${arg}"`);
-    mkdirSync(serviceBackupDir(m), { recursive: true });
-    writeFileSync(join(serviceBackupDir(m), SLOW_FAULT_FILE), String(Math.round(seconds * 1000)));
+    writeServiceFault(m, SLOW_FAULT_FILE, String(Math.round(seconds * 1000)));
     return `${m.name}: the next backup or restore on its backup service takes ${seconds}s`;
   },
-  'service-restore-error': ({ m, arg }) => {
-    const reason = arg ?? DEFAULT_SERVICE_BACKUP_ERROR;
-    if (reason.trim() === '') throw new UsageError('service-restore-error takes a reason to fail with, not an empty one');
-    mkdirSync(serviceBackupDir(m), { recursive: true });
-    writeFileSync(join(serviceBackupDir(m), RESTORE_FAULT_FILE), reason);
-    return `${m.name}: the next restore on its backup service ends in STATUS_ERROR: ${reason}`;
-  },
+  'service-restore-error': serviceFailure('restore', RESTORE_FAULT_FILE),
   clear: async ({ m, run }) => {
     const logs = (Object.keys(LOG_FAULT_FILES) as LogFault[]).map((k) => undoLogPatch(m, run, k)).filter((x) => x !== undefined);
     for (const f of Object.values(FAULT_FILES)) rmSync(join(run, f), { force: true });
