@@ -29,11 +29,15 @@
 //   - the HS256 secret: DC/OS's IAM signs with its own key (RS256 in later releases); any
 //     signature every master verifies does here (guess)
 
-import { createHmac, createVerify, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
+import { signToken, tokenOf, TOKEN_LIFETIME_S, verifyLoginToken, verifyToken } from './iam-tokens.js';
+import { OperationLock } from './backup-lock.js';
+
+export { signToken } from './iam-tokens.js';
 
 type Status = 'STATUS_UNKNOWN' | 'STATUS_BACKING_UP' | 'STATUS_RESTORING' | 'STATUS_READY' | 'STATUS_ERROR';
 interface Component { status: Status; error?: string }
@@ -77,8 +81,6 @@ const html = (code: number, text: string) =>
 /** RFC 3339 with nanoseconds, as the service writes it. */
 const timestamp = () => new Date().toISOString().replace('Z', '000000Z');
 
-/** How long a login token lives: DC/OS's IAM gives 5 days. */
-export const TOKEN_LIFETIME_S = 5 * 24 * 3600;
 
 /** In the backup directory: the reason the next backup fails with; read and removed at create,
  * so another process (`zkops sandbox fault`) can set it. Hidden, as no backup's id starts with ".". */
@@ -86,31 +88,8 @@ export const BACKUP_FAULT_FILE = '.zkops-sandbox-fault';
 /** The same for the next restore (its reason) and for how long the next backup or restore runs (ms). */
 export const RESTORE_FAULT_FILE = '.zkops-sandbox-restore-fault';
 export const SLOW_FAULT_FILE = '.zkops-sandbox-slow';
-/** A lock outlives its operation by this much at most (a stand-in killed while holding it). */
-const LOCK_GRACE_MS = 30_000;
 
-/** An HS256 JWT of these claims, as IAM's login answers it. */
-export function signToken(secret: string, claims: { uid: string; exp: number }): string {
-  const b64 = (x: object) => Buffer.from(JSON.stringify(x)).toString('base64url');
-  const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
-  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
-}
 
-/** The uid of an HS256 JWT signed with `secret` and not expired; undefined otherwise. */
-export function verifyToken(token: string, secret: string, nowMs = Date.now()): string | undefined {
-  const [header, payload, signature] = token.split('.');
-  if (!header || !payload || signature === undefined) return undefined;
-  try {
-    if ((JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { alg?: unknown }).alg !== 'HS256') return undefined;
-    const expected = createHmac('sha256', secret).update(`${header}.${payload}`).digest();
-    const given = Buffer.from(signature, 'base64url');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { uid?: unknown; exp?: unknown };
-    return typeof claims.uid === 'string' && typeof claims.exp === 'number' && claims.exp * 1000 > nowMs ? claims.uid : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The backup service and the login of one master, on one loopback address. */
 export class BackupServiceStandIn {
@@ -121,12 +100,13 @@ export class BackupServiceStandIn {
   private readonly grants = new Map<string, boolean>();
   private readonly secret: string;
   private readonly timers = new Set<NodeJS.Timeout>();
-  /** What holds the lock (a backup or restore id). */
-  private lock: string | undefined;
+  /** The one backup or restore at a time. */
+  private readonly lock: OperationLock;
 
   constructor(private readonly opts: BackupServiceOptions) {
     for (const [token, who] of Object.entries(opts.tokens ?? {})) this.tokens.set(token, who);
     this.secret = opts.secret ?? randomBytes(32).toString('base64url');
+    this.lock = new OperationLock(opts.lockFile);
     mkdirSync(opts.dir, { recursive: true });
     for (const name of readdirSync(opts.dir)) {
       if (name.startsWith('.')) continue;
@@ -201,39 +181,7 @@ export class BackupServiceStandIn {
     return Number.isFinite(slow) && slow > 0 ? slow : this.opts.durationMs;
   }
 
-  /** The id holding the lock, or undefined (an expired lock file is no lock). */
-  private lockHolder(): string | undefined {
-    if (!this.opts.lockFile) return this.lock;
-    try {
-      const l = JSON.parse(readFileSync(this.opts.lockFile, 'utf8')) as { id?: unknown; until?: unknown };
-      return typeof l.id === 'string' && typeof l.until === 'number' && l.until > Date.now() ? l.id : undefined;
-    } catch {
-      return undefined;
-    }
-  }
 
-  /** Take the lock for id for about ms; false when another operation holds it. */
-  private takeLock(id: string, ms: number): boolean {
-    if (!this.opts.lockFile) {
-      if (this.lock) return false;
-      this.lock = id;
-      return true;
-    }
-    if (this.lockHolder() !== undefined) return false;
-    rmSync(this.opts.lockFile, { force: true }); // expired, or none
-    try {
-      writeFileSync(this.opts.lockFile, JSON.stringify({ id, until: Date.now() + ms + LOCK_GRACE_MS }), { flag: 'wx' });
-      return true;
-    } catch {
-      return false; // another stand-in took it in between
-    }
-  }
-
-  private releaseLock(id: string): void {
-    if (!this.opts.lockFile) {
-      if (this.lock === id) this.lock = undefined;
-    } else if (this.lockHolder() === id) rmSync(this.opts.lockFile, { force: true });
-  }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -276,14 +224,14 @@ export class BackupServiceStandIn {
       restores: [],
     };
     const ms = this.durationOfNext();
-    if (!this.takeLock(b.id, ms)) return send(500, { errors: [`Could not backup ${label}: backup label=${label} failed: backup/restore is currently busy: lock is already held`] });
+    if (!this.lock.take(b.id, ms)) return send(500, { errors: [`Could not backup ${label}: backup label=${label} failed: backup/restore is currently busy: lock is already held`] });
     const failure = this.takeFault();
     this.backups.set(b.id, b);
     this.save(b);
     this.later(ms, () => {
       b.status = failure === undefined ? 'STATUS_READY' : 'STATUS_ERROR';
       b.component_status.marathon = failure === undefined ? { status: 'STATUS_READY' } : { status: 'STATUS_ERROR', error: failure };
-      this.releaseLock(b.id);
+      this.lock.release(b.id);
       this.save(b);
     });
     send(200, this.wrap(b));
@@ -301,14 +249,14 @@ export class BackupServiceStandIn {
     if (b.status !== 'STATUS_READY') return send(400, { errors: [`backup ${b.id} is ${b.status}, not STATUS_READY`] }); // (guess)
     const r: Restore = { id: randomUUID(), status: 'STATUS_RESTORING', component_status: { marathon: { status: 'STATUS_UNKNOWN' } } }; // (guess: the id's form)
     const ms = this.durationOfNext();
-    if (!this.takeLock(r.id, ms)) return send(500, { errors: [`Could not restore ${b.id}: restore id=${b.id} failed: backup/restore is currently busy: lock is already held`] }); // (guess: the wording for a restore)
+    if (!this.lock.take(r.id, ms)) return send(500, { errors: [`Could not restore ${b.id}: restore id=${b.id} failed: backup/restore is currently busy: lock is already held`] }); // (guess: the wording for a restore)
     const failure = this.takeFault(RESTORE_FAULT_FILE);
     b.restores.push(r);
     this.save(b);
     this.later(ms, () => {
       r.status = failure === undefined ? 'STATUS_READY' : 'STATUS_ERROR';
       r.component_status.marathon = failure === undefined ? { status: 'STATUS_READY' } : { status: 'STATUS_ERROR', error: failure };
-      this.releaseLock(r.id);
+      this.lock.release(r.id);
       this.save(b);
     });
     send(200, this.wrap(r));
@@ -349,26 +297,6 @@ export class BackupServiceStandIn {
   }
 }
 
-/** `Authorization: token=X`, `Bearer X`, or the `dcos-acs-auth-cookie` cookie. */
-function tokenOf(req: IncomingMessage): string | undefined {
-  const auth = req.headers.authorization ?? '';
-  const m = /^(?:token=|Bearer\s+)(\S+)$/.exec(auth);
-  if (m) return m[1];
-  return /(?:^|;\s*)dcos-acs-auth-cookie=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
-}
-
-/** A service account's login token: RS256 over header.payload, payload {uid, exp} not expired. */
-function verifyLoginToken(token: string, uid: string, publicKey: string): boolean {
-  const [header, payload, signature] = token.split('.');
-  if (!header || !payload || !signature) return false;
-  try {
-    if (!createVerify('RSA-SHA256').update(`${header}.${payload}`).verify(publicKey, Buffer.from(signature, 'base64url'))) return false;
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { uid?: unknown; exp?: unknown };
-    return claims.uid === uid && typeof claims.exp === 'number' && claims.exp * 1000 > Date.now();
-  } catch {
-    return false;
-  }
-}
 
 async function readText(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];

@@ -22,7 +22,8 @@
 //   znodes.ts         the tree of znodes (seed, digest, wipe) through node-zookeeper-client
 //   sizes.ts          --heap and --size as written (512m, 4k), jute.maxbuffer's limit
 //   backup-service.ts, backup-service-main.ts   the backup service's stand-in (the documented API) and its daemon
-//   iam.ts            the sandbox CA, per-master certificates, the accounts and the token secret
+//   backup-lock.ts    its one lock, shared by the stand-ins of a sandbox
+//   iam.ts            the sandbox CA, per-master certificates, the accounts and the token secret;  iam-tokens.ts  the JWTs
 //
 // Host layout under <dir>:
 //   state.json                 pids and addresses (what `down` stops, by pid)
