@@ -32,6 +32,8 @@ export interface PruneReport {
   deleted: string[];
   /** Entries that were to be removed and could not be, with why. */
   failed: { id: string; message: string }[];
+  /** The service halves of removed full-cluster backups: on their masters' disks, not removed. */
+  serviceHalvesLeft: { backup: string; id: string; master: string }[];
   error: ZkopsError | undefined;
 }
 
@@ -54,10 +56,13 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
   const groups = decideRetention(await entriesFor(catalog, o), o.policy);
   const deleted: string[] = [];
   const failed: { id: string; message: string }[] = [];
+  const serviceHalvesLeft: PruneReport['serviceHalvesLeft'] = [];
   if (!o.dryRun) {
     for (const e of groups.flatMap((g) => g.entries).filter((d) => d.decision === 'remove')) {
       try {
+        const service = e.status === 'CORRUPT' ? undefined : await catalog.get(e.id).then((m) => m.service ?? undefined, () => undefined);
         await catalog.delete(e.id);
+        if (service) serviceHalvesLeft.push({ backup: e.id, id: service.id, master: service.master });
         deleted.push(e.id);
       } catch (err) {
         // gone since it was listed (another prune, a `zkops delete`): what prune wanted
@@ -76,5 +81,5 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
         });
   const kept = groups.reduce((n, g) => n + g.kept, 0);
   const removed = groups.reduce((n, g) => n + g.removed, 0);
-  return { policy: o.policy, policyText: policyText(o.policy), policySource: o.policySource, dryRun: o.dryRun, groups, kept, removed, deleted, failed, error };
+  return { policy: o.policy, policyText: policyText(o.policy), policySource: o.policySource, dryRun: o.dryRun, groups, kept, removed, deleted, failed, serviceHalvesLeft, error };
 }

@@ -269,3 +269,24 @@ describe('zkops prune: restic rules over 60 days', () => {
     expect(Math.abs(value('zkops_prune_last_success_timestamp_seconds') - Date.now() / 1000)).toBeLessThan(60);
   });
 });
+
+describe('zkops prune of full-cluster backups', () => {
+  it('removes the ZooKeeper half only, and says where each service half stays', async () => {
+    const own = join(work, 'full-catalog');
+    mkdirSync(own, { recursive: true });
+    const ids = ['2026-11-01T02:30:00.000Z', '2026-11-02T02:30:00.000Z'].map((created) => {
+      const id = `full-${randomUUID()}`;
+      const service = { id: `full-${randomUUID()}`, master: 'master-2', origin: 'https://10.0.0.12', status: 'STATUS_READY', error: null, timestamp: created };
+      const meta = { id, label: 'full', status: 'STATUS_READY', created, cluster: 'prod-east', error: null, remoteArchive: null, sourceMaster: 'master-2', finished: created, size: 3, sha256: null, zxidRange: null, files: [], leaderZxid: null, masterZxid: null, zookeeperVersion: '3.8.4', dcosVersion: null, stopWindowMs: 0, zkopsVersion: '0.1.0', runId: null, service };
+      writeFileSync(join(own, `${id}.json`), `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o600 });
+      writeFileSync(join(own, `${id}.tar.gz`), 'tar', { mode: 0o600 });
+      return { id, service: service.id };
+    });
+    const [older, newer] = ids as [{ id: string; service: string }, { id: string; service: string }];
+    const r = await zkops(['prune', '--dir', own, '--keep-last', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`${older.id}: its service half ${older.service} stays on master-2 (zkops service-backup delete ${older.service} --master master-2)`);
+    expect(r.stderr).not.toContain(newer.service);
+    expect(readdirSync(own).sort()).toEqual([`${newer.id}.json`, `${newer.id}.tar.gz`].sort());
+  });
+});

@@ -140,6 +140,7 @@ export const backupCommand: ZkCommand<BackupArgs> = {
           pruned = await prune({ dir: argv.dir, policy: inventory.retention, policySource: `inventory ${inventory.file}`, label: labelGroup(meta.label), cluster: meta.cluster, dryRun: false });
           pruneError = pruned.error;
           if (!argv.json) say(`prune (${pruned.policyText}, ${pruned.policySource}): kept ${pruned.kept}, removed ${pruned.deleted.length}${pruned.deleted.length ? `: ${pruned.deleted.join(', ')}` : ''}`);
+          if (!argv.json) for (const h of pruned.serviceHalvesLeft) say(`${h.backup}: its service half ${h.id} stays on ${h.master}`);
         } catch (err) {
           pruneError = err;
         }

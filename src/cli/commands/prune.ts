@@ -76,6 +76,7 @@ export function printPrune(r: PruneReport): void {
   if (r.groups.length === 0) say('no backups to prune');
   const removed = r.dryRun ? `would remove ${r.removed} (dry run: nothing was removed)` : `removed ${r.deleted.length}`;
   say(`policy ${r.policyText} (${r.policySource}): kept ${r.kept}, ${removed}`);
+  for (const h of r.serviceHalvesLeft) say(`${h.backup}: its service half ${h.id} stays on ${h.master} (zkops service-backup delete ${h.id} --master ${h.master})`);
 }
 
 /** The prune's series for a metrics file: one per cluster and label group it looked at. */
