@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { OperationFailed, UsageError } from '../errors.js';
 import { alive, comm, mntNs, ppidOf, processesIn, rssOf } from './processes.js';
+import { backupServiceAlive } from './iam.js';
 import { NS } from './scripts.js';
 import { readState, runDir, type SandboxMaster, type SandboxState } from './state.js';
 
@@ -65,9 +66,10 @@ export async function unitActive(m: SandboxMaster): Promise<boolean> {
   );
 }
 
-/** Processes of a running sandbox (anchors and everything in their namespaces). */
+/** Processes of a running sandbox (anchors and everything in their namespaces, and the backup service stand-ins). */
 export function sandboxPids(state: SandboxState): number[] {
-  return state.masters.flatMap((m) => (anchorAlive(m) ? processesIn(m.anchorPid) : []));
+  // the backup service's stand-in runs beside the master, on the host: its pid counts too
+  return state.masters.flatMap((m) => [...(anchorAlive(m) ? processesIn(m.anchorPid) : []), ...(backupServiceAlive(m) ? [m.backupServicePid as number] : [])]);
 }
 
 /** Resident memory of every sandbox process, in bytes: what `up` and `status` report. */
