@@ -254,6 +254,16 @@ describe('the full-cluster backup', () => {
     expect(after.service?.restores).toEqual([expect.objectContaining({ status: 'STATUS_READY' })]);
     const onService = json<ServiceMeta>(await svc(['show', meta.service?.id as string, '--json']));
     expect(onService.restores?.map((x) => x.status)).toEqual(['STATUS_READY']);
+
+    // the same from a copy of the entry in a catalog on another host, read over SSH
+    const dest = `root@${sb.masters[2]?.address}:/var/tmp/offsite`;
+    const c = await zkops(['copy', id, dest, '--dir', catalog, '-i', sb.inventory]);
+    expect(c.code, c.stderr).toBe(0);
+    const remote = await zkops(['restore', id, '--dir', dest, '-i', sb.inventory, '--yes', '--with-service'], { cwd: mkdtempSync(join(sb.work, 'cwd-')), env: cleanEnv, timeoutMs: 300_000 });
+    expect(remote.code, remote.stderr).toBe(0);
+    expect(remote.stderr).toMatch(/both halves are done/);
+    const twice = json<ServiceMeta>(await svc(['show', meta.service?.id as string, '--json']));
+    expect(twice.restores?.map((x) => x.status)).toEqual(['STATUS_READY', 'STATUS_READY']);
   }, 600_000);
 
   it('restore --with-service: ZooKeeper failing leaves the service half untouched; the service half failing after ZooKeeper says ZooKeeper is done', async () => {

@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 import { parseBackupId } from '../../catalog/labels.js';
 import { labelGroup } from '../../catalog/retention.js';
 import { isRemoteCatalog } from '../../catalog/remote-dest.js';
+import { catalogEntry, type RemoteDeps } from '../../procedures/remote-catalog.js';
 import { Catalog } from '../../catalog/store.js';
 import { exitCodeOf, OperationFailed, UsageError, ZkopsError } from '../../errors.js';
 import type { Inventory } from '../../inventory/types.js';
@@ -52,9 +53,10 @@ async function archiveFacts(file: string | undefined, target: string, dir: strin
 }
 
 /** The service half of a catalog backup, for --with-service: refused (exit 2) when there is none to restore. */
-async function serviceHalfOf(target: string, dir: string): Promise<ServiceHalfRecord> {
-  if (isRemoteCatalog(dir) || target.includes('/')) throw new UsageError('--with-service restores a backup of the local catalog by its id (its metadata names the service half)');
-  const meta = await new Catalog(dir).get(target);
+async function serviceHalfOf(target: string, dir: string, inventory: string, deps: RemoteDeps): Promise<ServiceHalfRecord> {
+  if (target.includes('/')) throw new UsageError('--with-service restores a catalog backup by its id (its metadata names the service half), not an archive file');
+  const { entry: meta, error } = await catalogEntry({ dir, id: target, inventory }, deps);
+  if (meta.status === 'CORRUPT') throw error;
   if (!meta.service) throw new UsageError(`backup ${target} has no service half: it was taken without --with-service`, { hint: 'restore it without --with-service' });
   if (meta.status !== 'STATUS_READY') throw new UsageError(`backup ${target} is ${meta.status}: its ZooKeeper half does not exist${meta.error ? ` (${meta.error})` : ''}`, { hint: `its service half alone: zkops service-backup restore ${meta.service.id} --master ${meta.service.master}` });
   if (meta.service.status !== 'STATUS_READY') throw new UsageError(`the service half ${meta.service.id} of ${target} is ${meta.service.status}, not STATUS_READY`, { hint: 'restore without --with-service' });
@@ -66,6 +68,8 @@ async function restoreHalf(open: OpenService, inventory: Inventory, half: Servic
   const live = liveLine(`service restore of ${half.id} on ${open.target.master.name}`);
   const catalog = new Catalog(dir);
   const record = async (id: string, status: ServiceHalfRecord['status']) => {
+    // a remote catalog's metadata is read, never written, from here: the service keeps the restore's state
+    if (isRemoteCatalog(dir)) return;
     const meta = await catalog.get(target);
     if (!meta.service) return;
     const restores = [...(meta.service.restores ?? []).filter((x) => x.id !== id), { id, status, at: new Date().toISOString() }];
@@ -127,7 +131,7 @@ export const restoreCommand: ZkCommand<RestoreArgs> = {
       // a remote catalog's run is journaled in the local default catalog, not in a directory named user@host:/path
       const deps = realDeps(argv, { dir: isRemoteCatalog(argv.dir) ? DIR_OPTION.dir.default : argv.dir, yes: argv.yes });
       // the archive's tree is kept only for a preview: asked on a terminal, or --dry-run
-      const half = argv['with-service'] ? await serviceHalfOf(argv.target, argv.dir) : undefined;
+      const half = argv['with-service'] ? await serviceHalfOf(argv.target, argv.dir, o.inventory, deps) : undefined;
       const prepared = await prepareRestore(o, deps, argv['dry-run'] || (!argv.yes && deps.canAsk));
       if (half && argv['dry-run']) say(`with --with-service: after ZooKeeper is restored and healthy, the service half ${half.id} is restored on ${argv['service-master'] ?? half.master} (Marathon's leader abdicates; tasks started after the backup are killed)`);
       // the service answers, the token works and its backup is READY before anything is stopped
