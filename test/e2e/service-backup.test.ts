@@ -106,6 +106,23 @@ describe('zkops service-backup', () => {
     expect(again.stderr).toMatch(/HTTP 400/);
   }, 180_000);
 
+  it('via: direct with caFile, as through the tunnel; without the CA the certificate is refused (exit 3), never retried unchecked', async () => {
+    const direct = inventoryCopy(sb, 'svc-direct', (doc) => {
+      (doc.dcos as { api: Record<string, unknown> }).api.via = 'direct';
+    });
+    const ok = await svc(['list', '--json'], {}, direct);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(Array.isArray(json(ok))).toBe(true);
+    const noCa = inventoryCopy(sb, 'svc-direct-noca', (doc) => {
+      const api = (doc.dcos as { api: Record<string, unknown> }).api;
+      api.via = 'direct';
+      delete api.caFile;
+    });
+    const refused = await svc(['list'], {}, noCa);
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toMatch(/the TLS certificate of https:\/\/127\.0\.55\.1:8443 does not verify against the system CAs \(no dcos\.api\.caFile\)/);
+  }, 120_000);
+
   it('restore follows the restore until restores[] says READY', async () => {
     const created = await svc(['create', '--label', 'to-restore']);
     expect(created.code, created.stderr).toBe(0);
