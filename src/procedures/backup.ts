@@ -14,7 +14,7 @@ import type { Plan } from '../playbook/plan.js';
 import { bundledPlaybook, ZKOPS_VERSION } from '../version.js';
 import type { Deps } from './deps.js';
 import { loadForRun, planOf, runPlan, type Loaded } from './run.js';
-import { createServiceBackup, type OpenService, type ServiceHalf } from './service-backup.js';
+import { createServiceBackup, halfOf, type OpenService, type ServiceHalf } from './service-backup.js';
 
 export const BACKUP_PLAYBOOK = bundledPlaybook('backup.yaml');
 
@@ -125,7 +125,7 @@ export async function runBackup(prepared: PreparedBackup, deps: Deps, withServic
         // recorded as soon as it exists: whatever happens next, the catalog knows of it
         onCreated: (first) => {
           withService.onCreated?.(first.id);
-          recorded = catalog.write({ ...meta, service: { id: first.id, master: withService.open.target.master.name, origin: withService.open.target.origin.origin, status: first.status, error: null, timestamp: first.timestamp || null } });
+          recorded = catalog.write({ ...meta, service: halfOf(first, withService.open) });
         },
         ...(withService.onState ? { onState: withService.onState } : {}),
         ...(withService.signal ? { signal: withService.signal } : {}),

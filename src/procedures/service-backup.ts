@@ -110,7 +110,8 @@ function explained(err: unknown, origin: URL, caFile: string | undefined, source
   }
   const cert = certificateError(err, origin, caFile);
   if (cert) {
-    return new SafetyRefusal(`the TLS certificate of ${origin.origin} does not verify ${caFile ? `against dcos.api.caFile ${caFile}` : 'against the system CAs (no dcos.api.caFile)'}: ${cert.message.replace(/^.*?: /, '')}`, {
+    const against = caFile ? `against dcos.api.caFile ${caFile}` : 'against the system CAs (no dcos.api.caFile)';
+    return new SafetyRefusal(`the TLS certificate of ${origin.origin} does not verify ${against}: ${(err as Error).message} (${cert.code})`, {
       hint: "give the cluster's CA as dcos.api.caFile (https://<master>/ca/dcos-ca.crt)",
       cause: err,
     });
@@ -211,7 +212,8 @@ export async function createServiceBackup(open: OpenService, inventory: Inventor
   }
 }
 
-function halfOf(b: BackupMetadata, open: OpenService): ServiceHalf {
+/** The half as the catalog records it, from the service's metadata of it. */
+export function halfOf(b: BackupMetadata, open: Pick<OpenService, 'target'>): ServiceHalf {
   return {
     id: b.id,
     master: open.target.master.name,
@@ -230,9 +232,19 @@ export interface ServiceRestoreResult {
   restore: RestoreInfo | undefined;
 }
 
-/** Start restoring a backup and, with wait, follow its restores[] entry until READY (ERROR throws OperationFailed with the reason). */
-export async function restoreServiceBackup(open: OpenService, inventory: Inventory, id: string, wait: boolean, follow: FollowSettings = {}): Promise<ServiceRestoreResult> {
+/**
+ * Start restoring a backup and, with wait, follow its restores[] entry until READY (ERROR throws
+ * OperationFailed with the reason); `onStarted` hears the restore's id before any following.
+ */
+export async function restoreServiceBackup(
+  open: OpenService,
+  inventory: Inventory,
+  id: string,
+  wait: boolean,
+  follow: Omit<FollowSettings, 'onCreated'> & { onStarted?: (restoreId: string) => Promise<void> | void } = {},
+): Promise<ServiceRestoreResult> {
   const started = await open.client.restore(id, follow.signal);
+  await follow.onStarted?.(started.id);
   if (!wait) return { restoreId: started.id, raw: started.raw, restore: undefined };
   follow.onState?.('STATUS_RESTORING');
   const r = await open.client.followRestore(id, started.id, { intervalMs: inventory.dcos.api.pollIntervalMs, timeoutMs: inventory.dcos.api.timeoutMs, ...follow });
@@ -241,15 +253,15 @@ export async function restoreServiceBackup(open: OpenService, inventory: Invento
 
 /** Before a ZooKeeper restore with the service half: the service answers, the token works, the backup is READY there. */
 export async function checkServiceHalf(open: OpenService, half: ServiceHalf): Promise<BackupMetadata> {
-  const b = await open.client.show(half.id).catch((err: unknown) => {
-    if (err instanceof OperationFailed && /^no service backup/.test(err.message)) {
-      throw new SafetyRefusal(`the service half ${half.id} is not on ${open.target.origin.origin} (${open.target.master.name})`, { hint: `it was taken on ${half.master} (${half.origin}): pass --service-master ${half.master}, or restore without --with-service` });
-    }
-    throw err;
-  });
+  // one list: the half, and whatever holds the lock
+  const list = await open.client.list();
+  const b = list.find((x) => x.id === half.id);
+  if (!b) {
+    throw new SafetyRefusal(`the service half ${half.id} is not on ${open.target.origin.origin} (${open.target.master.name})`, { hint: `it was taken on ${half.master} (${half.origin}): pass --service-master ${half.master}, or restore without --with-service` });
+  }
   if (b.status !== 'STATUS_READY') throw new SafetyRefusal(`the service half ${half.id} is ${b.status} on ${open.target.master.name}, not STATUS_READY`, { hint: 'restore without --with-service, or take a new full backup' });
   // the lock would refuse the service half after ZooKeeper is restored: refuse both now
-  const busy = busyOperation(await open.client.list());
+  const busy = busyOperation(list);
   if (busy) {
     throw new SafetyRefusal(`another backup or restore is running on the backup service (${busy}): nothing was stopped`, {
       hint: 'wait for it to reach STATUS_READY or STATUS_ERROR (`zkops service-backup list`), then restore again',

@@ -18,7 +18,7 @@
 //   systemd.ts        a master with systemd as init (cgroups, boot)
 //   inventory-file.ts inventory.yaml and known_hosts for zkops
 //   health.ts         health as zkops judges it (exhibitor/'s fetch, rule and streak)
-//   up.ts, down.ts, status.ts, faults.ts, seed.ts   the commands
+//   up.ts, down.ts, status.ts, faults.ts, seed.ts   the commands (faults-log.ts: tear-log and flip-log)
 //   znodes.ts         the tree of znodes (seed, digest, wipe) through node-zookeeper-client
 //   sizes.ts          --heap and --size as written (512m, 4k), jute.maxbuffer's limit
 //   backup-service.ts, backup-service-main.ts   the backup service's stand-in (the documented API) and its daemon

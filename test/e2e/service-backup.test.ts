@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { login } from '../../src/exhibitor/service-backup-client.js';
 import { CLI, json, startZkops, zkops, type CliResult } from '../helpers/cli.js';
-import { exhibitorUnits, inventoryCopy, startSandbox, stopSandbox, waitClusterHealthy, type TestSandbox } from '../helpers/sandbox.js';
+import { exhibitorUnits, inventoryCopy, startSandbox, stopSandbox, waitClusterHealthy, zkPids, type TestSandbox } from '../helpers/sandbox.js';
 
 let sb: TestSandbox;
 let catalog: string;
@@ -289,6 +289,18 @@ describe('the full-cluster backup', () => {
     const id = b.stdout.trim();
     const serviceId = (await show(id)).service?.id as string;
     const restoresOnService = async () => json<ServiceMeta>(await svc(['show', serviceId, '--json'])).restores ?? [];
+
+    // another backup holds the service's lock: refused before anything stops (exit 3)
+    expect((await sb.sandbox('fault', 'master-1', 'service-backup-slow', '6')).code).toBe(0);
+    const holder = await svc(['create', '--label', 'holder', '--no-wait']);
+    expect(holder.code, holder.stderr).toBe(0);
+    const pids = zkPids(sb.dir);
+    const busy = await zkops(['restore', id, '-i', sb.inventory, '--dir', catalog, '--yes', '--with-service'], { env: cleanEnv, timeoutMs: 120_000 });
+    expect(busy.code, busy.stderr).toBe(3);
+    expect(busy.stderr).toMatch(/another backup or restore is running on the backup service \(backup holder-\S+ is STATUS_BACKING_UP\): nothing was stopped/);
+    expect(zkPids(sb.dir)).toEqual(pids);
+    expect(await restoresOnService()).toEqual([]);
+    await waitReady(holder.stdout.trim());
 
     // the ZooKeeper half fails (dcos-zk restore exits 1 on every master): the service half is not touched
     for (const m of sb.masters) expect((await sb.sandbox('fault', m.name, 'dcos-zk-fail')).code).toBe(0);

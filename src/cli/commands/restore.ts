@@ -12,7 +12,7 @@ import { Catalog } from '../../catalog/store.js';
 import { exitCodeOf, OperationFailed, UsageError, ZkopsError } from '../../errors.js';
 import type { Inventory } from '../../inventory/types.js';
 import type { ServiceHalfRecord } from '../../catalog/store.js';
-import { checkServiceHalf, openService, type OpenService } from '../../procedures/service-backup.js';
+import { checkServiceHalf, openService, restoreServiceBackup, type OpenService } from '../../procedures/service-backup.js';
 import { promptHidden } from '../../transport/auth.js';
 import { liveLine } from './service-backup.js';
 import { loadInventory } from '../../inventory/load.js';
@@ -77,15 +77,17 @@ async function restoreHalf(open: OpenService, inventory: Inventory, half: Servic
   };
   let restoreId: string | undefined;
   try {
-    const started = await open.client.restore(half.id);
-    restoreId = started.id;
-    await record(started.id, 'STATUS_RESTORING');
-    live.onState('STATUS_RESTORING');
-    const r = await open.client.followRestore(half.id, started.id, { intervalMs: inventory.dcos.api.pollIntervalMs, timeoutMs: inventory.dcos.api.timeoutMs, onState: live.onState });
+    const r = await restoreServiceBackup(open, inventory, half.id, true, {
+      onStarted: async (id) => {
+        restoreId = id;
+        await record(id, 'STATUS_RESTORING');
+      },
+      onState: live.onState,
+    });
     live.done();
-    await record(started.id, r.status);
-    if (!json) say(`the service half ${half.id} is restored (restore ${started.id} ${r.status}): both halves are done`);
-    return { json: { id: half.id, restoreId: started.id, status: r.status, restored: true } };
+    await record(r.restoreId, r.restore?.status ?? 'STATUS_UNKNOWN');
+    if (!json) say(`the service half ${half.id} is restored (restore ${r.restoreId} ${r.restore?.status}): both halves are done`);
+    return { json: { id: half.id, restoreId: r.restoreId, status: r.restore?.status, restored: true } };
   } catch (err) {
     live.done();
     // what the service says of it now (a timeout or a lost connection does not mean it failed)

@@ -9,6 +9,7 @@ import { OperationFailed } from '../../errors.js';
 import { assertServiceId, assertServiceLabel, type BackupStatus } from '../../exhibitor/service-backup.js';
 import { promptHidden } from '../../transport/auth.js';
 import { createServiceBackup, openService, restoreServiceBackup, type OpenService, type ServiceDeps } from '../../procedures/service-backup.js';
+import type { Deps } from '../../procedures/deps.js';
 import { formatTable } from '../../ui/table.js';
 import { toYargs } from '../command.js';
 import { realDeps } from '../deps.js';
@@ -27,16 +28,17 @@ const MASTER_OPTION = {
 } as const;
 
 /** The service's dependencies: SSH for the tunnel, a prompt for a login's password. */
-export function serviceDeps(argv: GlobalOptions): ServiceDeps {
+export function serviceDeps(argv: GlobalOptions): ServiceDeps & Pick<Deps, 'interrupts'> {
   return { ...realDeps(argv), askSecret: promptHidden };
 }
 
 /** Open the chosen master's service, run fn, close the tunnel. */
-async function withService<T>(argv: GlobalOptions & ServiceArgs, fn: (open: OpenService, inventory: Inventory) => Promise<T>): Promise<T> {
+async function withService<T>(argv: GlobalOptions & ServiceArgs, fn: (open: OpenService, inventory: Inventory, deps: ReturnType<typeof serviceDeps>) => Promise<T>): Promise<T> {
   const inventory = await loadInventory(requireInventory(argv));
-  const open = await openService(inventory, serviceDeps(argv), argv.master);
+  const deps = serviceDeps(argv);
+  const open = await openService(inventory, deps, argv.master);
   try {
-    return await fn(open, inventory);
+    return await fn(open, inventory, deps);
   } finally {
     await open.close();
   }
@@ -89,7 +91,7 @@ const createCmd = toYargs<ServiceArgs>({
   run: async (argv) => {
     // refused here, before any request (the login included)
     const label = assertServiceLabel(argv.label ?? '');
-    return withService(argv, async (open, inventory) => {
+    return withService(argv, async (open, inventory, { interrupts }) => {
       if (!argv.wait) {
         const b = await open.client.create(label);
         if (!argv.json) process.stdout.write(`${b.id}\n`);
@@ -97,7 +99,6 @@ const createCmd = toYargs<ServiceArgs>({
       }
       const live = liveLine(`service backup ${label} on ${open.target.master.name}`);
       // a signal ends the wait, not the backup: its id is printed as soon as it exists
-      const { interrupts } = realDeps(argv);
       const release = interrupts.onSignal(() => undefined);
       let result: Awaited<ReturnType<typeof createServiceBackup>>;
       try {
