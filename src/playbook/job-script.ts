@@ -73,7 +73,9 @@ export function leaseCommand(dir: string, seconds: number, o: { first?: boolean 
 /** Shell that delivers a decision: prints the word that holds on the master (the first one written wins). */
 export function decideCommand(dir: string, decision: 'go' | 'rollback'): string {
   const q = shellQuote(dir);
-  return `ln -s ${decision} ${q}/decision 2>/dev/null && echo zkops > ${q}/decision.by; readlink ${q}/decision`;
+  // who decided is renamed into place: the job reads it the moment the link appears, and must
+  // never see it created but not yet written (an empty name; zkops killed between the two)
+  return `ln -s ${decision} ${q}/decision 2>/dev/null && echo zkops > ${q}/decision.by.tmp && mv -f ${q}/decision.by.tmp ${q}/decision.by; readlink ${q}/decision`;
 }
 
 /** The job script: the shared head, then the main command, then either finish (plain) or the decision (leased). */
@@ -189,7 +191,9 @@ settle() {
     ln -s rollback "$D/decision" 2>/dev/null && echo self > "$D/decision.by"
   fi
   word=$(decide)
-  zkops_event "decision: $word (from $(cat "$D/decision.by" 2>/dev/null || echo zkops))"
+  # no name yet (zkops's link is there, its name not): zkops decided
+  by=$(cat "$D/decision.by" 2>/dev/null)
+  zkops_event "decision: $word (from \${by:-zkops})"
   if [ "$word" = go ] && [ "$mrc" = 0 ]; then
     ( set -e
 ${(c.go ?? 'true').trim()}

@@ -117,13 +117,16 @@ describe('the bastion dies (zkops and its process group SIGKILLed)', () => {
     await eventually('dcos-zk restore running on every master', jobEvents, (v) => v.every((e) => e.includes('pre-restore copy in')), 120_000);
     killBastion(run);
     await run.result;
-    await eventually('cluster healthy without zkops', () => clusterHealthy(sb), (v) => v, 90_000);
-    await expectServingWith(before);
-    for (const e of await jobEvents()) {
-      expect(e).toContain('dcos-zk restore done');
-      expect(e).toContain('decision: rollback (from lease)');
+    try {
+      await eventually('cluster healthy without zkops', () => clusterHealthy(sb), (v) => v, 90_000);
+      await expectServingWith(before);
+      for (const e of await jobEvents()) {
+        expect(e).toContain('dcos-zk restore done');
+        expect(e).toContain('decision: rollback (from lease)');
+      }
+    } finally {
+      await clearDeadRun();
     }
-    await clearDeadRun();
   });
 
   it("right after the go-ahead: every master goes ahead on its own and serves the backup's znodes", async () => {
@@ -133,10 +136,14 @@ describe('the bastion dies (zkops and its process group SIGKILLed)', () => {
     await eventually('the go-ahead on every master', decisions, (v) => v.every((d) => d === 'go'), 120_000);
     killBastion(run);
     await run.result;
-    await eventually('cluster healthy without zkops', () => clusterHealthy(sb), (v) => v, 90_000);
-    await expectServingWith(backedUp);
-    for (const e of await jobEvents()) expect(e).toMatch(/decision: go \(from zkops\)\n.*go ended \(exit 0\)\n.*finally-command ended \(exit 0\)/);
-    await clearDeadRun();
+    // the dead run's lock goes whatever the assertions say: the next tests need the cluster
+    try {
+      await eventually('cluster healthy without zkops', () => clusterHealthy(sb), (v) => v, 90_000);
+      await expectServingWith(backedUp);
+      for (const e of await jobEvents()) expect(e).toMatch(/decision: go \(from zkops\)\n.*go ended \(exit 0\)\n.*finally-command ended \(exit 0\)/);
+    } finally {
+      await clearDeadRun();
+    }
   });
 });
 

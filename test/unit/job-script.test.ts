@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { jobScript } from '../../src/playbook/job-script.js';
+import { decideCommand, jobScript } from '../../src/playbook/job-script.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -47,6 +47,25 @@ describe('leased job script', () => {
     spawnSync('ln', ['-s', 'go', join(dir, 'decision')]);
     expect(await ended).toBe(0);
     expect([existsSync(join(dir, 'went')), existsSync(join(dir, 'rolled')), existsSync(join(dir, 'fin'))]).toEqual([true, false, true]);
+  });
+
+  it("zkops's go whose name was cut short (an empty decision.by: zkops killed between link and name): the event still says zkops decided", async () => {
+    const dir = job('true', { leaseS: 60 });
+    const ended = runJob(dir);
+    for (let i = 0; i < 100 && !existsSync(join(dir, 'main.rc')); i++) await new Promise((r) => setTimeout(r, 50));
+    writeFileSync(join(dir, 'decision.by'), '');
+    spawnSync('ln', ['-s', 'go', join(dir, 'decision')]);
+    expect(await ended).toBe(0);
+    expect(read(dir, 'events.log')).toMatch(/decision: go \(from zkops\)\n.*go ended \(exit 0\)/);
+  });
+
+  it("decideCommand names zkops whole (renamed into place, no temp file left), and the first word written wins", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'zkops-decide-'));
+    dirs.push(dir);
+    expect(spawnSync('/bin/sh', ['-c', decideCommand(dir, 'go')], { encoding: 'utf8' }).stdout.trim()).toBe('go');
+    expect(spawnSync('/bin/sh', ['-c', decideCommand(dir, 'rollback')], { encoding: 'utf8' }).stdout.trim()).toBe('go');
+    expect(read(dir, 'decision.by')).toBe('zkops');
+    expect(existsSync(join(dir, 'decision.by.tmp'))).toBe(false);
   });
 
   it('a main command that hangs is stopped by the job after the step timeout: rollback and finally still run', async () => {
