@@ -17,7 +17,7 @@ import { inMaster, requireRunning, sshdAlive, sshdListener } from './master.js';
 import { alive, comm, killAndWait, mntNs, processesIn, readPid } from './processes.js';
 import { FAULT_FILES, NS, SMALL_ZK_FILL, SMALL_ZK_MOUNT } from './scripts.js';
 import { startSshd } from './sshd.js';
-import { runDir, serviceBackupDir, writeState, type SandboxMaster, type SandboxState } from './state.js';
+import { runDir, saveMaster, serviceBackupDir, type SandboxMaster, type SandboxState } from './state.js';
 import { waitFor } from './wait.js';
 
 /** The reason `service-backup-error` gives when none is: shown by zkops as "marathon: <reason>". */
@@ -112,7 +112,7 @@ const FAULTS: { [K in FaultKind]: (t: FaultTarget) => Promise<string> | string }
   'sshd-start': async ({ state, m }) => {
     if (sshdAlive(m)) return `${m.name}: sshd already running (pid ${m.sshdPid})`;
     await startSshd(m, state.sshPort);
-    writeState(state);
+    saveMaster(state.dir, m);
     return `${m.name}: sshd started (pid ${m.sshdPid})`;
   },
   'zk-kill': async ({ m, run }) => {

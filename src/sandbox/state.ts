@@ -2,7 +2,8 @@
 // `down` stops and every other command reads), its atomic write, the masters' addresses and
 // where each master's own files sit on the host. No process is started or asked here.
 
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OperationFailed, UsageError } from '../errors.js';
 import { ZK_CLIENT_PORT } from '../exhibitor/srvr.js';
@@ -74,9 +75,42 @@ export function readState(dir: string): SandboxState | undefined {
 /** Written after every pid the sandbox learns, so that `down` finds whatever was started. */
 export function writeState(s: SandboxState): void {
   const f = stateFile(s.dir);
-  writeFileSync(`${f}.tmp`, `${JSON.stringify(s, null, 2)}\n`);
+  // a temp file of this writer's own: two processes (faults on two masters at once) sharing one
+  // name would rename each other's half-written file, or find it gone
+  const tmp = `${f}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(s, null, 2)}\n`);
   // rename is atomic; a crash leaves either the old or the new state
-  renameSync(`${f}.tmp`, f);
+  renameSync(tmp, f);
+}
+
+/**
+ * Record one master's new facts (a pid) in state.json as it is now, under a lock: several
+ * processes (`sandbox fault` on every master at once) may each be changing their own master, and
+ * writing a state read seconds earlier would drop the others' pids, which `down` needs.
+ */
+export function saveMaster(dir: string, m: SandboxMaster): void {
+  const lock = `${stateFile(dir)}.lock`;
+  const wait = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // a holder is done in milliseconds; one that is not has died holding it
+      if (Date.now() > deadline) rmSync(lock, { recursive: true, force: true });
+      else Atomics.wait(wait, 0, 0, 10);
+    }
+  }
+  try {
+    const s = readState(dir);
+    if (!s) return;
+    s.masters = s.masters.map((x) => (x.index === m.index ? m : x));
+    writeState(s);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 /** N consecutive loopback addresses from `baseIp`; the sandbox lives on 127.0.0.0/8 only. */
